@@ -1,0 +1,64 @@
+"""The signed-call contract shared by the interceptor (Zone B) and the tool server (Zone C).
+
+Both sides import this module, so the claim names, the canonical argument hash
+and the checks cannot drift apart. It is pure: no I/O, no clock reads except
+where a caller passes none, no storage. Stateful checks (is this ``jti`` new,
+is this session key registered and not revoked) belong to the caller, which
+passes their results in.
+
+It must never accept a token it has not verified with an Ed25519 key, and never
+log or return secret key material.
+"""
+
+from sentinel_contract._canonical import args_sha256, canonical_json
+from sentinel_contract._errors import ContractError
+from sentinel_contract._keys import (
+    IDENTITY_KID,
+    SigningKeyPair,
+    b64url_decode,
+    b64url_encode,
+    generate_keypair,
+    load_public_key,
+    load_signing_key,
+    public_key_b64,
+)
+from sentinel_contract._tokens import (
+    MAX_CALL_TTL,
+    CallClaims,
+    RegistrationClaims,
+    RevocationClaims,
+    peek_kid,
+    sign_call,
+    sign_registration,
+    sign_revocation,
+    verify_call,
+    verify_identity_call,
+    verify_registration,
+    verify_revocation,
+)
+
+__all__ = [
+    "IDENTITY_KID",
+    "MAX_CALL_TTL",
+    "CallClaims",
+    "ContractError",
+    "RegistrationClaims",
+    "RevocationClaims",
+    "SigningKeyPair",
+    "args_sha256",
+    "b64url_decode",
+    "b64url_encode",
+    "canonical_json",
+    "generate_keypair",
+    "load_public_key",
+    "load_signing_key",
+    "peek_kid",
+    "public_key_b64",
+    "sign_call",
+    "sign_registration",
+    "sign_revocation",
+    "verify_call",
+    "verify_identity_call",
+    "verify_registration",
+    "verify_revocation",
+]

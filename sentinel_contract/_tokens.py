@@ -1,0 +1,339 @@
+"""Creation and checking of the three token kinds of contract version 1.
+
+- call token: signed by the session key, header ``kid`` = session id; binds one
+  tool name and one argument hash to one short-lived, single-use ``jti``.
+- registration token: signed by the interceptor identity key (``kid`` =
+  ``identity``); carries the session public key and the session's end.
+- revocation token: signed by the identity key; ``revoke: true`` for one ``sid``.
+
+Checks that need state (key registry, replay set) are the caller's; this module
+checks everything that can be checked from the token, the keys and the payload.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from sentinel_contract._canonical import args_sha256
+from sentinel_contract._errors import ContractError
+from sentinel_contract._keys import IDENTITY_KID, load_public_key
+
+ALGORITHM = "EdDSA"
+MAX_CALL_TTL = 60
+DEFAULT_CALL_TTL = 30
+DEFAULT_LEEWAY = 5
+_MIN_JTI_LENGTH = 22  # 128 bits in unpadded base64url
+
+_CALL_CLAIMS = ["iss", "aud", "sid", "jti", "iat", "exp", "tool", "args_sha256"]
+_REGISTRATION_CLAIMS = ["iss", "aud", "sid", "public_key", "iat", "exp"]
+_REVOCATION_CLAIMS = ["sid", "iat", "exp", "revoke"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallClaims:
+    iss: str
+    aud: str
+    sid: str
+    jti: str
+    iat: int
+    exp: int
+    tool: str
+    args_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationClaims:
+    iss: str
+    aud: str
+    sid: str
+    public_key: str
+    iat: int
+    exp: int
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationClaims:
+    sid: str
+    iat: int
+    exp: int
+
+
+def new_jti() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _now(now: float | None) -> int:
+    return int(time.time() if now is None else now)
+
+
+def _encode(claims: Mapping[str, Any], key: Ed25519PrivateKey, kid: str) -> str:
+    return jwt.encode(dict(claims), key, algorithm=ALGORITHM, headers={"kid": kid, "typ": "JWT"})
+
+
+def sign_call(
+    key: Ed25519PrivateKey,
+    *,
+    iss: str,
+    aud: str,
+    sid: str,
+    tool: str,
+    arguments: Any,
+    ttl: int = DEFAULT_CALL_TTL,
+    now: float | None = None,
+    kid: str | None = None,
+) -> tuple[str, CallClaims]:
+    """Sign one call; returns the compact JWT and its claims (the ``jti`` joins the audit trails)."""
+    if not 0 < ttl <= MAX_CALL_TTL:
+        raise ContractError("bad_ttl", f"a call token lives at most {MAX_CALL_TTL} s")
+    iat = _now(now)
+    claims = CallClaims(
+        iss=iss,
+        aud=aud,
+        sid=sid,
+        jti=new_jti(),
+        iat=iat,
+        exp=iat + ttl,
+        tool=tool,
+        args_sha256=args_sha256(arguments),
+    )
+    payload = {name: getattr(claims, name) for name in _CALL_CLAIMS}
+    return _encode(payload, key, kid or sid), claims
+
+
+def sign_registration(
+    key: Ed25519PrivateKey,
+    *,
+    iss: str,
+    aud: str,
+    sid: str,
+    public_key: str,
+    exp: int,
+    now: float | None = None,
+) -> str:
+    payload = {"iss": iss, "aud": aud, "sid": sid, "public_key": public_key, "iat": _now(now), "exp": int(exp)}
+    return _encode(payload, key, IDENTITY_KID)
+
+
+def sign_revocation(
+    key: Ed25519PrivateKey,
+    *,
+    iss: str,
+    aud: str,
+    sid: str,
+    ttl: int = DEFAULT_CALL_TTL,
+    now: float | None = None,
+) -> str:
+    iat = _now(now)
+    payload = {"iss": iss, "aud": aud, "sid": sid, "iat": iat, "exp": iat + ttl, "revoke": True}
+    return _encode(payload, key, IDENTITY_KID)
+
+
+def peek_kid(token: str) -> str:
+    """The ``kid`` of an unverified token, after refusing any algorithm but EdDSA.
+
+    Only for choosing which key to verify with; nothing else may trust it.
+    """
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise ContractError("malformed_token", "the token is not a well-formed JWT") from exc
+    if header.get("alg") != ALGORITHM:
+        raise ContractError("bad_algorithm", "only EdDSA tokens are accepted")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise ContractError("missing_kid", "the token header has no kid")
+    return kid
+
+
+_PYJWT_ERRORS: list[tuple[type[jwt.PyJWTError], str, str]] = [
+    (jwt.ExpiredSignatureError, "expired", "the token has expired"),
+    (jwt.ImmatureSignatureError, "not_yet_valid", "the token is not valid yet (iat or nbf in the future)"),
+    (jwt.InvalidAudienceError, "bad_audience", "the token is for another audience"),
+    (jwt.MissingRequiredClaimError, "missing_claim", "the token lacks a required claim"),
+    (jwt.InvalidAlgorithmError, "bad_algorithm", "only EdDSA tokens are accepted"),
+    (jwt.InvalidSignatureError, "bad_signature", "the token signature does not verify"),
+    (jwt.PyJWTError, "malformed_token", "the token is not a well-formed JWT"),
+]
+
+
+def _decode(
+    token: str,
+    keys: Iterable[Ed25519PublicKey],
+    *,
+    audience: str | None,
+    required: list[str],
+    leeway: int,
+    now: float | None,
+) -> dict[str, Any]:
+    options: dict[str, Any] = {"require": required, "verify_aud": audience is not None}
+    last: ContractError = ContractError("unknown_key", "no trusted key to verify the token")
+    for key in keys:
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=audience,
+                leeway=leeway,
+                options=options,
+            )
+        except jwt.InvalidSignatureError:
+            last = ContractError("bad_signature", "the token signature does not verify")
+            continue
+        except jwt.PyJWTError as exc:
+            for kind, code, message in _PYJWT_ERRORS:
+                if isinstance(exc, kind):
+                    raise ContractError(code, message) from exc
+            raise  # pragma: no cover - the table ends with the root class
+        _check_times(claims, leeway, now)
+        return claims
+    raise last
+
+
+def _check_times(claims: Mapping[str, Any], leeway: int, now: float | None) -> None:
+    # PyJWT checks exp and iat against the wall clock; a caller-supplied `now`
+    # (tests, simulations) gets the same checks here, and both get a type check.
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if not isinstance(iat, int) or not isinstance(exp, int) or isinstance(iat, bool) or isinstance(exp, bool):
+        raise ContractError("missing_claim", "iat and exp must be integers")
+    current = _now(now)
+    if iat > current + leeway:
+        raise ContractError("not_yet_valid", "the token is not valid yet (iat in the future)")
+    if exp <= current - leeway:
+        raise ContractError("expired", "the token has expired")
+
+
+def _text(claims: Mapping[str, Any], name: str) -> str:
+    value = claims.get(name)
+    if not isinstance(value, str) or not value:
+        raise ContractError("missing_claim", f"claim {name!r} must be a non-empty string")
+    return value
+
+
+def verify_call(
+    token: str,
+    key: Ed25519PublicKey,
+    *,
+    audience: str,
+    tool: str,
+    arguments: Any,
+    leeway: int = DEFAULT_LEEWAY,
+    now: float | None = None,
+) -> CallClaims:
+    """Check a call token against the session key, this server's id and the request it came with.
+
+    The caller must still check that ``jti`` is new (single use) and that the key
+    was registered for ``claims.sid`` and is neither expired nor revoked.
+    """
+    kid = peek_kid(token)
+    raw = _decode(token, [key], audience=audience, required=_CALL_CLAIMS, leeway=leeway, now=now)
+    claims = CallClaims(
+        iss=_text(raw, "iss"),
+        aud=audience,
+        sid=_text(raw, "sid"),
+        jti=_text(raw, "jti"),
+        iat=raw["iat"],
+        exp=raw["exp"],
+        tool=_text(raw, "tool"),
+        args_sha256=_text(raw, "args_sha256"),
+    )
+    if claims.sid != kid:
+        raise ContractError("bad_session", "the token's sid does not match its kid")
+    if claims.exp - claims.iat > MAX_CALL_TTL:
+        raise ContractError("bad_ttl", f"a call token may live at most {MAX_CALL_TTL} s")
+    if len(claims.jti) < _MIN_JTI_LENGTH:
+        raise ContractError("bad_jti", "the jti is too short to be unique")
+    if claims.tool != tool:
+        raise ContractError("tool_mismatch", "the token was signed for another tool")
+    if claims.args_sha256 != args_sha256(arguments):
+        raise ContractError("args_mismatch", "the arguments differ from the ones signed")
+    return claims
+
+
+def verify_identity_call(
+    token: str,
+    trusted: Iterable[Ed25519PublicKey],
+    *,
+    audience: str,
+    tool: str,
+    arguments: Any,
+    leeway: int = DEFAULT_LEEWAY,
+    now: float | None = None,
+) -> CallClaims:
+    """Like :func:`verify_call`, for the few methods an identity key may sign (``tools/list``)."""
+    if peek_kid(token) != IDENTITY_KID:
+        raise ContractError("bad_kid", "expected a token signed by an identity key")
+    raw = _decode(token, trusted, audience=audience, required=_CALL_CLAIMS, leeway=leeway, now=now)
+    claims = CallClaims(
+        iss=_text(raw, "iss"),
+        aud=audience,
+        sid=_text(raw, "sid"),
+        jti=_text(raw, "jti"),
+        iat=raw["iat"],
+        exp=raw["exp"],
+        tool=_text(raw, "tool"),
+        args_sha256=_text(raw, "args_sha256"),
+    )
+    if claims.exp - claims.iat > MAX_CALL_TTL:
+        raise ContractError("bad_ttl", f"a call token may live at most {MAX_CALL_TTL} s")
+    if len(claims.jti) < _MIN_JTI_LENGTH:
+        raise ContractError("bad_jti", "the jti is too short to be unique")
+    if claims.tool != tool:
+        raise ContractError("tool_mismatch", "the token was signed for another method")
+    if claims.args_sha256 != args_sha256(arguments):
+        raise ContractError("args_mismatch", "the parameters differ from the ones signed")
+    return claims
+
+
+def verify_registration(
+    token: str,
+    trusted: Iterable[Ed25519PublicKey],
+    *,
+    audience: str,
+    leeway: int = DEFAULT_LEEWAY,
+    now: float | None = None,
+) -> RegistrationClaims:
+    """Check a session registration signed by one of the trusted identity keys."""
+    if peek_kid(token) != IDENTITY_KID:
+        raise ContractError("bad_kid", "a registration must be signed by an identity key")
+    raw = _decode(token, trusted, audience=audience, required=_REGISTRATION_CLAIMS, leeway=leeway, now=now)
+    public_key = _text(raw, "public_key")
+    load_public_key(public_key)  # refuse a registration whose key is unusable
+    return RegistrationClaims(
+        iss=_text(raw, "iss"),
+        aud=audience,
+        sid=_text(raw, "sid"),
+        public_key=public_key,
+        iat=raw["iat"],
+        exp=raw["exp"],
+    )
+
+
+def verify_revocation(
+    token: str,
+    trusted: Iterable[Ed25519PublicKey],
+    *,
+    sid: str,
+    audience: str | None = None,
+    leeway: int = DEFAULT_LEEWAY,
+    now: float | None = None,
+) -> RevocationClaims:
+    """Check a revocation for ``sid`` (the path's session id) signed by a trusted identity key."""
+    if peek_kid(token) != IDENTITY_KID:
+        raise ContractError("bad_kid", "a revocation must be signed by an identity key")
+    raw = _decode(token, trusted, audience=audience, required=_REVOCATION_CLAIMS, leeway=leeway, now=now)
+    if raw.get("revoke") is not True:
+        raise ContractError("missing_claim", "a revocation carries revoke: true")
+    if _text(raw, "sid") != sid:
+        raise ContractError("bad_session", "the revocation is for another session")
+    return RevocationClaims(sid=sid, iat=raw["iat"], exp=raw["exp"])

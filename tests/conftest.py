@@ -1,0 +1,62 @@
+"""Shared fixtures. Integration tests use the machine's real Redis and PostgreSQL.
+
+Rules for every test that touches a shared server:
+- Redis: never FLUSHDB/FLUSHALL; use the `redis_prefix` fixture (a unique key
+  prefix per test) and let the stores write under it.
+- PostgreSQL: use the `pg_schema` fixture (a fresh schema per test, dropped after).
+- Ports: use `free_port()`; never hard-code one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+REDIS_URL = os.environ.get("SENTINEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_DSN = os.environ.get("SENTINEL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture()
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture()
+def redis_prefix() -> Iterator[str]:
+    """A key prefix no other test uses; keys under it are deleted afterwards."""
+    prefix = f"test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture()
+async def pg_schema() -> AsyncIterator[str]:
+    """A fresh PostgreSQL schema; use `POSTGRES_DSN` with `search_path` set to it."""
+    import asyncpg
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(POSTGRES_DSN)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+        yield schema
+    finally:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.close()
