@@ -1,0 +1,48 @@
+"""Sentinel's Python SDK: what an agent (Zone A) uses to call its tools through the interceptor.
+
+    async with SentinelClient(api_key=..., base_url=...) as client:
+        client.session_id
+        await client.list_tools()
+        await client.call_tool(name, arguments)     # or raises PolicyDenied(.rule, .reason)
+        await client.get_langchain_tools()          # list[langchain_core.tools.StructuredTool]
+
+It must never import the server packages (interceptor, mcp_server, rule_maker,
+sentinel_contract) or their dependencies (FastAPI, Redis, database drivers,
+crypto): installing the ``sdk`` extra alone must be enough. LangChain is
+imported only when LangChain tools are asked for.
+"""
+
+from sentinel_sdk._client import DEFAULT_URL, SentinelClient
+from sentinel_sdk._exceptions import (
+    ApprovalRequired,
+    AuthenticationError,
+    PolicyDenied,
+    ProtocolError,
+    RateLimited,
+    SentinelError,
+    SentinelUnavailable,
+    SessionExpired,
+    ToolError,
+)
+from sentinel_sdk._models import SessionInfo, ToolCallResult, ToolDefinition
+from sentinel_sdk._retry import RetryPolicy
+from sentinel_sdk._sync import SyncSentinelClient
+
+__all__ = [
+    "DEFAULT_URL",
+    "ApprovalRequired",
+    "AuthenticationError",
+    "PolicyDenied",
+    "ProtocolError",
+    "RateLimited",
+    "RetryPolicy",
+    "SentinelClient",
+    "SentinelError",
+    "SentinelUnavailable",
+    "SessionExpired",
+    "SessionInfo",
+    "SyncSentinelClient",
+    "ToolCallResult",
+    "ToolDefinition",
+    "ToolError",
+]

@@ -1,0 +1,319 @@
+"""The async client an agent (Zone A) uses to call its tools through Sentinel.
+
+It holds an API key and the interceptor's address, nothing else: it never
+learns where the tool server is and never signs anything. It must never send
+the API key anywhere but the configured interceptor (redirects are not
+followed), never put it in a message or repr, never retry a denial, and never
+start a replacement session behind the caller's back (a fresh session has no
+taint, so that is the caller's decision).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Coroutine, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from sentinel_sdk._exceptions import (
+    ApprovalRequired,
+    AuthenticationError,
+    PolicyDenied,
+    ProtocolError,
+    RateLimited,
+    SentinelError,
+    SentinelUnavailable,
+    SessionExpired,
+    ToolError,
+)
+from sentinel_sdk._models import SessionInfo, ToolCallResult, ToolDefinition, parse_tools
+from sentinel_sdk._retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
+
+if TYPE_CHECKING:
+    from langchain_core.tools import StructuredTool
+
+T = TypeVar("T")
+DEFAULT_URL = "http://localhost:8000"
+USER_AGENT = "sentinel-sdk/0.1"
+logger = logging.getLogger("sentinel_sdk")
+_sleep = asyncio.sleep  # module-level so tests can record the waits instead of waiting
+
+# Failures where the request provably never reached the interceptor, so a retry
+# cannot run a tool twice.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class SentinelClient:
+    """One agent session with the Sentinel interceptor.
+
+    ``async with SentinelClient() as client`` starts a session (``POST
+    /session/start``) and ends it on exit. ``api_key`` and ``base_url`` default
+    to ``SENTINEL_API_KEY`` and ``SENTINEL_URL`` (``http://localhost:8000``).
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("SENTINEL_API_KEY", "")
+        if not key:
+            raise AuthenticationError("no API key: pass api_key= or set SENTINEL_API_KEY", code="missing_api_key")
+        self.base_url = (base_url or os.environ.get("SENTINEL_URL") or DEFAULT_URL).rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self._api_key = key
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
+        self._session: SessionInfo | None = None
+        self._tools: tuple[ToolDefinition, ...] | None = None
+        self._ended = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"SentinelClient(base_url={self.base_url!r}, session_id={self.session_id!r})"
+
+    # -- session lifecycle -------------------------------------------------
+
+    @property
+    def session_id(self) -> str | None:
+        return self._session.session_id if self._session else None
+
+    @property
+    def expires_at(self) -> str | None:
+        return self._session.expires_at if self._session else None
+
+    async def __aenter__(self) -> SentinelClient:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> SessionInfo:
+        """Start the session. Called by ``async with``; call it yourself otherwise."""
+        if self._session is not None:
+            raise SentinelError("this client already started a session", code="already_started")
+        self._loop = asyncio.get_running_loop()
+        try:
+            response = await self._request("POST", "/session/start", json={})
+            body = self._json(self._check(response))
+            self._session = SessionInfo.from_wire(body)
+        except BaseException:
+            await self._http.aclose()
+            raise
+        self._tools = self._session.tools
+        return self._session
+
+    async def close(self) -> None:
+        """End the session (``POST /session/{id}/end``) and release the connection pool.
+
+        Failing to end is logged, not raised: the session expires on its own, and
+        an exception here would hide the one that made the caller leave.
+        """
+        try:
+            if self._session is not None and not self._ended:
+                self._ended = True
+                try:
+                    response = await self._request("POST", self._path("end"), json={})
+                    if response.status_code not in (200, 204, 404):
+                        self._check(response)
+                except SentinelError as exc:
+                    logger.warning("could not end Sentinel session %s: %s (%s)", self.session_id, exc, exc.code)
+        finally:
+            await self._http.aclose()
+
+    # -- tools --------------------------------------------------------------
+
+    async def list_tools(self, *, refresh: bool = False) -> list[ToolDefinition]:
+        """The tools this session may call. Served from the session start unless ``refresh``."""
+        if self._tools is None or refresh:
+            response = await self._request("GET", self._path("tools"))
+            body = self._json(self._check(response))
+            if not isinstance(body, Mapping):
+                raise ProtocolError("the tool list answer is not an object")
+            self._tools = parse_tools(body.get("tools", []))
+        return list(self._tools)
+
+    async def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None) -> Any:
+        """Call a tool through Sentinel and return its output.
+
+        Returns the tool's ``structuredContent`` when it returned JSON, otherwise
+        its text parts joined by newlines. Raises ``PolicyDenied`` (.rule,
+        .reason), ``ApprovalRequired`` (.approval_id), ``ToolError`` when the tool
+        ran and failed, and the other ``SentinelError``s for transport problems.
+        """
+        result = await self.call_tool_result(name, arguments)
+        if result.is_error:
+            raise ToolError(name, result.text)
+        return result.value
+
+    async def call_tool_result(self, name: str, arguments: Mapping[str, Any] | None = None) -> ToolCallResult:
+        """Like ``call_tool`` but returns the whole answer (MCP content, decision rule and reason, jti)
+        and does not raise when the tool itself reports an error."""
+        if not isinstance(name, str) or not name:
+            raise ValueError("tool name must be a non-empty string")
+        payload = {"tool": name, "arguments": dict(arguments or {})}
+        response = await self._request("POST", self._path("call"), json=payload)
+        if response.status_code == 202:
+            body = self._json(response)
+            body = body if isinstance(body, Mapping) else {}
+            approval_id = body.get("approval_id")
+            if not isinstance(approval_id, str):
+                raise ProtocolError("an approval answer without approval_id", status=202)
+            raise ApprovalRequired(
+                approval_id,
+                rule=str(body.get("rule") or ""),
+                reason=str(body.get("reason") or ""),
+                status=str(body.get("status") or "pending"),
+            )
+        return ToolCallResult.from_wire(name, self._json(self._check(response)))
+
+    async def get_langchain_tools(
+        self, *, on_denied: Literal["message", "raise"] = "message"
+    ) -> list[StructuredTool]:
+        """The session's tools as LangChain ``StructuredTool``s (sync ``func`` and async ``coroutine``).
+
+        ``on_denied="message"`` hands a denial back to the model as the tool's
+        output ("Sentinel blocked this call (rule ...): reason"), so one blocked
+        action does not end the agent run; ``"raise"`` raises a ``ToolException``.
+        """
+        from sentinel_sdk._langchain import build_tools
+
+        return build_tools(self, await self.list_tools(), on_denied=on_denied)
+
+    # -- bridging for synchronous callers ----------------------------------
+
+    def run_blocking(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run one of this client's coroutines from a thread that is not its event loop's."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or not loop.is_running():
+            coro.close()
+            raise SentinelError(
+                "the client's event loop is not running; for synchronous code use SyncSentinelClient",
+                code="loop_not_running",
+            )
+        if _running_loop() is loop:
+            coro.close()
+            raise SentinelError(
+                "a synchronous call from inside the client's event loop would deadlock; use the async API "
+                "(await tool.ainvoke(...))",
+                code="sync_in_event_loop",
+            )
+        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+    async def run_on_own_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await one of this client's coroutines from any event loop (the HTTP pool belongs to one loop)."""
+        loop = self._loop
+        if loop is None or _running_loop() is loop:
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+
+    # -- HTTP ---------------------------------------------------------------
+
+    def _path(self, action: str) -> str:
+        if self._session is None:
+            raise SentinelError("no session: use `async with SentinelClient(...)` or call start()", code="not_started")
+        if self._ended and action != "end":
+            raise SessionExpired("this client's session was ended", code="session_ended")
+        return f"/session/{quote(self._session.session_id, safe='')}/{action}"
+
+    async def _request(self, method: str, path: str, *, json: Any = None) -> httpx.Response:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._http.request(method, path, json=json, headers={"X-Sentinel-Key": self._api_key})
+            except _NOT_SENT as exc:
+                delay = self.retry.delay(attempt, None)
+                if delay is None:
+                    raise SentinelUnavailable(
+                        f"cannot reach Sentinel at {self.base_url}: {type(exc).__name__}", code="connection_failed"
+                    ) from exc
+                await _sleep(delay)
+                continue
+            except httpx.TimeoutException as exc:
+                raise SentinelUnavailable(f"Sentinel at {self.base_url} did not answer in time", code="timeout") from exc
+            except httpx.TransportError as exc:
+                raise SentinelUnavailable(
+                    f"connection to Sentinel at {self.base_url} failed: {type(exc).__name__}", code="connection_failed"
+                ) from exc
+            if response.status_code in RETRYABLE_STATUSES:
+                delay = self.retry.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
+                if delay is not None:
+                    logger.info("Sentinel answered %s; retrying in %.2fs", response.status_code, delay)
+                    await _sleep(delay)
+                    continue
+            return response
+
+    @staticmethod
+    def _json(response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProtocolError(f"HTTP {response.status_code} with a body that is not JSON", status=response.status_code) from exc
+
+    def _check(self, response: httpx.Response) -> httpx.Response:
+        status = response.status_code
+        if status in (200, 201):
+            return response
+        code, message, error = _error_fields(response)
+        if status == 401:
+            raise AuthenticationError(message or "the API key was rejected", code=code, status=401)
+        if status == 403:
+            raise PolicyDenied(
+                str(error.get("rule") or ""),
+                str(error.get("reason") or message or "denied"),
+                message=message or None,
+                code=code,
+            )
+        if status == 404:
+            raise SessionExpired(message or "the session is unknown, ended or expired", code=code, status=404)
+        if status == 429:
+            raise RateLimited(
+                message or "rate limited", retry_after=parse_retry_after(response.headers.get("Retry-After")), code=code
+            )
+        if status in (502, 503, 504):
+            raise SentinelUnavailable(message or f"Sentinel answered {status}", code=code, status=status)
+        raise SentinelError(message or f"unexpected HTTP {status}", code=code or f"http_{status}", status=status)
+
+
+def _error_fields(response: httpx.Response) -> tuple[str | None, str, Mapping[str, Any]]:
+    """(code, message, error object) from ``{"error": {...}}``, FastAPI's ``{"detail": ...}``, or nothing."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, "", {}
+    if not isinstance(body, Mapping):
+        return None, "", {}
+    error = body.get("error")
+    if isinstance(error, Mapping):
+        code = error.get("code")
+        return (code if isinstance(code, str) else None), str(error.get("message") or ""), error
+    detail = body.get("detail")
+    if isinstance(detail, Mapping):
+        code = detail.get("code")
+        return (code if isinstance(code, str) else None), str(detail.get("message") or ""), detail
+    return None, (str(detail) if detail is not None else ""), {}
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
