@@ -1,0 +1,5 @@
+import sys
+
+from rule_maker._cli import main
+
+sys.exit(main())

@@ -1,0 +1,117 @@
+"""``python -m rule_maker``: classify tools, draft a policy, push tools to a project.
+
+Thin: parse arguments, call the library, print. It must never print an API key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rule_maker._catalogue import annotate, dump_tools, load_tools
+from rule_maker._classes import Classification
+from rule_maker._errors import RuleMakerError
+from rule_maker._offline import OfflineClassifier
+
+
+def classify_tools(tools: Sequence[dict[str, Any]], *, offline: bool = False) -> list[Classification]:
+    """Offline when asked or when no LLM endpoint is configured; the LLM (with fallback) otherwise."""
+    from rule_maker._llm import LLMClassifier, LLMSettings
+
+    settings = None if offline else LLMSettings.from_env()
+    if settings is None:
+        classifier = OfflineClassifier()
+        return [classifier.classify(t) for t in tools]
+    return asyncio.run(LLMClassifier(settings).classify_many(tools))
+
+
+def _write(text: str, out: str | None) -> None:
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def _classify(args: argparse.Namespace) -> int:
+    if args.tools:
+        if args.name or args.description:
+            raise RuleMakerError("give either NAME DESCRIPTION or --tools FILE, not both", code="usage")
+        tools = load_tools(args.tools)
+    elif args.name:
+        tools = [{"name": args.name, "description": args.description or ""}]
+    else:
+        raise RuleMakerError("give NAME DESCRIPTION or --tools FILE", code="usage")
+    results = classify_tools(tools, offline=args.offline)
+    classified = annotate(tools, results)
+    if args.tools:
+        _write(dump_tools(classified), args.out)
+        counts = Counter(r.security_class.value for r in results)
+        review = [r.tool for r in results if r.needs_review]
+        summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        print(f"classified {len(results)} tools: {summary}; needs review: {len(review)}" + (f" ({', '.join(review)})" if review else ""), file=sys.stderr)
+    else:
+        _write(json.dumps(classified[0], indent=2) + "\n", args.out)
+    return 0
+
+
+def _policy(args: argparse.Namespace) -> int:
+    from rule_maker._policy import generate_policy, policy_yaml
+
+    tools = load_tools(args.tools)
+    policy = generate_policy(tools, mode=args.mode)
+    _write(policy_yaml(policy, tools if args.with_tools else None), args.out)
+    return 0
+
+
+def _push(args: argparse.Namespace) -> int:
+    from rule_maker._push import push_tools
+
+    count = asyncio.run(push_tools(args.project, load_tools(args.tools), config=args.config))
+    print(f"pushed {count} tools to project {args.project}", file=sys.stderr)
+    return 0
+
+
+def add_push_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", required=True, help="project name in the config store")
+    parser.add_argument("--tools", required=True, help="classified catalogue (JSON)")
+    parser.add_argument("--config", help="config store location (default: the interceptor's settings)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rule_maker", description="Classify agent tools and draft a Sentinel policy.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("classify", help="classify one tool (NAME DESCRIPTION) or a catalogue (--tools)")
+    c.add_argument("name", nargs="?", help="tool name")
+    c.add_argument("description", nargs="?", help="tool description")
+    c.add_argument("--tools", help="catalogue: JSON list of {name, description, parameters}")
+    c.add_argument("--offline", action="store_true", help="never call an LLM, even when one is configured")
+    c.add_argument("--out", help="write here instead of stdout")
+    c.set_defaults(handler=_classify)
+
+    p = sub.add_parser("policy", help="draft a starting policy from a classified catalogue")
+    p.add_argument("--tools", required=True, help="classified catalogue (what classify writes)")
+    p.add_argument("--out", help="write the YAML here instead of stdout")
+    p.add_argument("--mode", choices=("balanced", "strict"), default="balanced", help="strict denies every write after untrusted content")
+    p.add_argument("--with-tools", action="store_true", help="include the tool list (config-store project shape)")
+    p.set_defaults(handler=_policy)
+
+    u = sub.add_parser("push", help="write the classified tools into a project of the config store")
+    add_push_arguments(u)
+    u.set_defaults(handler=_push)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except RuleMakerError as exc:
+        print(f"rule_maker: error [{exc.code}]: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,179 @@
+"""The offline classifier: weighted evidence from a tool's name, description and parameters.
+
+Deterministic and local: it must never touch the network, read the clock, or know
+any particular catalogue (no tool names, no suite word lists; see ``_lexicon``).
+
+It decides in two steps, each a small sum of weighted evidence:
+1. read or write, from the verb of the name (or of the description) and from
+   parameters that carry content (body) or a query;
+2. for a write, consequential or internal (verbs that reach others, people,
+   money, credentials in the parameters, side effects named in the description);
+   for a read, whose data it returns: the head noun of the name (what the verb
+   acts on) weighs most, then its modifiers (``sent`` emails are the user's own),
+   the container it reads from, then words of the description and parameters.
+Confidence is the product of the two steps' margins (winner / (winner + runner-up)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rule_maker._classes import Classification, SecurityClass
+from rule_maker._features import ToolFeatures, extract
+from rule_maker._lexicon import (
+    CONSEQUENTIAL_HINTS,
+    CONSEQUENTIAL_OBJECTS,
+    CONSEQUENTIAL_PARAMS,
+    CONSEQUENTIAL_VERBS,
+    CONTENT_PARAMS,
+    PERSON_OBJECTS,
+    PERSON_WORDS,
+    QUERY_PARAMS,
+    READ_VERBS,
+    RECEIVED,
+    SAFE_OBJECTS,
+    SELF_AUTHORED,
+    SENSITIVE_OBJECTS,
+    UNTRUSTED_OBJECTS,
+    WRITE_VERBS,
+)
+
+_S, _N, _U = SecurityClass.SAFE_READ, SecurityClass.SENSITIVE_READ, SecurityClass.UNTRUSTED_READ
+_C, _I = SecurityClass.CONSEQUENTIAL_WRITE, SecurityClass.INTERNAL_WRITE
+# Prepositions that introduce a lookup key (by_id, by_name) rather than a container (in_channel).
+_KEY_PREPOSITIONS = ("by", "with", "for", "per")
+
+
+@dataclass
+class _Evidence:
+    scores: dict[str, float] = field(default_factory=dict)
+    reasons: list[tuple[float, str]] = field(default_factory=list)
+
+    def add(self, key: str, weight: float, why: str) -> None:
+        self.scores[key] = self.scores.get(key, 0.0) + weight
+        self.reasons.append((weight, why))
+
+    def margin(self, key: str) -> float:
+        """The winner's weight against the strongest alternative: 0.5 is a tie, 1.0 no doubt."""
+        mine = self.scores.get(key, 0.0)
+        rival = max((v for k, v in self.scores.items() if k != key), default=0.0)
+        return mine / (mine + rival) if mine + rival else 0.5
+
+    def best(self) -> str:
+        return max(sorted(self.scores), key=lambda k: self.scores[k])
+
+    def top_reasons(self, n: int = 3) -> list[str]:
+        ordered = sorted(self.reasons, key=lambda r: -r[0])
+        seen: list[str] = []
+        for _, why in ordered:
+            if why not in seen:
+                seen.append(why)
+        return seen[:n]
+
+
+def _object_class(word: str) -> SecurityClass | None:
+    if word in UNTRUSTED_OBJECTS:
+        return _U
+    if word in SENSITIVE_OBJECTS:
+        return _N
+    if word in SAFE_OBJECTS:
+        return _S
+    return None
+
+
+def _kind(f: ToolFeatures) -> _Evidence:
+    ev = _Evidence({"read": 0.5, "write": 0.5})  # priors
+    weight = 3.0 if f.verb_from == "name" else 2.0
+    if f.verb in READ_VERBS:
+        ev.add("read", weight, f"verb '{f.verb}' reads")
+    elif f.verb in CONSEQUENTIAL_VERBS:
+        ev.add("write", weight, f"verb '{f.verb}' acts")
+    elif f.verb in WRITE_VERBS:
+        ev.add("write", weight, f"verb '{f.verb}' changes state")
+    for p in f.parameters:
+        if set(p.words) & CONTENT_PARAMS:
+            ev.add("write", 1.0, f"parameter '{p.name}' carries content")
+        if set(p.words) & QUERY_PARAMS:
+            ev.add("read", 1.0, f"parameter '{p.name}' is a query")
+    if not f.parameters and f.verb is None:
+        ev.add("read", 0.5, "no parameters")
+    return ev
+
+
+def _write_class(f: ToolFeatures) -> _Evidence:
+    ev = _Evidence({_C.value: 0.0, _I.value: 1.0})  # a write is internal until something reaches out
+    if f.verb in CONSEQUENTIAL_VERBS:
+        ev.add(_C.value, 3.0, f"'{f.verb}' reaches others or cannot be undone")
+    elif f.verb in WRITE_VERBS:
+        ev.add(_I.value, 2.0, f"'{f.verb}' edits the user's own state")
+    if f.head in PERSON_OBJECTS:
+        ev.add(_C.value, 2.0, f"acts on a {f.head}, another person")
+    if f.head in CONSEQUENTIAL_OBJECTS or set(f.modifiers) & CONSEQUENTIAL_OBJECTS:
+        ev.add(_C.value, 2.0, "acts on money, credentials or access")
+    reaching = [p.name for p in f.parameters if set(p.words) & (PERSON_WORDS | CONSEQUENTIAL_PARAMS)]
+    for name in reaching[:2]:
+        ev.add(_C.value, 1.5, f"parameter '{name}' names a recipient, money or access")
+    side_verbs = [v for v in f.description_verbs[1:] if v in CONSEQUENTIAL_VERBS]
+    if side_verbs:
+        ev.add(_C.value, 2.0, f"description: it also does '{side_verbs[0]}'")
+    hinted: dict[str, str] = {}  # one hint prefix counts once, shown by the first word it matched
+    for word in f.description:
+        for prefix in CONSEQUENTIAL_HINTS:
+            if word.startswith(prefix):
+                hinted.setdefault(prefix, word)
+    for word in list(hinted.values())[:3]:
+        ev.add(_C.value, 1.0, f"description mentions '{word}'")
+    return ev
+
+
+def _read_class(f: ToolFeatures) -> _Evidence:
+    ev = _Evidence({_S.value: 0.5, _N.value: 0.2, _U.value: 0.2})  # unknown data is taken as low-value
+    if f.head and (cls := _object_class(f.head)):
+        ev.add(cls.value, 3.0, f"returns {f.head} data")
+    for word in f.modifiers:
+        if cls := _object_class(word):
+            ev.add(cls.value, 1.0, f"about {word}")
+    key_lookup = f.preposition in _KEY_PREPOSITIONS
+    for word in f.context:
+        if cls := _object_class(word):
+            ev.add(cls.value, 0.5 if key_lookup else 1.5, f"{f.preposition} {word}")
+    per_class: dict[str, int] = {}
+    for word in dict.fromkeys(f.description):
+        if (cls := _object_class(word)) and per_class.get(cls.value, 0) < 3:
+            per_class[cls.value] = per_class.get(cls.value, 0) + 1
+            ev.add(cls.value, 0.4, f"description mentions {word}")
+    for p in f.parameters:
+        if "url" in p.words or "link" in p.words:
+            ev.add(_U.value, 2.0, f"fetches the '{p.name}' it is given")
+        elif "sender" in p.words or "author" in p.words:
+            ev.add(_U.value, 0.5, f"parameter '{p.name}' filters by author")
+    name_words = set(f.modifiers) | ({f.head} if f.head else set())
+    if name_words & RECEIVED and ev.scores[_U.value] > 0.2:
+        ev.add(_U.value, 1.0, f"'{sorted(name_words & RECEIVED)[0]}' items come from others")
+    own = name_words & SELF_AUTHORED
+    if own and ev.scores[_U.value] > 0.2:
+        moved = ev.scores[_U.value] - 0.2
+        ev.scores[_U.value] = 0.2
+        ev.add(_N.value, moved, f"'{sorted(own)[0]}' items are the user's own, private")
+    return ev
+
+
+class OfflineClassifier:
+    """Classifies tool definitions from their own words; the same input always gives the same answer."""
+
+    source = "offline"
+
+    def classify(self, tool: Mapping[str, Any]) -> Classification:
+        f = extract(tool)
+        kind = _kind(f)
+        is_write = kind.best() == "write"
+        detail = _write_class(f) if is_write else _read_class(f)
+        cls = SecurityClass(detail.best())
+        confidence = kind.margin(kind.best()) * detail.margin(cls.value)
+        reasons = detail.top_reasons(3) or kind.top_reasons(1)
+        if not any(f"'{f.verb}'" in r for r in reasons):
+            reasons = kind.top_reasons(1) + reasons[:2]
+        rationale = f"{'write' if is_write else 'read'}: " + "; ".join(reasons or ["no known words, default"])
+        return Classification(f.name, cls, confidence, rationale, self.source)
