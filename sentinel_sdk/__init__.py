@@ -12,6 +12,8 @@ crypto): installing the ``sdk`` extra alone must be enough. LangChain is
 imported only when LangChain tools are asked for.
 """
 
+from typing import Any
+
 from sentinel_sdk._client import DEFAULT_URL, SentinelClient
 from sentinel_sdk._exceptions import (
     ApprovalRequired,
@@ -38,6 +40,7 @@ __all__ = [
     "RetryPolicy",
     "SentinelClient",
     "SentinelError",
+    "SentinelToolException",
     "SentinelUnavailable",
     "SessionExpired",
     "SessionInfo",
@@ -46,3 +49,12 @@ __all__ = [
     "ToolDefinition",
     "ToolError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: importing langchain-core costs most of a second and plain clients never need it.
+    if name == "SentinelToolException":
+        from sentinel_sdk._langchain import SentinelToolException
+
+        return SentinelToolException
+    raise AttributeError(f"module 'sentinel_sdk' has no attribute {name!r}")

@@ -46,6 +46,9 @@ _sleep = asyncio.sleep  # module-level so tests can record the waits instead of 
 # Failures where the request provably never reached the interceptor, so a retry
 # cannot run a tool twice.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# 502 codes on a call meaning the tool server got the signed call and may have
+# run it; retrying would run a consequential tool twice, so these are not retried.
+_MAYBE_EXECUTED = frozenset({"tool_server_error", "tool_server_rejected"})
 
 
 class SentinelClient:
@@ -169,7 +172,7 @@ class SentinelClient:
         if not isinstance(name, str) or not name:
             raise ValueError("tool name must be a non-empty string")
         payload = {"tool": name, "arguments": dict(arguments or {})}
-        response = await self._request("POST", self._path("call"), json=payload)
+        response = await self._request("POST", self._path("call"), json=payload, runs_tool=True)
         if response.status_code == 202:
             body = self._json(response)
             body = body if isinstance(body, Mapping) else {}
@@ -233,7 +236,7 @@ class SentinelClient:
             raise SessionExpired("this client's session was ended", code="session_ended")
         return f"/session/{quote(self._session.session_id, safe='')}/{action}"
 
-    async def _request(self, method: str, path: str, *, json: Any = None) -> httpx.Response:
+    async def _request(self, method: str, path: str, *, json: Any = None, runs_tool: bool = False) -> httpx.Response:
         attempt = 0
         while True:
             attempt += 1
@@ -253,7 +256,9 @@ class SentinelClient:
                 raise SentinelUnavailable(
                     f"connection to Sentinel at {self.base_url} failed: {type(exc).__name__}", code="connection_failed"
                 ) from exc
-            if response.status_code in RETRYABLE_STATUSES:
+            if response.status_code in RETRYABLE_STATUSES and not (
+                runs_tool and response.status_code == 502 and _error_fields(response)[0] in _MAYBE_EXECUTED
+            ):
                 delay = self.retry.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
                 if delay is not None:
                     logger.info("Sentinel answered %s; retrying in %.2fs", response.status_code, delay)
@@ -281,6 +286,10 @@ class SentinelClient:
                 str(error.get("reason") or message or "denied"),
                 message=message or None,
                 code=code,
+            )
+        if status == 404 and code == "not_found":
+            raise SentinelError(
+                f"{message or 'not found'} (is {self.base_url} the Sentinel interceptor?)", code=code, status=404
             )
         if status == 404:
             raise SessionExpired(message or "the session is unknown, ended or expired", code=code, status=404)

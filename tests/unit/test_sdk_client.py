@@ -311,3 +311,14 @@ async def test_session_ids_are_escaped_in_paths() -> None:
         await client.list_tools(refresh=True)
     assert seen[1] == "/session/..%2Fadmin%3Fx%3D1/tools"
     assert fake.requests == []
+
+
+async def test_a_wrong_base_url_is_not_mistaken_for_an_expired_session() -> None:
+    def other_service(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, json={"error": {"code": "not_found", "message": "no such endpoint"}})
+
+    client = SentinelClient(api_key="k", base_url="http://wrong.test", transport=httpx.MockTransport(other_service))
+    with pytest.raises(SentinelError) as info:
+        await client.start()
+    assert not isinstance(info.value, SessionExpired)
+    assert "http://wrong.test" in str(info.value)

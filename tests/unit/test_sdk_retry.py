@@ -162,3 +162,21 @@ def test_parse_retry_after_http_date() -> None:
     now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30.0
     assert parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now=now) == 0.0
+
+
+@pytest.mark.parametrize("code", ["tool_server_error", "tool_server_rejected"])
+async def test_a_502_after_the_tool_server_got_the_call_is_not_retried(
+    fake: FakeInterceptor, sleeps: list[float], code: str
+) -> None:
+    async with client_for(fake) as client:
+        fake.queue(httpx.Response(502, json={"error": {"code": code, "message": "upstream trouble"}}))
+        with pytest.raises(SentinelUnavailable) as info:
+            await client.call_tool("t", {})
+    assert info.value.code == code and sleeps == []
+
+
+async def test_a_502_unreachable_tool_server_is_retried(fake: FakeInterceptor, sleeps: list[float]) -> None:
+    async with client_for(fake) as client:
+        fake.queue(httpx.Response(502, json={"error": {"code": "tool_server_unreachable", "message": "down"}}))
+        assert await client.call_tool("t", {}) == {"echo": {}}
+    assert len(sleeps) == 1
