@@ -1,0 +1,110 @@
+"""The interceptor service: ``create_app`` wires settings, stores, the tool-server
+client and the routes into one FastAPI app.
+
+The lifespan opens what was not injected (config store, state store, ONE pooled
+httpx.AsyncClient for forwarding) and closes only what it opened. Nothing here
+reads the environment except through InterceptorSettings, built once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from interceptor.audit import AuditLog
+from interceptor.config import ConfigStore
+from interceptor.enforcement import CallEnforcer
+from interceptor.forwarding import ToolServerClient
+from interceptor.projects import ProjectDirectory
+from interceptor.routes import install_error_handlers, router
+from interceptor.sessions import SessionIdentity, Sessions
+from interceptor.settings import InterceptorSettings, load_settings
+from interceptor.signing import KeySealer, SessionKeyRing
+from interceptor.state import StateStore, open_state_store
+from sentinel_contract import load_signing_key
+
+__all__ = ["Runtime", "create_app"]
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything a request needs, built once per process by the lifespan."""
+
+    settings: InterceptorSettings
+    state: StateStore
+    directory: ProjectDirectory
+    sessions: Sessions
+    enforcer: CallEnforcer
+    audit: AuditLog
+
+
+def _open_config_store(settings: InterceptorSettings) -> ConfigStore:
+    try:
+        from interceptor.config import open_config_store  # type: ignore[attr-defined]
+    except ImportError as exc:  # pragma: no cover - until the config stores land
+        raise RuntimeError("no config store available: pass config_store= to create_app") from exc
+    return open_config_store(settings)  # type: ignore[no-any-return]
+
+
+def create_app(
+    settings: InterceptorSettings | None = None,
+    *,
+    config_store: ConfigStore | None = None,
+    state_store: StateStore | None = None,
+    http_client: httpx.AsyncClient | None = None,
+) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with AsyncExitStack() as stack:
+            config = config_store
+            if config is None:
+                config = _open_config_store(settings)
+                stack.push_async_callback(config.close)
+            state = state_store
+            if state is None:
+                state = open_state_store(settings.redis_url, settings.redis_prefix)
+                await state.open()
+                stack.push_async_callback(state.close)
+            upstream = ToolServerClient(settings.mcp_upstream_url, settings.upstream_timeout_seconds, http_client)
+            stack.push_async_callback(upstream.close)
+            audit = AuditLog(settings.audit_log)
+            audit.open()
+            stack.callback(audit.close)
+
+            identity_key = load_signing_key(settings.identity_key.get_secret_value().strip())
+            sealer = KeySealer(identity_key.seed)
+            identity = SessionIdentity(settings.interceptor_id, settings.mcp_id, identity_key)
+            sessions = Sessions(
+                identity, state, upstream, sealer, SessionKeyRing(sealer), settings.session_ttl_seconds
+            )
+            directory = ProjectDirectory(config)
+            enforcer = CallEnforcer(
+                sessions,
+                state,
+                directory,
+                upstream,
+                audit,
+                interceptor_id=settings.interceptor_id,
+                mcp_id=settings.mcp_id,
+                call_ttl=settings.call_ttl_seconds,
+            )
+            app.state.runtime = Runtime(settings, state, directory, sessions, enforcer, audit)
+            yield {}
+
+    app = FastAPI(
+        title="Sentinel interceptor",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.include_router(router)
+    install_error_handlers(app)
+    return app

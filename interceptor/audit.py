@@ -1,0 +1,85 @@
+"""The decision audit trail: one JSON Lines record per decision, plus one log event.
+
+Record: ``{"ts", "project", "sid", "tool", "args_sha256", "decision", "rule",
+"reason", "jti", "latency_ms"}``; ``jti`` (null when nothing was signed) joins
+it to the tool server's execution record. It must never write raw arguments or
+key material: only the argument hash.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+__all__ = ["AuditLog", "AuditRecord"]
+
+_log = logging.getLogger("sentinel.interceptor")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    project: str
+    sid: str
+    tool: str
+    args_sha256: str | None
+    decision: str
+    rule: str
+    reason: str
+    jti: str | None
+    latency_ms: float
+    status: int
+
+    def as_line(self, ts: float) -> bytes:
+        return orjson.dumps(
+            {
+                "ts": ts,
+                "project": self.project,
+                "sid": self.sid,
+                "tool": self.tool,
+                "args_sha256": self.args_sha256,
+                "decision": self.decision,
+                "rule": self.rule,
+                "reason": self.reason,
+                "jti": self.jti,
+                "latency_ms": round(self.latency_ms, 3),
+            },
+            option=orjson.OPT_APPEND_NEWLINE,
+        )
+
+
+class AuditLog:
+    """Appends records to a JSON Lines file (line-at-a-time, so a crash loses at most one)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._file: IO[bytes] | None = None
+
+    def open(self) -> None:
+        if self._path is None or self._file is not None:
+            return
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        # O_APPEND: several processes may share one file; each line lands whole.
+        fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        self._file = os.fdopen(fd, "ab", buffering=0)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def write(self, record: AuditRecord) -> None:
+        ts = time.time()
+        line = record.as_line(ts)
+        if self._file is not None:
+            self._file.write(line)
+        if _log.isEnabledFor(logging.INFO):
+            _log.info(
+                "tool_call.decided",
+                extra={"event": "tool_call.decided", "status": record.status, "record": line[:-1].decode()},
+            )

@@ -1,0 +1,202 @@
+"""One tool call, from decision to forwarded result: the policy enforcement point.
+
+    load -> evaluate (pure) -> commit the delta with compare-and-set (re-decide on stale)
+         -> sign -> forward -> observe the output -> commit its delta the same way
+
+The commit is the linearisation point: a call is allowed only if the facts it
+was decided on are still current when its effects are stored, so a check and
+the taint it causes are one atomic step and no call can race past a rule. This
+module must never forward a call whose decision it could not commit, never
+commit anything for a denied call, and never log raw arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from interceptor.audit import AuditLog, AuditRecord
+from interceptor.config import Project
+from interceptor.errors import BadRequest, InterceptorError, PolicyDenied, ServiceUnavailable, SessionNotFound
+from interceptor.forwarding import ToolServerClient
+from interceptor.policy import (
+    CompiledPolicy,
+    Decision,
+    Effect,
+    SessionFacts,
+    StateDelta,
+    ToolCall,
+    apply_delta,
+    evaluate,
+    observe,
+)
+from interceptor.projects import ProjectDirectory
+from interceptor.sessions import Sessions
+from interceptor.state import Approval, StateStore
+from sentinel_contract import ContractError, args_sha256, sign_call
+
+__all__ = ["CallEnforcer", "CallOutcome", "MAX_COMMIT_TRIES"]
+
+MAX_COMMIT_TRIES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    status: int  # 200 executed, 202 parked for approval
+    body: dict[str, Any]
+
+
+class CallEnforcer:
+    def __init__(
+        self,
+        sessions: Sessions,
+        state: StateStore,
+        directory: ProjectDirectory,
+        upstream: ToolServerClient,
+        audit: AuditLog,
+        *,
+        interceptor_id: str,
+        mcp_id: str,
+        call_ttl: int,
+    ) -> None:
+        self._sessions = sessions
+        self._state = state
+        self._directory = directory
+        self._upstream = upstream
+        self._audit = audit
+        self._iss = interceptor_id
+        self._aud = mcp_id
+        self._call_ttl = call_ttl
+
+    async def call(
+        self, project: Project, sid: str, tool: str, arguments: dict[str, Any], arguments_json: bytes, started: float
+    ) -> CallOutcome:
+        try:
+            digest = args_sha256(arguments)
+        except ContractError as exc:
+            raise BadRequest("arguments cannot be canonicalised as JSON (RFC 8785)", code="bad_arguments") from exc
+        record, facts = await self._sessions.resolve(sid, project.name)
+        policy = self._directory.policy_for(project)
+        call = ToolCall(tool=tool, arguments=arguments, project=project.name)
+
+        def audit(decision: Decision, jti: str | None, status: int) -> None:
+            self._audit.write(
+                AuditRecord(
+                    project=project.name,
+                    sid=sid,
+                    tool=tool,
+                    args_sha256=digest,
+                    decision=decision.effect.value,
+                    rule=decision.rule,
+                    reason=decision.reason,
+                    jti=jti,
+                    latency_ms=(time.perf_counter() - started) * 1000,
+                    status=status,
+                )
+            )
+
+        decision = await self._decide(sid, policy, call, facts)
+        if decision.effect is Effect.DENY:
+            audit(decision, None, 403)
+            raise PolicyDenied(decision.rule, decision.reason)
+        if decision.effect is Effect.REQUIRE_APPROVAL:
+            approval_id = await self._park(record.expires_at, sid, project.name, call, arguments_json, digest, decision)
+            audit(decision, None, 202)
+            body = {"approval_id": approval_id, "status": "pending", "rule": decision.rule, "reason": decision.reason}
+            return CallOutcome(202, body)
+
+        pair = self._sessions.keyring.key_for(sid, record.sealed_key)
+        token, claims = sign_call(
+            pair.private, iss=self._iss, aud=self._aud, sid=sid, tool=tool, arguments=arguments, ttl=self._call_ttl
+        )
+        try:
+            result = await self._upstream.call_tool(token, claims.jti, tool, arguments_json)
+        except InterceptorError as exc:
+            audit(decision, claims.jti, exc.status)
+            raise
+        delta = observe(policy, call, _output_text(result))
+        if not delta.is_empty:
+            # Withhold the output unless its taint is stored: untrusted content never
+            # reaches the agent while the session still looks clean.
+            await self._record(sid, delta)
+        audit(decision, claims.jti, 200)
+        return CallOutcome(
+            200, {"result": result, "decision": {"rule": decision.rule, "reason": decision.reason}, "jti": claims.jti}
+        )
+
+    async def _decide(self, sid: str, policy: CompiledPolicy, call: ToolCall, facts: SessionFacts) -> Decision:
+        for attempt in range(MAX_COMMIT_TRIES):
+            decision = evaluate(policy, call, facts, datetime.now(UTC))
+            if decision.effect is not Effect.ALLOW:
+                return decision  # deny and approval commit nothing
+            # Committed even when the delta changes nothing: the version check is what
+            # orders this call before any taint committed after its facts were read.
+            outcome = await self._state.commit(sid, facts.version, apply_delta(facts, decision.delta))
+            if outcome.ok:
+                return decision
+            if outcome.facts is None:
+                raise SessionNotFound()
+            facts = outcome.facts
+            await _backoff(attempt)
+        raise ServiceUnavailable("too many concurrent calls in this session; retry", code="contention")
+
+    async def _record(self, sid: str, delta: StateDelta) -> None:
+        loaded = await self._state.load(sid)
+        if loaded is None:
+            raise SessionNotFound()
+        facts = loaded[1]
+        for attempt in range(MAX_COMMIT_TRIES):
+            outcome = await self._state.commit(sid, facts.version, apply_delta(facts, delta))
+            if outcome.ok:
+                return
+            if outcome.facts is None:
+                raise SessionNotFound()
+            facts = outcome.facts
+            await _backoff(attempt)
+        raise ServiceUnavailable("too many concurrent calls in this session; retry", code="contention")
+
+    async def _park(
+        self,
+        expires_at: int,
+        sid: str,
+        project: str,
+        call: ToolCall,
+        arguments_json: bytes,
+        digest: str,
+        decision: Decision,
+    ) -> str:
+        approval = Approval(
+            approval_id=secrets.token_urlsafe(16),
+            sid=sid,
+            project=project,
+            tool=call.tool,
+            arguments_json=arguments_json,
+            args_sha256=digest,
+            rule=decision.rule,
+            reason=decision.reason,
+            created_at=int(time.time()),
+            expires_at=expires_at,
+        )
+        await self._state.put_approval(approval)
+        return approval.approval_id
+
+
+async def _backoff(attempt: int) -> None:
+    # The first retries are immediate (the store answered with fresh facts);
+    # after that, jitter spreads the contenders out.
+    if attempt >= 2:
+        await asyncio.sleep(random.uniform(0, 0.0005 * min(attempt, 20)))
+
+
+def _output_text(result: dict[str, Any]) -> str:
+    content = result.get("content")
+    if not isinstance(content, list):
+        return ""
+    return "\n".join(
+        item["text"] for item in content if isinstance(item, dict) and isinstance(item.get("text"), str)
+    )

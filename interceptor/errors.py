@@ -1,0 +1,111 @@
+"""The interceptor's one error tree, mapped to HTTP once, at the edge (routes.py).
+
+    InterceptorError (code, status)
+    ├── SettingsError            -      bad or missing settings: refuse to start
+    ├── BadRequest               400    malformed body, arguments not an object
+    ├── Unauthorized             401    missing or wrong X-Sentinel-Key
+    ├── PolicyDenied             403    the policy said no (carries rule and reason)
+    ├── SessionNotFound          404    unknown, expired, ended, or another project's
+    ├── NotFound                 404    no such route
+    ├── BodyTooLarge             413    body over max_body_bytes
+    ├── ToolServerError          502    tool server unreachable, refused or answered garbage
+    ├── ServiceUnavailable       503    state store, config store, policy or contention
+    └── ToolServerTimeout        504    tool server slower than the bounded timeout
+
+Every answer built from these has the shape ``{"error": {"code", "message", ...}}``.
+Messages are safe to show to an untrusted agent: they never carry key material,
+upstream addresses or raw arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "BadRequest",
+    "BodyTooLarge",
+    "InterceptorError",
+    "NotFound",
+    "PolicyDenied",
+    "ServiceUnavailable",
+    "SessionNotFound",
+    "SettingsError",
+    "ToolServerError",
+    "ToolServerTimeout",
+    "Unauthorized",
+]
+
+
+class InterceptorError(Exception):
+    status: ClassVar[int] = 500
+    default_code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code or self.default_code
+        self.message = message
+        self.extra = extra
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.extra}}
+
+
+class SettingsError(InterceptorError):
+    default_code = "bad_settings"
+
+
+class BadRequest(InterceptorError):
+    status = 400
+    default_code = "bad_request"
+
+
+class Unauthorized(InterceptorError):
+    status = 401
+    default_code = "unauthorized"
+
+    def __init__(self) -> None:
+        # One fixed message, so the answer cannot tell a wrong key from an unknown project.
+        super().__init__("missing or invalid X-Sentinel-Key")
+
+
+class PolicyDenied(InterceptorError):
+    status = 403
+    default_code = "policy_denied"
+
+    def __init__(self, rule: str, reason: str) -> None:
+        super().__init__(reason, rule=rule, reason=reason)
+        self.rule = rule
+        self.reason = reason
+
+
+class SessionNotFound(InterceptorError):
+    status = 404
+    default_code = "session_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("no such session (unknown, expired or ended)")
+
+
+class NotFound(InterceptorError):
+    status = 404
+    default_code = "not_found"
+
+
+class BodyTooLarge(InterceptorError):
+    status = 413
+    default_code = "body_too_large"
+
+
+class ToolServerError(InterceptorError):
+    status = 502
+    default_code = "tool_server_error"
+
+
+class ServiceUnavailable(InterceptorError):
+    status = 503
+    default_code = "unavailable"
+
+
+class ToolServerTimeout(InterceptorError):
+    status = 504
+    default_code = "tool_server_timeout"

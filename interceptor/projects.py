@@ -1,0 +1,84 @@
+"""Who is calling, and under which compiled policy.
+
+Turns an ``X-Sentinel-Key`` into a project through the config store, and keeps
+each project's policy compiled once per (project, policy version). It must
+never keep or log the key itself, and must answer a wrong key and an unknown
+project in the same way (same error, same work done).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from interceptor.config import ConfigStore, ConfigStoreError, Project
+from interceptor.errors import ServiceUnavailable, Unauthorized
+from interceptor.policy import CompiledPolicy, PolicyError, compile_policy
+
+__all__ = ["ProjectDirectory", "agent_tools", "key_hash"]
+
+
+def key_hash(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+@dataclass(slots=True)
+class _Compiled:
+    version: int
+    policies: Mapping[str, Any]
+    tools: Sequence[Mapping[str, Any]]
+    policy: CompiledPolicy
+
+
+class ProjectDirectory:
+    def __init__(self, store: ConfigStore) -> None:
+        self._store = store
+        self._compiled: dict[str, _Compiled] = {}
+
+    async def authenticate(self, api_key: str | None) -> Project:
+        # A missing key is looked up as the hash of "" so that it costs what a wrong key costs.
+        wanted = key_hash(api_key or "")
+        try:
+            project = await self._store.find_by_key_hash(wanted)
+        except ConfigStoreError as exc:
+            raise ServiceUnavailable("the project configuration cannot be read", code="config_unavailable") from exc
+        # The store compares in constant time; this second check guards a store that does not.
+        if project is None or not api_key or not hmac.compare_digest(project.api_key_sha256.lower(), wanted):
+            raise Unauthorized()
+        return project
+
+    def policy_for(self, project: Project) -> CompiledPolicy:
+        cached = self._compiled.get(project.name)
+        if cached is not None and cached.version == project.policy_version:
+            # Same objects: the config cache served the same snapshot (the common case).
+            if cached.policies is project.policies and cached.tools is project.tools:
+                return cached.policy
+            # A reload with the same version and content: keep the compiled form.
+            if cached.policies == project.policies and list(cached.tools) == list(project.tools):
+                cached.policies, cached.tools = project.policies, project.tools
+                return cached.policy
+        try:
+            policy = compile_policy(project.policies, project.tools)
+        except PolicyError as exc:
+            # Fail closed: a project with a broken policy gets no calls through.
+            # The problems are for the operator (`sentinel policy validate`), not the agent.
+            raise ServiceUnavailable("the project's policy does not compile", code="policy_invalid") from exc
+        self._compiled[project.name] = _Compiled(project.policy_version, project.policies, project.tools, policy)
+        return policy
+
+
+def agent_tools(project: Project) -> list[dict[str, Any]]:
+    """The tool definitions an agent sees: name, description, input schema (not the security class)."""
+    tools = []
+    for tool in project.tools:
+        tools.append(
+            {
+                "name": tool.get("name"),
+                "description": tool.get("description", ""),
+                "input_schema": tool.get("input_schema") or {"type": "object", "properties": {}},
+            }
+        )
+    return tools

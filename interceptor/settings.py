@@ -1,0 +1,78 @@
+"""The interceptor's settings: read from the environment once at start-up and passed down.
+
+Nothing in the interceptor reads the environment anywhere else. Secrets are
+``SecretStr`` so they never appear in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from interceptor.errors import SettingsError
+
+__all__ = ["InterceptorSettings", "load_settings"]
+
+_IDENTITY_HINT = "set SENTINEL_IDENTITY_KEY to a base64url Ed25519 seed; `sentinel keys identity` makes one"
+
+
+class InterceptorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_", populate_by_name=True, extra="ignore")
+
+    interceptor_id: str = "sentinel-interceptor"
+    mcp_id: str = "sentinel-mcp"
+    identity_key: SecretStr
+    # The upstream and Supabase variables keep the names of the original deployment (no prefix).
+    mcp_upstream_url: str = Field(
+        "http://localhost:9000", validation_alias=AliasChoices("MCP_UPSTREAM_URL", "mcp_upstream_url")
+    )
+    config_path: Path = Field(Path("examples/sentinel.yaml"), validation_alias=AliasChoices("SENTINEL_CONFIG", "config_path"))
+    database_url: SecretStr | None = None
+    supabase_project_url: str | None = Field(
+        None, validation_alias=AliasChoices("SUPABASE_PROJECT_URL", "supabase_project_url")
+    )
+    supabase_service_role_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SUPABASE_SERVICE_ROLE_KEY", "supabase_service_role_key")
+    )
+    redis_url: str | None = None
+    redis_prefix: str = "sentinel:"
+    audit_log: Path = Path("./var/interceptor-audit.jsonl")
+    session_ttl_seconds: int = Field(3600, gt=0)
+    call_ttl_seconds: int = Field(30, gt=0, le=60)
+    upstream_timeout_seconds: float = Field(10, gt=0)
+    config_cache_ttl_seconds: float = Field(5, ge=0)
+    config_stale_seconds: float = Field(300, ge=0)
+    max_body_bytes: int = Field(1_048_576, gt=0)
+
+    @field_validator("identity_key")
+    @classmethod
+    def _identity_is_a_seed(cls, value: SecretStr) -> SecretStr:
+        from sentinel_contract import ContractError, load_signing_key
+
+        try:
+            load_signing_key(value.get_secret_value().strip())
+        except ContractError:
+            raise ValueError(f"SENTINEL_IDENTITY_KEY is not a 32-byte base64url seed; {_IDENTITY_HINT}") from None
+        return value
+
+    @field_validator("mcp_upstream_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+def load_settings(**overrides: object) -> InterceptorSettings:
+    """Settings from the environment; a missing or bad identity key becomes one clear SettingsError."""
+    try:
+        return InterceptorSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            if field == "identity_key" and error["type"] == "missing":
+                problems.append(f"SENTINEL_IDENTITY_KEY is required; {_IDENTITY_HINT}")
+            else:
+                problems.append(f"{field}: {error['msg']}")
+        raise SettingsError("; ".join(problems)) from None

@@ -1,0 +1,82 @@
+"""The records the state store keeps, and the interface every backend implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from interceptor.errors import ServiceUnavailable
+from interceptor.policy import SessionFacts
+
+
+class StateStoreError(ServiceUnavailable):
+    """The state store cannot be reached or answered nonsense: the call fails closed (503)."""
+
+    default_code = "state_unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """What any replica needs to serve a session; the private key is sealed, never stored in clear."""
+
+    sid: str
+    project: str
+    sealed_key: bytes
+    public_key: str
+    expires_at: int  # unix seconds; the store forgets the session then
+    ended: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """The outcome of a compare-and-set of session facts.
+
+    ``ok``: committed, ``facts`` is what is now stored. Not ``ok`` with facts:
+    the version moved on (another call committed first); ``facts`` is the
+    current state, so the caller re-decides without another round trip. Not
+    ``ok`` without facts: the session is gone (ended or expired).
+    """
+
+    ok: bool
+    facts: SessionFacts | None
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A call the policy parked for a human; nothing executes until it is approved."""
+
+    approval_id: str
+    sid: str
+    project: str
+    tool: str
+    arguments_json: bytes  # kept so an approved call can be executed later; never logged
+    args_sha256: str
+    rule: str
+    reason: str
+    created_at: int
+    expires_at: int
+    status: str = "pending"
+
+
+class StateStore(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def create_session(self, record: SessionRecord) -> None: ...
+
+    async def load(self, sid: str) -> tuple[SessionRecord, SessionFacts] | None:
+        """The session and its facts in one round trip; None when unknown or expired."""
+
+    async def commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Commit:
+        """Store ``new_facts`` only if the stored version is still ``expected_version``."""
+
+    async def end_session(self, sid: str) -> bool:
+        """Mark the session ended; False when it did not exist."""
+
+    async def put_approval(self, approval: Approval) -> None: ...
+
+    async def get_approval(self, approval_id: str) -> Approval | None: ...
+
+    async def ping(self) -> None:
+        """Raise StateStoreError when the store is unreachable."""

@@ -1,0 +1,177 @@
+"""Redis state store: sessions shared by every interceptor replica.
+
+One hash per session (``{prefix}session:{sid}``) holds the project, the sealed
+key, the public key, the expiry, the ended flag, the facts JSON and the facts
+version, so ``load`` is one HGETALL and ``commit`` one Lua script (EVALSHA,
+reloaded on NOSCRIPT by redis-py). Every key carries a TTL equal to the
+session's expiry: an expired session leaves nothing behind. Any Redis failure
+raises StateStoreError (503); this module must never return a guess instead.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from interceptor.policy import SessionFacts
+from interceptor.state._model import Approval, Commit, SessionRecord, StateStoreError
+
+__all__ = ["RedisStateStore"]
+
+
+def _script(name: str) -> str:
+    return resources.files("interceptor.state").joinpath("lua", name).read_text("utf-8")
+
+
+_COMMIT_LUA = _script("commit.lua")
+_END_LUA = _script("end.lua")
+
+
+class RedisStateStore:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "sentinel:",
+        connect_timeout: float = 1.0,
+        socket_timeout: float = 2.0,
+        max_connections: int = 64,
+    ) -> None:
+        self._prefix = prefix
+        self._client: Any = aioredis.Redis.from_url(
+            url,
+            socket_connect_timeout=connect_timeout,
+            socket_timeout=socket_timeout,
+            max_connections=max_connections,
+            decode_responses=False,
+        )
+        self._commit = self._client.register_script(_COMMIT_LUA)
+        self._end = self._client.register_script(_END_LUA)
+
+    def _session_key(self, sid: str) -> str:
+        return f"{self._prefix}session:{sid}"
+
+    def _approval_key(self, approval_id: str) -> str:
+        return f"{self._prefix}approval:{approval_id}"
+
+    async def open(self) -> None:
+        return None  # connections open lazily; a down Redis fails the request, not the start
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def ping(self) -> None:
+        try:
+            await self._client.ping()
+        except (RedisError, OSError) as exc:
+            raise StateStoreError("the session store is unreachable") from exc
+
+    async def create_session(self, record: SessionRecord) -> None:
+        key = self._session_key(record.sid)
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(
+                    key,
+                    mapping={
+                        "project": record.project,
+                        "sealed": record.sealed_key,
+                        "public_key": record.public_key,
+                        "expires_at": record.expires_at,
+                        "ended": "1" if record.ended else "0",
+                        "facts": SessionFacts().to_json(),
+                        "version": 0,
+                    },
+                )
+                pipe.expireat(key, record.expires_at)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StateStoreError("the session store is unreachable") from exc
+
+    async def load(self, sid: str) -> tuple[SessionRecord, SessionFacts] | None:
+        try:
+            raw: dict[bytes, bytes] = await self._client.hgetall(self._session_key(sid))
+        except (RedisError, OSError) as exc:
+            raise StateStoreError("the session store is unreachable") from exc
+        if not raw or b"version" not in raw:
+            return None
+        try:
+            record = SessionRecord(
+                sid=sid,
+                project=raw[b"project"].decode(),
+                sealed_key=raw[b"sealed"],
+                public_key=raw[b"public_key"].decode(),
+                expires_at=int(raw[b"expires_at"]),
+                ended=raw.get(b"ended") == b"1",
+            )
+            facts = SessionFacts.from_json(raw.get(b"facts"), int(raw[b"version"]))
+        except (KeyError, ValueError) as exc:
+            raise StateStoreError("the session record is corrupt", code="state_corrupt") from exc
+        return record, facts
+
+    async def commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Commit:
+        try:
+            reply = await self._commit(
+                keys=[self._session_key(sid)],
+                args=[expected_version, new_facts.to_json(), new_facts.version],
+            )
+        except (RedisError, OSError) as exc:
+            raise StateStoreError("the session store is unreachable") from exc
+        status = int(reply[0])
+        if status == 1:
+            return Commit(True, new_facts)
+        if status == 0:
+            return Commit(False, SessionFacts.from_json(reply[2], int(reply[1])))
+        return Commit(False, None)
+
+    async def end_session(self, sid: str) -> bool:
+        try:
+            return bool(await self._end(keys=[self._session_key(sid)]))
+        except (RedisError, OSError) as exc:
+            raise StateStoreError("the session store is unreachable") from exc
+
+    async def put_approval(self, approval: Approval) -> None:
+        key = self._approval_key(approval.approval_id)
+        fields = {
+            "sid": approval.sid,
+            "project": approval.project,
+            "tool": approval.tool,
+            "arguments": approval.arguments_json,
+            "args_sha256": approval.args_sha256,
+            "rule": approval.rule,
+            "reason": approval.reason,
+            "created_at": approval.created_at,
+            "expires_at": approval.expires_at,
+            "status": approval.status,
+        }
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping=fields)
+                pipe.expireat(key, approval.expires_at)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StateStoreError("the session store is unreachable") from exc
+
+    async def get_approval(self, approval_id: str) -> Approval | None:
+        try:
+            raw: dict[bytes, bytes] = await self._client.hgetall(self._approval_key(approval_id))
+        except (RedisError, OSError) as exc:
+            raise StateStoreError("the session store is unreachable") from exc
+        if not raw:
+            return None
+        text = {k.decode(): v for k, v in raw.items()}
+        return Approval(
+            approval_id=approval_id,
+            sid=text["sid"].decode(),
+            project=text["project"].decode(),
+            tool=text["tool"].decode(),
+            arguments_json=text["arguments"],
+            args_sha256=text["args_sha256"].decode(),
+            rule=text["rule"].decode(),
+            reason=text["reason"].decode(),
+            created_at=int(text["created_at"]),
+            expires_at=int(text["expires_at"]),
+            status=text["status"].decode(),
+        )
