@@ -1,0 +1,28 @@
+"""``python -m mcp_server [--host H] [--port P]``: run the tool server under uvicorn.
+
+Settings come from ``SENTINEL_*`` variables (see :mod:`mcp_server.settings`).
+``sentinel serve mcp`` is the documented way; this entry exists so the tool
+server runs without the CLI package (e2e tests, containers).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m mcp_server", description="Sentinel tool server (Zone C)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args()
+
+    import uvicorn
+
+    from mcp_server.app import create_app
+
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""``create_app(settings)``: the tool server as an ASGI app (FastAPI).
+
+The lifespan opens the trust store (in-process, or Redis when ``redis_url`` is
+set), seeds the demo data folder if it is missing, and opens the audit log; it
+closes what it opened. Tests may inject a registry, a trust store or a clock.
+
+It must never start with verification on and no trusted interceptor key, and
+never turn verification off without a loud warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from mcp_server.audit import AuditLog
+from mcp_server.demo import build_registry, seed_data_dir
+from mcp_server.errors import ConfigError
+from mcp_server.guard import CallGuard
+from mcp_server.registry import ToolRegistry
+from mcp_server.routes import Runtime, _Holder, build_routes
+from mcp_server.rpc import RpcService
+from mcp_server.settings import McpSettings
+from mcp_server.trust import TrustStore, open_trust_store
+
+__all__ = ["create_app"]
+
+_log = logging.getLogger("mcp_server")
+
+
+def create_app(
+    settings: McpSettings | None = None,
+    *,
+    registry: ToolRegistry | None = None,
+    trust_store: TrustStore | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """The tool server. Without ``registry`` it serves the demo tools over ``mcp_data_dir``."""
+    settings = settings if settings is not None else McpSettings()
+    trusted = settings.trusted_keys()
+    if settings.verify and not trusted:
+        raise ConfigError(
+            "no_trusted_keys",
+            "SENTINEL_INTERCEPTOR_PUBLIC_KEYS is empty: set it to the interceptor's identity public key "
+            "(see `sentinel keys identity`)",
+        )
+    holder = _Holder()
+    demo = registry is None
+    tools = registry if registry is not None else build_registry(settings.mcp_data_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if demo:
+            seed_data_dir(settings.mcp_data_dir)
+        store = trust_store if trust_store is not None else open_trust_store(settings)
+        audit = AuditLog(settings.mcp_audit_log)
+        guard = None
+        if settings.verify:
+            guard = CallGuard(store, trusted, audience=settings.mcp_id, leeway=settings.leeway_seconds, clock=clock)
+        else:
+            _log.warning(
+                "SIGNATURE VERIFICATION IS OFF (SENTINEL_MCP_VERIFY=false): this tool server executes "
+                "ANY request. Use this only for benchmarks, never where an agent can reach it."
+            )
+        holder.runtime = Runtime(
+            service=RpcService(tools, guard, audit),
+            store=store,
+            audit=audit,
+            trusted_keys=trusted,
+            audience=settings.mcp_id,
+            leeway=settings.leeway_seconds,
+            max_body_bytes=settings.max_body_bytes,
+            max_session_seconds=settings.max_session_seconds,
+            clock=clock,
+        )
+        try:
+            yield
+        finally:
+            holder.runtime = None
+            audit.close()
+            if trust_store is None:
+                await store.aclose()
+
+    app = FastAPI(title="Sentinel tool server", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.router.routes.extend(build_routes(holder))
+    return app

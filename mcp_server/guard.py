@@ -1,0 +1,95 @@
+"""The check every ``/rpc`` request passes before anything runs: the signed-call contract.
+
+Order matters and is fixed: bearer token present -> ``kid`` read only to choose
+a key (EdDSA enforced there) -> the session key registered for that ``kid`` ->
+signature, ``aud``, ``iat``/``exp`` with leeway, ``tool`` and ``args_sha256``
+(all in :mod:`sentinel_contract`) -> only then the session liveness and the
+single-use ``jti``, in one atomic store step. A token that fails any step never
+consumes a ``jti``, and nothing is executed.
+
+This module must never re-implement JWT handling, and never accept an identity
+key for anything but ``tools/list``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from mcp_server.errors import AuthError
+from mcp_server.trust import TrustStore
+from sentinel_contract import (
+    IDENTITY_KID,
+    CallClaims,
+    ContractError,
+    peek_kid,
+    verify_call,
+    verify_identity_call,
+)
+
+__all__ = ["IDENTITY_METHODS", "CallGuard"]
+
+# Methods an interceptor may sign with its identity key instead of a session key.
+IDENTITY_METHODS = frozenset({"tools/list"})
+_MAX_TOKEN_CHARS = 8_192
+_MAX_KID_CHARS = 128
+
+
+class CallGuard:
+    def __init__(
+        self,
+        store: TrustStore,
+        trusted_keys: Sequence[Ed25519PublicKey],
+        *,
+        audience: str,
+        leeway: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._trusted = list(trusted_keys)
+        self._audience = audience
+        self._leeway = leeway
+        self._clock = clock
+
+    async def check(self, authorization: str | None, *, tool: str, arguments: Any) -> CallClaims:
+        """The verified claims of the request's token, or AuthError / StoreError."""
+        token = _bearer(authorization)
+        now = self._clock()
+        try:
+            kid = peek_kid(token)
+            if kid == IDENTITY_KID:
+                if tool not in IDENTITY_METHODS:
+                    raise AuthError("bad_kid", "an identity key may not sign this method")
+                claims = verify_identity_call(
+                    token, self._trusted, audience=self._audience, tool=tool,
+                    arguments=arguments, leeway=self._leeway, now=now,
+                )
+            else:
+                if len(kid) > _MAX_KID_CHARS:
+                    raise AuthError("malformed_token", "the token's kid is too long")
+                session = await self._store.session_key(kid, now=now)
+                claims = verify_call(
+                    token, session.key, audience=self._audience, tool=tool,
+                    arguments=arguments, leeway=self._leeway, now=now,
+                )
+        except ContractError as exc:
+            raise AuthError(exc.code, exc.message) from None
+        await self._store.admit(
+            claims.jti, claims.exp, sid=claims.sid, check_session=kid != IDENTITY_KID, now=now
+        )
+        return claims
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization:
+        raise AuthError("missing_token", "an Authorization: Bearer token is required")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise AuthError("missing_token", "an Authorization: Bearer token is required")
+    if len(token) > _MAX_TOKEN_CHARS:
+        raise AuthError("malformed_token", "the token is too long")
+    return token

@@ -1,0 +1,152 @@
+"""The HTTP edge: ``POST /rpc``, ``POST /sessions``, ``DELETE /sessions/{sid}``, ``GET /healthz``.
+
+Thin on purpose: read a capped body, hand it to the service, map errors to a
+response once. Plain Starlette routes (no FastAPI dependency injection) because
+``/rpc`` is the hot path.
+
+Session endpoints answer HTTP statuses (201/200, 400, 401 refused token, 409
+revoked or conflicting sid, 413, 503 store down) with ``{"error": {"code",
+"message"}}``; ``/rpc`` always answers 200 with JSON-RPC (see :mod:`mcp_server.rpc`).
+Bodies are capped before they are read in full. Nothing here may execute a tool.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from mcp_server.audit import AuditLog
+from mcp_server.errors import AuthError, McpError, ProtocolError
+from mcp_server.rpc import RpcService, _error
+from mcp_server.trust import TrustStore
+from sentinel_contract import ContractError, verify_registration, verify_revocation
+
+__all__ = ["Runtime", "build_routes", "read_body"]
+
+
+@dataclass
+class Runtime:
+    """What the lifespan opens and the routes use."""
+
+    service: RpcService
+    store: TrustStore
+    audit: AuditLog
+    trusted_keys: list[Ed25519PublicKey]
+    audience: str
+    leeway: int
+    max_body_bytes: int
+    max_session_seconds: int
+    clock: Callable[[], float] = time.time
+
+
+class _Holder:
+    runtime: Runtime | None = None
+
+
+def _json(content: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(content), status_code=status, media_type="application/json")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing anything over ``limit`` bytes without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            too_big = int(declared) > limit
+        except ValueError:
+            raise ProtocolError("invalid_request", "bad Content-Length") from None
+        if too_big:
+            raise ProtocolError("payload_too_large", f"the body exceeds {limit} bytes", http_status=413)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ProtocolError("payload_too_large", f"the body exceeds {limit} bytes", http_status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def build_routes(holder: _Holder) -> list[BaseRoute]:
+    def runtime() -> Runtime:
+        assert holder.runtime is not None, "the app's lifespan has not run"
+        return holder.runtime
+
+    async def rpc(request: Request) -> Response:
+        rt = runtime()
+        try:
+            body = await read_body(request, rt.max_body_bytes)
+        except McpError as exc:
+            rt.audit.record("rejected", exc.code, method=None)
+            return _json(_error(None, exc))
+        answer = await rt.service.handle(body, request.headers.get("authorization"))
+        return _json(answer)
+
+    async def register(request: Request) -> Response:
+        rt = runtime()
+        sid: str | None = None
+        try:
+            token = await _token(request, rt.max_body_bytes)
+            now = rt.clock()
+            claims = verify_registration(token, rt.trusted_keys, audience=rt.audience, leeway=rt.leeway, now=now)
+            sid = claims.sid
+            if claims.exp - claims.iat > rt.max_session_seconds:
+                raise AuthError("session_too_long", "the session would last longer than this server allows")
+            outcome = await rt.store.register(claims.sid, claims.public_key, claims.exp, now=now)
+        except (McpError, ContractError) as exc:
+            return _refuse(rt.audit, exc, "sessions/register", sid)
+        rt.audit.record("executed", outcome, method="sessions/register", sid=sid, verified=True)
+        status = 201 if outcome == "registered" else 200
+        return _json({"sid": claims.sid, "expires_at": claims.exp, "status": outcome}, status)
+
+    async def revoke(request: Request) -> Response:
+        rt = runtime()
+        sid = request.path_params["sid"]
+        try:
+            token = await _token(request, rt.max_body_bytes)
+            now = rt.clock()
+            verify_revocation(token, rt.trusted_keys, sid=sid, audience=rt.audience, leeway=rt.leeway, now=now)
+            live = await rt.store.revoke(sid, now=now)
+        except (McpError, ContractError) as exc:
+            return _refuse(rt.audit, exc, "sessions/revoke", sid)
+        rt.audit.record("executed", "revoked", method="sessions/revoke", sid=sid, verified=True)
+        return _json({"sid": sid, "revoked": True, "was_live": live})
+
+    async def healthz(request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    return [
+        Route("/rpc", rpc, methods=["POST"]),
+        Route("/sessions", register, methods=["POST"]),
+        Route("/sessions/{sid}", revoke, methods=["DELETE"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+
+
+async def _token(request: Request, limit: int) -> str:
+    body = await read_body(request, limit)
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ProtocolError("parse_error", "the body is not valid JSON") from None
+    token = payload.get("token") if isinstance(payload, dict) else None
+    if not isinstance(token, str) or not token:
+        raise AuthError("missing_token", 'the body must be {"token": "<signed JWT>"}', http_status=400)
+    return token
+
+
+def _refuse(audit: AuditLog, exc: McpError | ContractError, method: str, sid: str | None) -> Response:
+    if isinstance(exc, ContractError):
+        code, message, status = exc.code, exc.message, 401
+    else:
+        code, message, status = exc.code, exc.message, exc.http_status
+    audit.record("rejected", code, method=method, sid=sid, verified=False)
+    return _json({"error": {"code": code, "message": message}}, status)
