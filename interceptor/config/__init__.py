@@ -3,9 +3,49 @@
 One interface, three backends: a YAML file (the default), PostgreSQL, and
 Supabase. The interceptor reads through a cache with a short TTL; when a store
 is unreachable the last good config serves for a bounded time, then requests
-fail closed.
+fail closed. ``open_config_store(settings)`` picks the backend and wraps it in
+the cache. The backends import their drivers lazily, so importing this package
+never pulls in asyncpg or the Supabase client.
 """
 
-from interceptor.config._model import ConfigStore, ConfigStoreError, PolicyVersion, Project
+from __future__ import annotations
 
-__all__ = ["ConfigStore", "ConfigStoreError", "PolicyVersion", "Project"]
+from typing import TYPE_CHECKING, Any
+
+from interceptor.config._cache import CachedConfigStore
+from interceptor.config._model import ConfigStore, ConfigStoreError, PolicyVersion, Project
+from interceptor.config._open import ConfigSettings, open_backend, open_config_store, settings_from_env
+from interceptor.config._records import api_key_sha256
+from interceptor.config._yaml import YamlConfigStore
+
+if TYPE_CHECKING:
+    from interceptor.config._postgres import PostgresConfigStore
+    from interceptor.config._supabase import SupabaseConfigStore
+
+__all__ = [
+    "CachedConfigStore",
+    "ConfigSettings",
+    "ConfigStore",
+    "ConfigStoreError",
+    "PolicyVersion",
+    "PostgresConfigStore",
+    "Project",
+    "SupabaseConfigStore",
+    "YamlConfigStore",
+    "api_key_sha256",
+    "open_backend",
+    "open_config_store",
+    "settings_from_env",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PostgresConfigStore":
+        from interceptor.config._postgres import PostgresConfigStore
+
+        return PostgresConfigStore
+    if name == "SupabaseConfigStore":
+        from interceptor.config._supabase import SupabaseConfigStore
+
+        return SupabaseConfigStore
+    raise AttributeError(name)

@@ -1,4 +1,17 @@
-"""The project record and the interface every config store implements."""
+"""The project record and the interface every config store implements.
+
+The error tree (one root, ``code`` is machine-readable and safe to show):
+
+    ConfigStoreError(code)
+        config_unavailable   the backend cannot be reached, or served stale past the bound
+        config_invalid       the file or a row does not have the documented shape
+        invalid_argument     a caller passed a bad key hash, name or policy shape
+        project_not_found    a write named a project that does not exist
+        project_exists       create_project named an existing project
+        version_not_found    rollback named a version that was never pushed
+
+Messages never contain API keys, key hashes of other projects, or connection strings.
+"""
 
 from __future__ import annotations
 
@@ -14,17 +27,28 @@ class ConfigStoreError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"ConfigStoreError({self.code!r}, {self.message!r})"
 
 
 @dataclass(frozen=True, slots=True)
 class Project:
-    """One row of the `projects` table / one entry of the YAML file's `projects` list."""
+    """One row of the `projects` table / one entry of the YAML file's `projects` list.
+
+    Stores and the cache share these objects between callers: treat ``tools``
+    and ``policies`` as read-only.
+    """
 
     name: str
     api_key_sha256: str  # hex SHA-256 of the API key; the key itself is never stored
     tools: Sequence[Mapping[str, Any]] = ()  # {name, description, input_schema, class}
     policies: Mapping[str, Any] = field(default_factory=dict)  # staticRules, taintRules, extended fields
     policy_version: int = 0
+
+    def __repr__(self) -> str:  # the key hash stays out of logs and tracebacks
+        return f"Project(name={self.name!r}, tools={len(self.tools)}, policy_version={self.policy_version})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +57,7 @@ class PolicyVersion:
     policies: Mapping[str, Any]
     author: str
     created_at: datetime
+    note: str = ""  # e.g. "rollback to version 2"; free text from the pusher
 
 
 class ConfigStore(Protocol):
@@ -49,7 +74,7 @@ class ConfigStore(Protocol):
 
     async def push_tools(self, name: str, tools: Sequence[Mapping[str, Any]]) -> None: ...
 
-    async def push_policy(self, name: str, policies: Mapping[str, Any], author: str) -> int:
+    async def push_policy(self, name: str, policies: Mapping[str, Any], author: str, note: str = "") -> int:
         """Store a new policy version (returned) and make it current."""
 
     async def policy_history(self, name: str) -> list[PolicyVersion]: ...

@@ -1,0 +1,137 @@
+"""Checks and conversions every backend shares: key hashes, names, rows -> Project,
+and the constant-time lookup of a project by key hash.
+
+It must never compare key hashes with ``==`` or stop a scan at the first match:
+the time a lookup takes must not depend on which hash prefixes exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from interceptor.config._model import ConfigStoreError, PolicyVersion, Project
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+# Compared against when a project has no key, so every comparison has the same length.
+_NO_KEY = "0" * 64
+
+
+def api_key_sha256(api_key: str) -> str:
+    """The hex SHA-256 of an API key: the only form in which a key is stored."""
+    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
+
+
+def check_key_hash(value: object, where: str = "api_key_sha256") -> str:
+    """A valid, lower-case hex SHA-256, or ConfigStoreError('invalid_argument')."""
+    if not isinstance(value, str) or not _HEX64.fullmatch(value.lower()):
+        raise ConfigStoreError("invalid_argument", f"{where}: must be the 64-character hex SHA-256 of the API key")
+    return value.lower()
+
+
+def check_name(value: object) -> str:
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise ConfigStoreError(
+            "invalid_argument", "project name: 1-128 characters of letters, digits, '_', '.', '-', starting with a letter or digit"
+        )
+    return value
+
+
+def check_tools(value: object, where: str = "tools") -> tuple[dict[str, Any], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
+        raise ConfigStoreError("invalid_argument", f"{where}: must be a list of tool definitions")
+    tools = []
+    for index, tool in enumerate(value):
+        if not isinstance(tool, Mapping) or not isinstance(tool.get("name"), str) or not tool["name"]:
+            raise ConfigStoreError("invalid_argument", f"{where}[{index}]: a tool is a mapping with a name")
+        tools.append(dict(tool))
+    return tuple(tools)
+
+
+def check_policies(value: object, where: str = "policies") -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigStoreError("invalid_argument", f"{where}: must be a mapping (staticRules, taintRules, ...)")
+    return dict(value)
+
+
+def project_from_row(row: Mapping[str, Any], where: str) -> Project:
+    """A Project from a table row or a YAML entry; a bad shape is config_invalid, with its place."""
+    try:
+        name = row.get("name")
+        if not isinstance(name, str) or not name:
+            raise ConfigStoreError("invalid_argument", f"{where}.name: missing")
+        raw_hash = row.get("api_key_sha256")
+        key_hash = "" if raw_hash in (None, "") else check_key_hash(raw_hash, f"{where}.api_key_sha256")
+        version = row.get("policy_version") or 0
+        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+            raise ConfigStoreError("invalid_argument", f"{where}.policy_version: must be a whole number >= 0")
+        return Project(
+            name=name,
+            api_key_sha256=key_hash,
+            tools=check_tools(row.get("tools"), f"{where}.tools"),
+            policies=check_policies(row.get("policies"), f"{where}.policies"),
+            policy_version=version,
+        )
+    except ConfigStoreError as exc:
+        raise ConfigStoreError("config_invalid", exc.message) from None
+
+
+def version_from_row(row: Mapping[str, Any], where: str) -> PolicyVersion:
+    try:
+        version = row.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ConfigStoreError("invalid_argument", f"{where}.version: must be a whole number >= 1")
+        return PolicyVersion(
+            version=version,
+            policies=check_policies(row.get("policies"), f"{where}.policies"),
+            author=str(row.get("author") or ""),
+            created_at=parse_time(row.get("created_at"), f"{where}.created_at"),
+            note=str(row.get("note") or ""),
+        )
+    except ConfigStoreError as exc:
+        raise ConfigStoreError("config_invalid", exc.message) from None
+
+
+def parse_time(value: object, where: str) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ConfigStoreError("invalid_argument", f"{where}: not an ISO 8601 time") from None
+    else:
+        raise ConfigStoreError("invalid_argument", f"{where}: missing")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def find_by_key_hash(projects: Iterable[Project], api_key_sha256: str) -> Project | None:
+    """The project holding this key hash, scanning every project whatever matches.
+
+    A malformed hash is still compared (against itself padded), so a bad key
+    costs the same as a wrong one.
+    """
+    wanted = api_key_sha256.lower().encode("ascii", "replace")
+    if len(wanted) != 64:
+        wanted = (wanted + b"?" * 64)[:64]  # never equal to a stored hex hash
+    found: Project | None = None
+    for project in projects:
+        stored = (project.api_key_sha256 or _NO_KEY).encode("ascii")
+        # Bitwise & keeps both operands evaluated: no short-circuit on a match.
+        matched = hmac.compare_digest(stored, wanted) & bool(project.api_key_sha256)
+        if matched:
+            found = project
+    return found

@@ -1,0 +1,162 @@
+"""The Supabase config store: the same tables as the PostgreSQL store, through
+Supabase's Data API (PostgREST) with the async ``supabase`` client.
+
+Use it where only HTTPS reaches the database. It authenticates with the
+service-role key (row-level security shuts everyone else out, see
+supabase/migrations/). A policy push is one call to the SQL function
+``sentinel_push_policy``, so numbering and recording a version stay atomic.
+
+It must never block the event loop, never put the service-role key in an
+error message, and never send anything but the store's own queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+from postgrest.exceptions import APIError
+
+from interceptor.config._model import ConfigStoreError, PolicyVersion, Project
+from interceptor.config._records import (
+    check_key_hash,
+    check_name,
+    check_policies,
+    check_tools,
+    find_by_key_hash,
+    now_utc,
+    project_from_row,
+    version_from_row,
+)
+
+_PROJECT_COLUMNS = "name,api_key_sha256,tools,policies,policy_version"
+_VERSION_COLUMNS = "version,policies,author,note,created_at"
+
+
+class SupabaseConfigStore:
+    """Projects read and written through Supabase's Data API."""
+
+    def __init__(
+        self,
+        url: str,
+        service_role_key: str,
+        *,
+        schema: str = "public",
+        timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._url = url
+        self._key = service_role_key
+        self._schema = schema
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        self._client: Any = None
+        self._opening = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"SupabaseConfigStore({self._url!r}, schema={self._schema!r})"
+
+    async def open(self) -> None:
+        await self._ready()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _ready(self) -> Any:
+        if self._client is None:
+            async with self._opening:
+                if self._client is None:
+                    from supabase import AsyncClientOptions, acreate_client
+
+                    options = AsyncClientOptions(schema=self._schema, httpx_client=self._http)
+                    try:
+                        self._client = await acreate_client(self._url, self._key, options=options)
+                    except Exception as exc:  # the client validates url and key before any I/O
+                        raise ConfigStoreError("config_unavailable", f"Supabase client: {type(exc).__name__}") from None
+        return self._client
+
+    async def _execute(self, build: Any) -> Any:
+        client = await self._ready()
+        try:
+            return (await build(client).execute()).data
+        except APIError as exc:
+            if exc.code == "23505":
+                raise ConfigStoreError("project_exists", "a project with that name or key exists") from None
+            if exc.code == "P0002":
+                raise ConfigStoreError("project_not_found", "no such project") from None
+            raise ConfigStoreError("config_unavailable", f"Supabase answered error {exc.code}") from None
+        except (httpx.HTTPError, OSError) as exc:
+            raise ConfigStoreError("config_unavailable", f"Supabase unreachable ({type(exc).__name__})") from None
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def list_projects(self) -> list[Project]:
+        rows = await self._execute(
+            lambda c: c.table("projects").select(_PROJECT_COLUMNS).not_.is_("name", "null").order("name")
+        )
+        return [project_from_row(r, f"projects[{r.get('name')}]") for r in _rows(rows)]
+
+    async def find_by_key_hash(self, api_key_sha256: str) -> Project | None:
+        # As in the PostgreSQL store: compare against every project, never filter by the hash.
+        return find_by_key_hash(await self.list_projects(), api_key_sha256)
+
+    async def get_project(self, name: str) -> Project | None:
+        rows = _rows(await self._execute(lambda c: c.table("projects").select(_PROJECT_COLUMNS).eq("name", name)))
+        return project_from_row(rows[0], f"projects[{name}]") if rows else None
+
+    async def policy_history(self, name: str) -> list[PolicyVersion]:
+        await self._need(name)
+        rows = await self._execute(
+            lambda c: c.table("policy_versions").select(_VERSION_COLUMNS).eq("project", name).order("version")
+        )
+        return [version_from_row(r, f"policy_versions[{name}]") for r in _rows(rows)]
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def create_project(self, name: str, api_key_sha256: str) -> Project:
+        check_name(name)
+        key_hash = check_key_hash(api_key_sha256)
+        row = {"name": name, "api_key_sha256": key_hash, "tools": [], "policies": {}}
+        rows = _rows(await self._execute(lambda c: c.table("projects").insert(row)))
+        return project_from_row(rows[0], f"projects[{name}]") if rows else Project(name=name, api_key_sha256=key_hash)
+
+    async def set_api_key(self, name: str, api_key_sha256: str) -> None:
+        await self._update(name, {"api_key_sha256": check_key_hash(api_key_sha256)})
+
+    async def push_tools(self, name: str, tools: Sequence[Mapping[str, Any]]) -> None:
+        await self._update(name, {"tools": list(check_tools(tools))})
+
+    async def push_policy(self, name: str, policies: Mapping[str, Any], author: str, note: str = "") -> int:
+        params = {"p_project": name, "p_policies": check_policies(policies), "p_author": author, "p_note": note}
+        version = await self._execute(lambda c: c.rpc("sentinel_push_policy", params))
+        if not isinstance(version, int):
+            raise ConfigStoreError("config_invalid", "sentinel_push_policy did not return a version number")
+        return version
+
+    async def rollback(self, name: str, version: int, author: str) -> int:
+        await self._need(name)
+        rows = _rows(
+            await self._execute(
+                lambda c: c.table("policy_versions").select("policies").eq("project", name).eq("version", version)
+            )
+        )
+        if not rows:
+            raise ConfigStoreError("version_not_found", f"project {name!r} has no policy version {version}")
+        return await self.push_policy(name, rows[0].get("policies") or {}, author, f"rollback to version {version}")
+
+    async def _update(self, name: str, values: dict[str, Any]) -> None:
+        values = {**values, "updated_at": now_utc().isoformat()}
+        rows = _rows(await self._execute(lambda c: c.table("projects").update(values).eq("name", name)))
+        if not rows:
+            raise ConfigStoreError("project_not_found", f"no project named {name!r}")
+
+    async def _need(self, name: str) -> None:
+        if not _rows(await self._execute(lambda c: c.table("projects").select("name").eq("name", name))):
+            raise ConfigStoreError("project_not_found", f"no project named {name!r}")
+
+
+def _rows(data: Any) -> list[dict[str, Any]]:
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise ConfigStoreError("config_invalid", "Supabase answered rows of an unexpected shape")
+    return data

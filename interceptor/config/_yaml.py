@@ -1,0 +1,324 @@
+"""The YAML file config store: the default, so one machine runs with nothing else.
+
+The file's shape is a fixed contract (DESIGN.md): ``projects:`` entries with
+name, api_key_sha256, tools and policies; this store adds ``policy_version``
+and ``policy_history`` beside them. Reads re-parse the file only when its
+mtime, size or inode change. Writes rewrite it atomically (temp file +
+os.replace) under a lock, keeping comments and order where ruamel.yaml is
+installed.
+
+It must never write an API key in clear, never leave a half-written file, and
+never block the event loop on file I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from interceptor.config._model import ConfigStoreError, PolicyVersion, Project
+from interceptor.config._records import (
+    check_key_hash,
+    check_name,
+    check_policies,
+    check_tools,
+    find_by_key_hash,
+    now_utc,
+    project_from_row,
+    version_from_row,
+)
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the in-process lock still serialises this process
+    fcntl = None  # type: ignore[assignment]
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    projects: tuple[Project, ...]
+    by_name: Mapping[str, Project]
+    history: Mapping[str, tuple[PolicyVersion, ...]]
+
+
+def _parse(text: str, path: Path) -> _Parsed:
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        place = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigStoreError("config_invalid", f"{path}: not valid YAML{place}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping) or not isinstance(data.get("projects", []) or [], list):
+        raise ConfigStoreError("config_invalid", f"{path}: expected a mapping with a 'projects' list")
+    projects: list[Project] = []
+    by_name: dict[str, Project] = {}
+    history: dict[str, tuple[PolicyVersion, ...]] = {}
+    key_hashes: set[str] = set()
+    for index, entry in enumerate(data.get("projects") or []):
+        where = f"{path}: projects[{index}]"
+        if not isinstance(entry, Mapping):
+            raise ConfigStoreError("config_invalid", f"{where}: must be a mapping")
+        project = project_from_row(entry, where)
+        if project.name in by_name:
+            raise ConfigStoreError("config_invalid", f"{where}.name: {project.name!r} appears twice")
+        if project.api_key_sha256 and project.api_key_sha256 in key_hashes:
+            raise ConfigStoreError("config_invalid", f"{where}.api_key_sha256: another project has the same key")
+        key_hashes.add(project.api_key_sha256)
+        raw_history = entry.get("policy_history") or []
+        if not isinstance(raw_history, list):
+            raise ConfigStoreError("config_invalid", f"{where}.policy_history: must be a list")
+        versions = []
+        for i, item in enumerate(raw_history):
+            if not isinstance(item, Mapping):
+                raise ConfigStoreError("config_invalid", f"{where}.policy_history[{i}]: must be a mapping")
+            versions.append(version_from_row(item, f"{where}.policy_history[{i}]"))
+        projects.append(project)
+        by_name[project.name] = project
+        history[project.name] = tuple(sorted(versions, key=lambda v: v.version))
+    return _Parsed(tuple(projects), by_name, history)
+
+
+class YamlConfigStore:
+    """Projects in one YAML file (``examples/sentinel.yaml`` shows the shape)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._stamp: tuple[int, int, int] | None = None
+        self._parsed: _Parsed | None = None
+        self._write_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"YamlConfigStore({str(self.path)!r})"
+
+    async def open(self) -> None:
+        await self._read()
+
+    async def close(self) -> None:
+        return None
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def _read(self) -> _Parsed:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise ConfigStoreError("config_unavailable", f"{self.path}: no such config file") from None
+        except OSError as exc:
+            raise ConfigStoreError("config_unavailable", f"{self.path}: {exc.strerror}") from None
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if self._parsed is not None and stamp == self._stamp:
+            return self._parsed
+        parsed = await asyncio.to_thread(self._load_file)
+        self._parsed, self._stamp = parsed, stamp
+        return parsed
+
+    def _load_file(self) -> _Parsed:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigStoreError("config_unavailable", f"{self.path}: {exc.strerror}") from None
+        return _parse(text, self.path)
+
+    async def find_by_key_hash(self, api_key_sha256: str) -> Project | None:
+        return find_by_key_hash((await self._read()).projects, api_key_sha256)
+
+    async def get_project(self, name: str) -> Project | None:
+        return (await self._read()).by_name.get(name)
+
+    async def list_projects(self) -> list[Project]:
+        return list((await self._read()).projects)
+
+    async def policy_history(self, name: str) -> list[PolicyVersion]:
+        parsed = await self._read()
+        if name not in parsed.by_name:
+            raise ConfigStoreError("project_not_found", f"no project named {name!r}")
+        return list(parsed.history[name])
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def create_project(self, name: str, api_key_sha256: str) -> Project:
+        check_name(name)
+        key_hash = check_key_hash(api_key_sha256)
+
+        def change(doc: dict[str, Any]) -> None:
+            if _find(doc, name) is not None:
+                raise ConfigStoreError("project_exists", f"a project named {name!r} exists")
+            doc.setdefault("projects", [])
+            if doc["projects"] is None:
+                doc["projects"] = []
+            doc["projects"].append({"name": name, "api_key_sha256": key_hash, "tools": [], "policies": {}})
+
+        await self._write(change, create=True)
+        return Project(name=name, api_key_sha256=key_hash)
+
+    async def set_api_key(self, name: str, api_key_sha256: str) -> None:
+        key_hash = check_key_hash(api_key_sha256)
+        await self._write(lambda doc: _set(_need(doc, name), "api_key_sha256", key_hash))
+
+    async def push_tools(self, name: str, tools: Sequence[Mapping[str, Any]]) -> None:
+        clean = [dict(t) for t in check_tools(tools)]
+        await self._write(lambda doc: _set(_need(doc, name), "tools", clean))
+
+    async def push_policy(self, name: str, policies: Mapping[str, Any], author: str, note: str = "") -> int:
+        clean = check_policies(policies)
+        pushed: list[int] = []
+
+        def change(doc: dict[str, Any]) -> None:
+            pushed.append(_push(_need(doc, name), clean, author, note))
+
+        await self._write(change)
+        return pushed[0]
+
+    async def rollback(self, name: str, version: int, author: str) -> int:
+        pushed: list[int] = []
+
+        def change(doc: dict[str, Any]) -> None:
+            entry = _need(doc, name)
+            for item in entry.get("policy_history") or []:
+                if isinstance(item, Mapping) and item.get("version") == version:
+                    policies = _plain(item.get("policies") or {})
+                    pushed.append(_push(entry, policies, author, f"rollback to version {version}"))
+                    return
+            raise ConfigStoreError("version_not_found", f"project {name!r} has no policy version {version}")
+
+        await self._write(change)
+        return pushed[0]
+
+    async def _write(self, change: Callable[[dict[str, Any]], None], *, create: bool = False) -> None:
+        async with self._write_lock:
+            await asyncio.to_thread(self._rewrite, change, create)
+        self._stamp = None  # the next read parses what was written
+
+    def _rewrite(self, change: Callable[[dict[str, Any]], None], create: bool) -> None:
+        with _directory_lock(self.path.parent if str(self.path.parent) else Path(".")):
+            try:
+                text = self.path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                if not create:
+                    raise ConfigStoreError("config_unavailable", f"{self.path}: no such config file") from None
+                text = ""
+            except OSError as exc:
+                raise ConfigStoreError("config_unavailable", f"{self.path}: {exc.strerror}") from None
+            _parse(text, self.path)  # never rewrite a file that is not valid to begin with
+            out = _edit(text, change)
+            _parse(out, self.path)  # and never write one that is not
+            _replace(self.path, out)
+
+
+def _find(doc: Mapping[str, Any], name: str) -> Any:
+    for entry in doc.get("projects") or []:
+        if isinstance(entry, Mapping) and entry.get("name") == name:
+            return entry
+    return None
+
+
+def _need(doc: Mapping[str, Any], name: str) -> Any:
+    entry = _find(doc, name)
+    if entry is None:
+        raise ConfigStoreError("project_not_found", f"no project named {name!r}")
+    return entry
+
+
+def _set(entry: Any, key: str, value: Any) -> None:
+    entry[key] = value
+
+
+def _push(entry: Any, policies: dict[str, Any], author: str, note: str) -> int:
+    history = entry.get("policy_history")
+    if history is None:
+        history = []
+        entry["policy_history"] = history
+    versions = [item.get("version", 0) for item in history if isinstance(item, Mapping)]
+    version = max([int(entry.get("policy_version") or 0), *[v for v in versions if isinstance(v, int)]]) + 1
+    entry["policies"] = policies
+    entry["policy_version"] = version
+    record: dict[str, Any] = {"version": version, "author": author, "created_at": now_utc().isoformat()}
+    if note:
+        record["note"] = note
+    record["policies"] = _plain(policies)
+    history.append(record)
+    return version
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy in plain dicts and lists, so history entries share no nodes (no YAML anchors)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _edit(text: str, change: Callable[[dict[str, Any]], None]) -> str:
+    try:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.util import load_yaml_guess_indent
+    except ImportError:  # only PyYAML: same content, comments are lost
+        doc = yaml.load(text, Loader=_Loader) or {}  # noqa: S506 - a safe loader
+        change(doc)
+        return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=4096)
+    rt = YAML()
+    rt.width = 4096
+    rt.preserve_quotes = True
+    if text.strip():
+        doc, indent, offset = load_yaml_guess_indent(text)
+        if offset is None:  # no block sequence to learn from: the DESIGN.md style
+            indent, offset = 4, 2
+        rt.indent(mapping=2, sequence=indent, offset=offset)
+    else:
+        doc = None
+        rt.indent(mapping=2, sequence=4, offset=2)
+    if doc is None:
+        doc = rt.load("projects: []\n")
+    change(doc)
+    buffer = io.StringIO()
+    rt.dump(doc, buffer)
+    return buffer.getvalue()
+
+
+def _replace(path: Path, text: str) -> None:
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        mode = 0o600  # a new file holds key hashes: readable by its owner only
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    # Lock the directory, not the file: os.replace swaps the file's inode, so a
+    # lock on the file would not stop a second writer that opened the new one.
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,110 @@
+"""``sentinel keys``: make the interceptor's identity key and projects' API keys.
+
+    sentinel keys identity                      a new Ed25519 identity seed and its public half
+    sentinel keys create --project NAME [--config FILE] [--rotate]
+                                                a new API key, printed once; only its SHA-256 is stored
+
+The store is chosen as the interceptor chooses it (SENTINEL_DATABASE_URL, else
+SUPABASE_PROJECT_URL + SUPABASE_SERVICE_ROLE_KEY, else SENTINEL_CONFIG or
+examples/sentinel.yaml); ``--config FILE`` overrides all of them.
+
+It must never store or log an API key in clear, and prints each secret once,
+alone on stdout, so it can be captured (``KEY=$(sentinel keys create ...)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import sys
+from typing import Any
+
+API_KEY_PREFIX = "sk-sentinel-"
+
+
+def new_api_key() -> str:
+    """``sk-sentinel-`` + 32 random bytes, base64url: 256 bits, never guessable."""
+    from sentinel_contract import b64url_encode
+
+    return API_KEY_PREFIX + b64url_encode(secrets.token_bytes(32))
+
+
+def register(subparsers: Any) -> None:
+    keys = subparsers.add_parser("keys", help="make identity keys and project API keys")
+    commands = keys.add_subparsers(dest="keys_command", metavar="COMMAND", required=True)
+
+    identity = commands.add_parser(
+        "identity", help="print a new interceptor identity key (SENTINEL_IDENTITY_KEY) and its public half"
+    )
+    identity.set_defaults(handler=_identity)
+
+    create = commands.add_parser("create", help="print a new API key for a project (created if missing)")
+    create.add_argument("--project", required=True, help="project name")
+    create.add_argument("--config", metavar="FILE", help="YAML config file (overrides SENTINEL_CONFIG and the databases)")
+    create.add_argument(
+        "--rotate", action="store_true", help="replace the key of an existing project (its old key stops working)"
+    )
+    create.set_defaults(handler=_create)
+
+
+def _identity(args: argparse.Namespace) -> int:
+    from sentinel_contract import b64url_encode, generate_keypair
+
+    pair = generate_keypair()
+    print(f"SENTINEL_IDENTITY_KEY={b64url_encode(pair.seed)}")
+    print(f"SENTINEL_INTERCEPTOR_PUBLIC_KEYS={pair.public_b64}")
+    print(
+        "# the first line is secret: give it to the interceptor only; the second goes to the tool server",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _create(args: argparse.Namespace) -> int:
+    from interceptor.config import ConfigStoreError
+
+    try:
+        return asyncio.run(_create_async(args))
+    except ConfigStoreError as exc:
+        print(f"sentinel keys create: {exc.message} ({exc.code})", file=sys.stderr)
+        return 1
+
+
+async def _create_async(args: argparse.Namespace) -> int:
+    from interceptor.config import api_key_sha256, open_backend, settings_from_env
+
+    store = open_backend(settings_from_env(config_path=args.config))
+    try:
+        key = new_api_key()
+        key_hash = api_key_sha256(key)
+        existing = await _get_project_or_none(store, args.project)
+        if existing is None:
+            await store.create_project(args.project, key_hash)
+            note = f"created project {args.project!r}"
+        elif args.rotate:
+            await store.set_api_key(args.project, key_hash)
+            note = f"replaced the key of project {args.project!r}; its old key no longer works"
+        else:
+            print(
+                f"sentinel keys create: project {args.project!r} already has a key; "
+                "pass --rotate to replace it (the old key stops working)",
+                file=sys.stderr,
+            )
+            return 1
+    finally:
+        await store.close()
+    print(key)
+    print(f"# {note}; {store!r} holds only the key's SHA-256. This key is shown once.", file=sys.stderr)
+    return 0
+
+
+async def _get_project_or_none(store: Any, name: str) -> Any:
+    from interceptor.config import ConfigStoreError
+
+    try:
+        return await store.get_project(name)
+    except ConfigStoreError as exc:
+        if exc.code == "config_unavailable" and type(store).__name__ == "YamlConfigStore" and not store.path.exists():
+            return None  # a first key creates the file
+        raise
