@@ -41,13 +41,17 @@ class RedisStateStore:
         max_connections: int = 64,
     ) -> None:
         self._prefix = prefix
-        self._client: Any = aioredis.Redis.from_url(
+        # A blocking pool: a burst of calls waits briefly for a connection instead
+        # of failing with "too many connections" (which would read as Redis down).
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
             socket_connect_timeout=connect_timeout,
             socket_timeout=socket_timeout,
             max_connections=max_connections,
+            timeout=socket_timeout,
             decode_responses=False,
         )
+        self._client: Any = aioredis.Redis.from_pool(pool)
         self._commit = self._client.register_script(_COMMIT_LUA)
         self._end = self._client.register_script(_END_LUA)
 

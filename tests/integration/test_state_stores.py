@@ -1,0 +1,170 @@
+"""Every state-store backend through one suite: the memory store and real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from interceptor.policy import SessionFacts, StateDelta, apply_delta
+from interceptor.state import Approval, SessionRecord, StateStore, StateStoreError, open_state_store
+from interceptor.state.memory import MemoryStateStore
+from interceptor.state.redis import RedisStateStore
+from tests.conftest import REDIS_URL, free_port
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[StateStore]:
+    if request.param == "memory":
+        yield MemoryStateStore()
+        return
+    redis_store = RedisStateStore(REDIS_URL, prefix=redis_prefix)
+    yield redis_store
+    await redis_store.close()
+
+
+def record(sid: str = "s1", ttl: int = 60, project: str = "demo") -> SessionRecord:
+    return SessionRecord(sid, project, b"sealed-bytes", "pubkey", int(time.time()) + ttl)
+
+
+async def test_created_session_loads_with_empty_facts(store: StateStore) -> None:
+    await store.create_session(record())
+    loaded = await store.load("s1")
+    assert loaded is not None
+    assert loaded[0] == record() and loaded[1] == SessionFacts()
+
+
+async def test_unknown_session_loads_none(store: StateStore) -> None:
+    assert await store.load("nope") is None
+
+
+async def test_commit_on_current_version_stores_the_facts(store: StateStore) -> None:
+    await store.create_session(record())
+    new = apply_delta(SessionFacts(), StateDelta(add_tags=frozenset({"untrusted"}), record_call="read_inbox"))
+    outcome = await store.commit("s1", 0, new)
+    assert outcome.ok and outcome.facts == new
+    loaded = await store.load("s1")
+    assert loaded is not None and loaded[1] == new and loaded[1].version == 1
+
+
+async def test_commit_on_stale_version_is_refused_and_returns_current_facts(store: StateStore) -> None:
+    await store.create_session(record())
+    first = apply_delta(SessionFacts(), StateDelta(add_tags=frozenset({"untrusted"})))
+    assert (await store.commit("s1", 0, first)).ok
+    second = apply_delta(SessionFacts(), StateDelta(record_call="send_email"))
+    outcome = await store.commit("s1", 0, second)
+    assert not outcome.ok and outcome.facts == first
+    loaded = await store.load("s1")
+    assert loaded is not None and loaded[1] == first
+
+
+async def test_unchanged_facts_commit_checks_the_version_without_writing(store: StateStore) -> None:
+    await store.create_session(record())
+    assert (await store.commit("s1", 0, SessionFacts())).ok
+    tainted = apply_delta(SessionFacts(), StateDelta(add_tags=frozenset({"t"})))
+    assert (await store.commit("s1", 0, tainted)).ok
+    assert not (await store.commit("s1", 0, SessionFacts())).ok  # the check sees the taint
+
+
+async def test_ended_session_refuses_commits_but_still_loads_as_ended(store: StateStore) -> None:
+    await store.create_session(record())
+    assert await store.end_session("s1")
+    outcome = await store.commit("s1", 0, apply_delta(SessionFacts(), StateDelta(record_call="x")))
+    assert not outcome.ok and outcome.facts is None
+    loaded = await store.load("s1")
+    assert loaded is not None and loaded[0].ended
+
+
+async def test_ending_an_unknown_session_creates_nothing(store: StateStore) -> None:
+    assert not await store.end_session("ghost")
+    assert await store.load("ghost") is None
+
+
+async def test_expired_session_leaves_nothing(store: StateStore) -> None:
+    await store.create_session(record(ttl=1))
+    await asyncio.sleep(2.1)
+    assert await store.load("s1") is None
+    assert not (await store.commit("s1", 0, SessionFacts())).ok
+
+
+async def test_approval_round_trip(store: StateStore) -> None:
+    approval = Approval("a1", "s1", "demo", "send_email", b'{"to":"x"}', "hash", "r", "why", 1, int(time.time()) + 60)
+    await store.put_approval(approval)
+    assert await store.get_approval("a1") == approval
+    assert await store.get_approval("a2") is None
+
+
+async def test_concurrent_compare_and_set_loses_no_update(store: StateStore) -> None:
+    """100 writers each add one tag with load/commit/retry: every tag survives."""
+    await store.create_session(record())
+
+    async def add(tag: str) -> None:
+        loaded = await store.load("s1")
+        assert loaded is not None
+        facts = loaded[1]
+        while True:
+            await asyncio.sleep(random.uniform(0, 0.002))
+            outcome = await store.commit("s1", facts.version, apply_delta(facts, StateDelta(add_tags=frozenset({tag}))))
+            if outcome.ok:
+                return
+            assert outcome.facts is not None
+            facts = outcome.facts
+
+    await asyncio.gather(*(add(f"t{i}") for i in range(100)))
+    loaded = await store.load("s1")
+    assert loaded is not None
+    assert loaded[1].tags == {f"t{i}" for i in range(100)} and loaded[1].version == 100
+
+
+async def test_redis_keys_carry_the_session_ttl(redis_prefix: str) -> None:
+    store = RedisStateStore(REDIS_URL, prefix=redis_prefix)
+    try:
+        await store.create_session(record(ttl=100))
+        await store.commit("s1", 0, apply_delta(SessionFacts(), StateDelta(record_call="x")))
+        await store.end_session("s1")
+        client = aioredis.Redis.from_url(REDIS_URL)
+        ttl = await client.ttl(f"{redis_prefix}session:s1")
+        await client.aclose()
+        assert 90 <= ttl <= 100
+    finally:
+        await store.close()
+
+
+async def test_redis_reloads_its_scripts_after_script_flush(redis_prefix: str) -> None:
+    store = RedisStateStore(REDIS_URL, prefix=redis_prefix)
+    try:
+        await store.create_session(record())
+        assert (await store.commit("s1", 0, SessionFacts())).ok
+        client = aioredis.Redis.from_url(REDIS_URL)
+        # SCRIPT FLUSH drops cached scripts only (no data): the next EVALSHA gets NOSCRIPT.
+        await client.script_flush()
+        await client.aclose()
+        assert (await store.commit("s1", 0, SessionFacts())).ok
+    finally:
+        await store.close()
+
+
+async def test_redis_down_raises_state_store_error_on_every_operation() -> None:
+    store = RedisStateStore(f"redis://127.0.0.1:{free_port()}/0", prefix="down:", connect_timeout=0.2)
+    try:
+        for operation in (
+            store.ping(),
+            store.create_session(record()),
+            store.load("s1"),
+            store.commit("s1", 0, SessionFacts()),
+            store.end_session("s1"),
+        ):
+            with pytest.raises(StateStoreError):
+                await operation
+    finally:
+        await store.close()
+
+
+def test_backend_is_chosen_by_url() -> None:
+    assert isinstance(open_state_store(None), MemoryStateStore)
+    assert isinstance(open_state_store("memory://"), MemoryStateStore)
+    assert isinstance(open_state_store(REDIS_URL, "p:"), RedisStateStore)
