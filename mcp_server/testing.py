@@ -28,7 +28,7 @@ from mcp_server.registry import ToolRegistry
 from mcp_server.settings import McpSettings
 from sentinel_contract import SigningKeyPair, generate_keypair, sign_call, sign_registration, sign_revocation
 
-__all__ = ["BACKENDS", "Clock", "McpHarness", "Session"]
+__all__ = ["BACKENDS", "Clock", "McpHarness", "Session", "assert_refused"]
 
 BACKENDS = ("memory", "redis")
 ISS = "sentinel-interceptor"
@@ -163,3 +163,17 @@ class McpHarness:
         if not path.exists():
             return []
         return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def assert_refused(mcp: McpHarness, answer: Mapping[str, Any], *, code: int, reason: str,
+                   audit_before: int | None = None) -> None:
+    """The answer is a JSON-RPC error with this number and reason, nothing was sent or paid,
+    and the request left exactly one ``rejected`` audit record (after ``audit_before`` records)."""
+    assert "result" not in answer, answer
+    error = answer["error"]
+    assert (error["code"], error["data"]["reason"]) == (code, reason), error
+    assert "Traceback" not in error["message"] and "eyJ" not in error["message"]
+    assert mcp.outbox() == [] and mcp.ledger() == []
+    records = mcp.audit()[audit_before or 0:] if audit_before is not None else mcp.audit()[-1:]
+    assert [r["event"] for r in records] == ["rejected"], records
+    assert records[0]["reason"] == reason
