@@ -17,7 +17,7 @@ import httpx
 from fastapi import FastAPI
 
 from interceptor.audit import AuditLog
-from interceptor.config import ConfigStore
+from interceptor.config import ConfigStore, open_config_store
 from interceptor.enforcement import CallEnforcer
 from interceptor.forwarding import ToolServerClient
 from interceptor.projects import ProjectDirectory
@@ -43,14 +43,6 @@ class Runtime:
     audit: AuditLog
 
 
-def _open_config_store(settings: InterceptorSettings) -> ConfigStore:
-    try:
-        from interceptor.config import open_config_store  # type: ignore[attr-defined]
-    except ImportError as exc:  # pragma: no cover - until the config stores land
-        raise RuntimeError("no config store available: pass config_store= to create_app") from exc
-    return open_config_store(settings)  # type: ignore[no-any-return]
-
-
 def create_app(
     settings: InterceptorSettings | None = None,
     *,
@@ -65,7 +57,8 @@ def create_app(
         async with AsyncExitStack() as stack:
             config = config_store
             if config is None:
-                config = _open_config_store(settings)
+                # YAML, PostgreSQL or Supabase, behind the TTL cache with bounded stale serving.
+                config = open_config_store(settings)
                 stack.push_async_callback(config.close)
             state = state_store
             if state is None:
