@@ -15,7 +15,7 @@ from interceptor.errors import SettingsError
 
 __all__ = ["InterceptorSettings", "load_settings"]
 
-_IDENTITY_HINT = "set SENTINEL_IDENTITY_KEY to a base64url Ed25519 seed; `sentinel keys identity` makes one"
+_IDENTITY_HINT = "it is a base64url Ed25519 seed that `sentinel keys identity` makes"
 
 
 class InterceptorSettings(BaseSettings):

@@ -1,0 +1,81 @@
+"""``sentinel serve``: run a Sentinel service under uvicorn.
+
+    sentinel serve interceptor [--host 127.0.0.1] [--port 8000]   Zone B, the agent-facing gateway
+    sentinel serve mcp         [--host 127.0.0.1] [--port 9000]   Zone C, the tool server
+
+Settings come from the environment (``SENTINEL_*``, ``MCP_UPSTREAM_URL``, ...),
+read once here and passed to ``create_app``. uvloop and httptools are used when
+installed. Heavy imports stay inside the command functions; this module must
+never start a service with settings it could not validate (it exits 2 with the
+reason instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    serve = subparsers.add_parser("serve", help="run the interceptor or the tool server")
+    services = serve.add_subparsers(dest="serve_command", metavar="SERVICE", required=True)
+
+    interceptor = services.add_parser("interceptor", help="the agent-facing gateway (Zone B)")
+    _common(interceptor, 8000)
+    interceptor.set_defaults(handler=_interceptor)
+
+    mcp = services.add_parser("mcp", help="the tool server (Zone C)")
+    _common(mcp, 9000)
+    mcp.set_defaults(handler=_mcp)
+
+
+def _common(parser: argparse.ArgumentParser, port: int) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=port, help=f"port to bind (default {port})")
+    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument("--access-log", action="store_true", help="log every request (off by default: it costs CPU)")
+
+
+def _run(app: Any, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+    )
+    return 0
+
+
+def _interceptor(args: argparse.Namespace) -> int:
+    from interceptor.app import create_app
+    from interceptor.errors import SettingsError
+    from interceptor.settings import load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"sentinel serve interceptor: {exc.message}", file=sys.stderr)
+        return 2
+    return _run(create_app(settings), args)
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from mcp_server.app import create_app
+    from mcp_server.errors import ConfigError
+    from mcp_server.settings import McpSettings
+
+    try:
+        app = create_app(McpSettings())
+    except (ValidationError, ConfigError) as exc:
+        print(f"sentinel serve mcp: {exc}", file=sys.stderr)
+        return 2
+    return _run(app, args)
