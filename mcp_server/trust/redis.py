@@ -84,7 +84,7 @@ class RedisTrustStore:
         self._cache.pop(sid, None)
         default_ttl = self._max_session + self._leeway
         live = await self._run(self._revoke, self._keys(sid), [int(now), self._leeway, default_ttl])
-        return bool(live)
+        return live == "1"
 
     async def session_key(self, sid: str, *, now: float) -> SessionKey:
         cached = self._cache.get(sid)
