@@ -281,8 +281,8 @@ def _edit(text: str, change: Callable[[dict[str, Any]], None]) -> str:
     else:
         doc = None
         rt.indent(mapping=2, sequence=4, offset=2)
-    if doc is None:
-        doc = rt.load("projects: []\n")
+    if doc is None:  # empty or comments only: keep the comments above a new list
+        doc = rt.load((text.rstrip() + "\n" if text.strip() else "") + "projects: []\n")
     change(doc)
     buffer = io.StringIO()
     rt.dump(doc, buffer)
