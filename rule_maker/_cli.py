@@ -64,8 +64,8 @@ def _policy(args: argparse.Namespace) -> int:
     from rule_maker._policy import generate_policy, policy_yaml
 
     tools = load_tools(args.tools)
-    policy = generate_policy(tools, mode=args.mode)
-    _write(policy_yaml(policy, tools if args.with_tools else None), args.out)
+    policy = generate_policy(tools, mode=args.mode, flow_effect=args.flow_effect)
+    _write(policy_yaml(policy, tools), args.out)
     return 0
 
 
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tools", required=True, help="classified catalogue (what classify writes)")
     p.add_argument("--out", help="write the YAML here instead of stdout")
     p.add_argument("--mode", choices=("balanced", "strict"), default="balanced", help="strict denies every write after untrusted content")
-    p.add_argument("--with-tools", action="store_true", help="include the tool list (config-store project shape)")
+    p.add_argument("--flow-effect", choices=("deny", "require_approval"), default="deny", help="for a write carrying a value from untrusted content")
     p.set_defaults(handler=_policy)
 
     u = sub.add_parser("push", help="write the classified tools into a project of the config store")

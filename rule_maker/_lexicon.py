@@ -104,3 +104,10 @@ CONSEQUENTIAL_OBJECTS = frozenset(
 # Parameters that carry the body of a write (content, body) or a query of a read.
 CONTENT_PARAMS = frozenset("content body text message data value payload note comment".split())
 QUERY_PARAMS = frozenset("query search keyword keywords filter term terms q".split())
+
+# Verbs that destroy or take away: no undo, and often a goal of an injection on its own.
+DESTRUCTIVE_VERBS = frozenset(
+    """delete remove erase purge wipe destroy drop revoke terminate kill kick ban expel evict
+    unshare trash deactivate suspend uninstall reset""".split()
+)
+
