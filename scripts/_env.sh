@@ -1,0 +1,21 @@
+# Sourced by the run scripts: the repository root, its .env, and its Python.
+# It must never print a variable's value (they include secrets).
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [[ -f "$ROOT/.env" ]]; then
+  set -a
+  # shellcheck disable=SC1091
+  source "$ROOT/.env"
+  set +a
+fi
+if [[ -x "$ROOT/.venv/bin/python" ]]; then
+  PYTHON="$ROOT/.venv/bin/python"
+else
+  PYTHON="${PYTHON:-python3}"
+fi
+# Empty values in .env mean "use the default"; the services treat unset and
+# empty alike except for these, which must be absent rather than empty.
+for name in SENTINEL_IDENTITY_KEY SENTINEL_INTERCEPTOR_PUBLIC_KEYS SENTINEL_REDIS_URL SENTINEL_DATABASE_URL \
+            SUPABASE_PROJECT_URL SUPABASE_SERVICE_ROLE_KEY; do
+  if [[ -z "${!name:-}" ]]; then unset "$name"; fi
+done
+cd "$ROOT"
