@@ -16,8 +16,10 @@ Lifecycle of one call, identical in the live interceptor and the simulator:
         facts = apply_delta(facts, observe(policy, call, output))
 """
 
-from interceptor.policy._compile import CompiledPolicy, PolicyError, compile_policy
+from interceptor.policy._compile import CLASSES, CompiledPolicy, PolicyError, Rule, compile_policy
 from interceptor.policy._evaluate import evaluate, observe
+from interceptor.policy._explain import Explanation, explain
+from interceptor.policy._lint import diff_policies, lint_policy
 from interceptor.policy._model import (
     Decision,
     Effect,
@@ -26,17 +28,26 @@ from interceptor.policy._model import (
     ToolCall,
     apply_delta,
 )
+from interceptor.policy._simulate import replay, simulate_trace
 
 __all__ = [
+    "CLASSES",
     "CompiledPolicy",
     "Decision",
     "Effect",
+    "Explanation",
     "PolicyError",
+    "Rule",
     "SessionFacts",
     "StateDelta",
     "ToolCall",
     "apply_delta",
     "compile_policy",
+    "diff_policies",
     "evaluate",
+    "explain",
+    "lint_policy",
     "observe",
+    "replay",
+    "simulate_trace",
 ]

@@ -1,15 +1,55 @@
-"""Compilation of a project's ``policies`` (the original staticRules/taintRules
-shape) and ``tools`` into the form the evaluator reads."""
+"""Compilation: a project's ``policies`` and ``tools`` -> one ordered, indexed rule list.
+
+Phases (as in Cedar): parse and validate together collect *every* problem with
+its place in the file, then raise one ``PolicyError``; evaluation never sees a
+half-valid policy. The original shape compiles into the same rules as the
+extended one, in this order for each tool (first match wins):
+
+    1. static DENY        staticRules.{tool}
+    2. BLOCK_SECOND       BLOCK_SECOND:{first}->{tool}   (firsts in sorted order)
+    3. CHECK_TAINT        CHECK_TAINT:{tool}
+    4. named rules        policies.rules, in file order
+    5. static ALLOW       staticRules.{tool}
+    6. default            policies.default (deny unless stated)
+
+A tool that is neither defined in ``tools`` nor named in ``staticRules`` is
+denied before all of that (rule ``unknown_tool``). Rules are indexed by tool
+at compile time, so a decision only looks at rules that can match its tool.
+This module must never do I/O or read the clock.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from interceptor.policy._conditions import (
+    USED_TAG,
+    Check,
+    as_str_list,
+    glob_regex,
+    parse_args,
+    parse_flow,
+    parse_history,
+    parse_identity,
+    parse_taint,
+    parse_time,
+)
+from interceptor.policy._model import Effect, SessionFacts, ToolCall
+
+CLASSES = ("SAFE_READ", "SENSITIVE_READ", "UNTRUSTED_READ", "CONSEQUENTIAL_WRITE", "INTERNAL_WRITE")
+_EFFECTS = {"allow": Effect.ALLOW, "deny": Effect.DENY, "require_approval": Effect.REQUIRE_APPROVAL}
+_RULE_KEYS = {"name", "effect", "reason", "when", "unless", "add_tags", "description"}
+_WHEN_KEYS = {"tool", "class", "args", "taint", "history", "agent", "project", "time", "flows_from_untrusted"}
+Reason = Callable[[ToolCall, SessionFacts], str]
 
 
 class PolicyError(ValueError):
-    """A policy that cannot be compiled; ``problems`` lists every one, with its place."""
+    """A policy that cannot be compiled; ``problems`` lists every one, with its place. ``code`` is machine-readable."""
+
+    code = "invalid_policy"
 
     def __init__(self, problems: Sequence[str]) -> None:
         super().__init__("; ".join(problems))
@@ -17,29 +57,62 @@ class PolicyError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    effect: Effect
+    reason: str | Reason
+    place: str
+    tools: frozenset[str] | None = None  # defined tools it can match; None: every tool
+    checks: tuple[Check, ...] = ()
+    unless: tuple[Check, ...] = ()
+    add_tags: frozenset[str] = frozenset()
+    source: str = "rules"  # staticRules | taintRules | rules | default
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledPolicy:
     tools: frozenset[str]
     classes: Mapping[str, str]
     static: Mapping[str, str]
-    adds: Mapping[str, frozenset[str]]                # tool -> tags added when it is used
-    checks: Mapping[str, frozenset[str]]              # tool -> tags that block it
+    adds: Mapping[str, frozenset[str]]  # tool -> tags added when it is used
+    checks: Mapping[str, frozenset[str]]  # tool -> tags that block it
     block_second: Mapping[str, frozenset[str]] = field(default_factory=dict)  # second -> firsts
+    rules: tuple[Rule, ...] = ()  # named rules, in file order
+    by_tool: Mapping[str, tuple[Rule, ...]] = field(default_factory=dict)  # the ordered candidates per tool
+    default: Rule = field(default_factory=lambda: Rule("default", Effect.DENY, "no rule allows this call", "policies.default", source="default"))
+    sticky: frozenset[str] = frozenset()  # tools whose use is remembered as a tag (history never forgets them)
+    untrusted: frozenset[str] = frozenset()  # tools whose output is untrusted (class UNTRUSTED_READ or ADD_TAINT)
+    trusted: frozenset[str] = frozenset()  # tools whose output is trusted context (SAFE_READ, SENSITIVE_READ)
+    tracks_values: bool = False  # some rule reads data-flow taint, so outputs and early arguments are fingerprinted
+
+    def candidates(self, tool: str) -> tuple[Rule, ...]:
+        return self.by_tool.get(tool, ())
 
 
-def compile_policy(policies: Mapping[str, Any] | None, tools: Sequence[Mapping[str, Any]] | None) -> CompiledPolicy:
-    problems: list[str] = []
-    policies = policies or {}
-    tool_names: set[str] = set()
+def _parse_tools(tools: Sequence[Mapping[str, Any]] | None, problems: list[str]) -> tuple[set[str], dict[str, str]]:
+    names: set[str] = set()
     classes: dict[str, str] = {}
+    if tools is not None and (not isinstance(tools, Sequence) or isinstance(tools, (str, bytes))):
+        problems.append("tools: must be a list of tool definitions")
+        return names, classes
     for index, tool in enumerate(tools or ()):
         name = tool.get("name") if isinstance(tool, Mapping) else None
         if not isinstance(name, str) or not name:
             problems.append(f"tools[{index}]: a tool needs a name")
             continue
-        tool_names.add(name)
-        if isinstance(tool.get("class"), str):
-            classes[name] = tool["class"]
+        if name in names:
+            problems.append(f"tools[{index}]: tool {name!r} is defined twice")
+        names.add(name)
+        cls = tool.get("class")
+        if cls is not None:
+            if cls not in CLASSES:
+                problems.append(f"tools[{index}].class: {cls!r} is not a security class ({', '.join(CLASSES)})")
+            else:
+                classes[name] = cls
+    return names, classes
 
+
+def _parse_original(policies: Mapping[str, Any], problems: list[str]) -> tuple[dict[str, str], dict[str, set[str]], dict[str, set[str]], dict[str, set[str]]]:
     static: dict[str, str] = {}
     raw_static = policies.get("staticRules", {}) or {}
     if not isinstance(raw_static, Mapping):
@@ -82,13 +155,182 @@ def compile_policy(policies: Mapping[str, Any] | None, tools: Sequence[Mapping[s
             block_second.setdefault(rule["second"], set()).add(rule["first"])
         else:
             problems.append(f"{place}: unknown type {kind!r} (ADD_TAINT, CHECK_TAINT or BLOCK_SECOND)")
+    return static, adds, checks, block_second
+
+
+def _parse_rule(raw: Any, index: int, tools: frozenset[str], classes: Mapping[str, str], seen: set[str], problems: list[str]) -> tuple[Rule | None, frozenset[str]]:
+    place = f"policies.rules[{index}]"
+    if not isinstance(raw, Mapping):
+        problems.append(f"{place}: must be a mapping with name, effect and when")
+        return None, frozenset()
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        problems.append(f"{place}.name: every rule needs a name")
+        name = f"rules[{index}]"
+    elif name in seen:
+        problems.append(f"{place}.name: {name!r} is used by an earlier rule; names must be unique")
+    seen.add(name)
+    place = f"{place} ({name})"
+    for key in sorted(set(raw) - _RULE_KEYS):
+        problems.append(f"{place}: unknown field {key!r} (one of {', '.join(sorted(_RULE_KEYS))})")
+    effect = _EFFECTS.get(str(raw.get("effect", "")).lower())
+    if effect is None:
+        problems.append(f"{place}.effect: must be allow, deny or require_approval, not {raw.get('effect')!r}")
+    reason = raw.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        problems.append(f"{place}.reason: must be text")
+    add_tags = frozenset(as_str_list(raw["add_tags"], f"{place}.add_tags", problems)) if "add_tags" in raw else frozenset()
+
+    scope: frozenset[str] | None = None
+    sticky: frozenset[str] = frozenset()
+    when = raw.get("when", {}) or {}
+    if not isinstance(when, Mapping):
+        problems.append(f"{place}.when: must be a mapping of conditions")
+        when = {}
+    for key in sorted(set(when) - _WHEN_KEYS):
+        problems.append(f"{place}.when: unknown condition {key!r} (one of {', '.join(sorted(_WHEN_KEYS))})")
+    if "tool" in when:
+        regex = glob_regex(as_str_list(when["tool"], f"{place}.when.tool", problems))
+        scope = frozenset(t for t in tools if regex.match(t))
+    if "class" in when:
+        wanted = as_str_list(when["class"], f"{place}.when.class", problems)
+        for cls in wanted:
+            if cls not in CLASSES:
+                problems.append(f"{place}.when.class: {cls!r} is not a security class ({', '.join(CLASSES)})")
+        by_class = frozenset(t for t in tools if classes.get(t) in wanted)
+        scope = by_class if scope is None else scope & by_class
+    checks, more_sticky = _parse_conditions(when, f"{place}.when", tools, problems)
+    sticky |= more_sticky
+    unless_raw = raw.get("unless", {}) or {}
+    unless: list[Check] = []
+    if not isinstance(unless_raw, Mapping):
+        problems.append(f"{place}.unless: must be a mapping of conditions")
+    else:
+        for key in sorted(set(unless_raw) - (_WHEN_KEYS - {"tool", "class"})):
+            problems.append(f"{place}.unless: unknown condition {key!r}")
+        for key, value in unless_raw.items():
+            if key in _WHEN_KEYS - {"tool", "class"}:
+                # each condition of `unless` alone exempts the call
+                part, more = _parse_conditions({key: value}, f"{place}.unless", tools, problems)
+                unless.extend(part)
+                sticky |= more
+    if effect is None:
+        return None, sticky
+    text = reason if isinstance(reason, str) and reason else f"rule {name} matched"
+    return Rule(name, effect, text, place, scope, tuple(checks), tuple(unless), add_tags, "rules"), sticky
+
+
+def _parse_conditions(when: Mapping[str, Any], place: str, tools: frozenset[str], problems: list[str]) -> tuple[list[Check], frozenset[str]]:
+    checks: list[Check | None] = []
+    sticky: frozenset[str] = frozenset()
+    for key in ("agent", "project"):
+        if key in when:
+            checks.append(parse_identity(key, when[key], f"{place}.{key}", problems))
+    if "taint" in when:
+        checks.append(parse_taint(when["taint"], f"{place}.taint", problems))
+    if "history" in when:
+        check, sticky = parse_history(when["history"], tools, f"{place}.history", problems)
+        checks.append(check)
+    if "time" in when:
+        checks.append(parse_time(when["time"], f"{place}.time", problems))
+    if "args" in when:
+        checks.extend(parse_args(when["args"], f"{place}.args", problems))
+    if "flows_from_untrusted" in when and when["flows_from_untrusted"] is not False:
+        checks.append(parse_flow(when["flows_from_untrusted"], f"{place}.flows_from_untrusted", problems))
+    return [c for c in checks if c is not None], sticky
+
+
+def _original_rules(tool: str, static: Mapping[str, str], checks: Mapping[str, set[str]], block_second: Mapping[str, set[str]]) -> tuple[list[Rule], list[Rule]]:
+    """The original rules for one tool: the ones before the named rules and the static ALLOW after them."""
+    before: list[Rule] = []
+    if static.get(tool) == "DENY":
+        before.append(Rule(f"staticRules.{tool}", Effect.DENY, f"{tool} is denied by a static rule", f"policies.staticRules.{tool}", source="staticRules"))
+    for first in sorted(block_second.get(tool, ())):
+        marker = USED_TAG + first
+
+        def used(call: ToolCall, facts: SessionFacts, now: datetime, _f: str = first, _m: str = marker) -> bool:
+            return _f in facts.history or _m in facts.tags
+
+        before.append(Rule(
+            f"BLOCK_SECOND:{first}->{tool}", Effect.DENY, f"{tool} is blocked because {first} was used earlier in this session",
+            "policies.taintRules", checks=(Check(f"{first} was used earlier", used),), source="taintRules",
+        ))
+    forbidden = frozenset(checks.get(tool, ()))
+    if forbidden:
+
+        def tainted(call: ToolCall, facts: SessionFacts, now: datetime, _t: frozenset[str] = forbidden) -> bool:
+            return not _t.isdisjoint(facts.tags)
+
+        def reason(call: ToolCall, facts: SessionFacts, _t: frozenset[str] = forbidden, _n: str = tool) -> str:
+            return f"{_n} is blocked while the session carries taint: {', '.join(sorted(_t & facts.tags))}"
+
+        before.append(Rule(f"CHECK_TAINT:{tool}", Effect.DENY, reason, "policies.taintRules",
+                           checks=(Check(f"session carries one of {sorted(forbidden)}", tainted),), source="taintRules"))
+    after: list[Rule] = []
+    if static.get(tool) == "ALLOW":
+        after.append(Rule(f"staticRules.{tool}", Effect.ALLOW, f"{tool} is allowed by a static rule", f"policies.staticRules.{tool}", source="staticRules"))
+    return before, after
+
+
+def compile_policy(policies: Mapping[str, Any] | None, tools: Sequence[Mapping[str, Any]] | None) -> CompiledPolicy:
+    problems: list[str] = []
+    if policies is not None and not isinstance(policies, Mapping):
+        raise PolicyError(["policies: must be a mapping (staticRules, taintRules, rules, default)"])
+    policies = policies or {}
+    tool_names, classes = _parse_tools(tools, problems)
+    static, adds, checks, block_second = _parse_original(policies, problems)
+    all_tools = frozenset(tool_names | set(static))
+
+    default_raw = policies.get("default", "deny")
+    default_effect = _EFFECTS.get(str(default_raw).lower())
+    if default_effect is None:
+        problems.append(f"policies.default: must be allow, deny or require_approval, not {default_raw!r}")
+        default_effect = Effect.DENY
+    default_reason = "no rule allows this call" if default_effect is Effect.DENY else f"the policy default is {default_effect.value}"
+    default = Rule("default", default_effect, default_reason, "policies.default", source="default")
+
+    named: list[Rule] = []
+    sticky: set[str] = {first for firsts in block_second.values() for first in firsts}
+    raw_rules = policies.get("rules", []) or []
+    if not isinstance(raw_rules, Sequence) or isinstance(raw_rules, str):
+        problems.append("policies.rules: must be a list of rules")
+        raw_rules = []
+    names: set[str] = set()
+    for index, raw in enumerate(raw_rules):
+        rule, more = _parse_rule(raw, index, all_tools, classes, names, problems)
+        sticky |= more
+        if rule is not None:
+            named.append(rule)
     if problems:
         raise PolicyError(problems)
+
+    by_tool: dict[str, tuple[Rule, ...]] = {}
+    for tool in all_tools:
+        before, after = _original_rules(tool, static, checks, block_second)
+        mine = [r for r in named if r.tools is None or tool in r.tools]
+        by_tool[tool] = (*before, *mine, *after)
+    # A tool without a class is treated as an untrusted source: fail closed.
+    untrusted = frozenset(t for t in all_tools if classes.get(t) in ("UNTRUSTED_READ", None) or t in adds)
+    trusted = frozenset(t for t in all_tools if classes.get(t) in ("SAFE_READ", "SENSITIVE_READ") and t not in untrusted)
     return CompiledPolicy(
-        tools=frozenset(tool_names | set(static)),
+        tools=all_tools,
         classes=classes,
         static=static,
         adds={k: frozenset(v) for k, v in adds.items()},
         checks={k: frozenset(v) for k, v in checks.items()},
         block_second={k: frozenset(v) for k, v in block_second.items()},
+        rules=tuple(named),
+        by_tool=by_tool,
+        default=default,
+        sticky=frozenset(sticky),
+        untrusted=untrusted,
+        trusted=trusted,
+        tracks_values=any(_reads_flow(r) for r in raw_rules),
+    )
+
+
+def _reads_flow(raw: Any) -> bool:
+    return isinstance(raw, Mapping) and any(
+        isinstance(part, Mapping) and part.get("flows_from_untrusted") not in (None, False)
+        for part in (raw.get("when"), raw.get("unless"))
     )

@@ -1,34 +1,112 @@
-"""The evaluator: one call, the compiled policy and the session facts in; a decision out."""
+"""The evaluator: one call, the compiled policy and the session facts in; a decision out.
+
+First match wins over the rules that can match the call's tool (see
+``_compile`` for the order). A rule whose conditions raise is skipped and
+recorded in ``Decision.errors``; if the call would then be allowed although a
+skipped rule could have denied it or held it for approval, the call is denied
+instead: an error never turns into a silent allow. Nothing here does I/O or
+reads the clock (``now`` comes in).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from interceptor.policy._compile import CompiledPolicy
+from interceptor.policy._compile import CompiledPolicy, Rule
+from interceptor.policy._conditions import USED_TAG
 from interceptor.policy._model import EMPTY_DELTA, Decision, Effect, SessionFacts, StateDelta, ToolCall
+from interceptor.policy._values import (
+    MAX_SCAN_CHARS,
+    OVERFLOW_TAG,
+    UNTRUSTED_TAG,
+    extract,
+    extract_zoned,
+    fingerprint,
+    strings,
+)
+
+# Per-call bound on the trusted fingerprints taken from arguments (state stays small).
+_MAX_ARG_VALUES = 32
+
+
+def matches(rule: Rule, call: ToolCall, facts: SessionFacts, now: datetime) -> bool:
+    """Whether ``rule`` applies; raises whatever a condition raises."""
+    for check in rule.checks:
+        if not check.test(call, facts, now):
+            return False
+    return not any(check.test(call, facts, now) for check in rule.unless)
+
+
+def reason_of(rule: Rule, call: ToolCall, facts: SessionFacts) -> str:
+    return rule.reason if isinstance(rule.reason, str) else rule.reason(call, facts)
 
 
 def evaluate(policy: CompiledPolicy, call: ToolCall, facts: SessionFacts, now: datetime) -> Decision:
     tool = call.tool
     if tool not in policy.tools:
         return Decision(Effect.DENY, "unknown_tool", f"tool {tool!r} is not defined for this project")
-    if policy.static.get(tool) == "DENY":
-        return Decision(Effect.DENY, f"staticRules.{tool}", f"{tool} is denied by a static rule")
-    for first in sorted(policy.block_second.get(tool, ())):
-        if first in facts.history:
-            return Decision(
-                Effect.DENY, f"BLOCK_SECOND:{first}->{tool}", f"{tool} is blocked because {first} was used earlier in this session"
-            )
-    forbidden = policy.checks.get(tool, frozenset()) & facts.tags
-    if forbidden:
-        tags = ", ".join(sorted(forbidden))
-        return Decision(Effect.DENY, f"CHECK_TAINT:{tool}", f"{tool} is blocked while the session carries taint: {tags}")
-    if policy.static.get(tool) == "ALLOW":
-        delta = StateDelta(add_tags=policy.adds.get(tool, frozenset()), record_call=tool)
-        return Decision(Effect.ALLOW, f"staticRules.{tool}", f"{tool} is allowed by a static rule", delta)
-    return Decision(Effect.DENY, "default", f"no rule allows {tool}")
+    errors: list[str] = []
+    skipped: Rule | None = None
+    decided = policy.default
+    for rule in policy.by_tool.get(tool, ()):
+        try:
+            if matches(rule, call, facts, now):
+                decided = rule
+                break
+        except Exception as exc:  # noqa: BLE001 - a failing rule is recorded, never fatal
+            errors.append(f"{rule.name}: {exc}")
+            if skipped is None and rule.effect is not Effect.ALLOW:
+                skipped = rule
+    if decided.effect is Effect.ALLOW and skipped is not None:
+        return Decision(
+            Effect.DENY,
+            skipped.name,
+            f"rule {skipped.name} could not be evaluated ({errors[0]}); denied rather than skipping a restriction",
+            errors=tuple(errors),
+        )
+    reason = reason_of(decided, call, facts)
+    if decided.effect is not Effect.ALLOW:
+        return Decision(decided.effect, decided.name, reason, errors=tuple(errors))
+    return Decision(Effect.ALLOW, decided.name, reason, _allow_delta(policy, decided, call, facts), tuple(errors))
+
+
+def _allow_delta(policy: CompiledPolicy, rule: Rule, call: ToolCall, facts: SessionFacts) -> StateDelta:
+    """Taint is added when the call is allowed, at decision time, before it executes."""
+    tool = call.tool
+    tags = policy.adds.get(tool, frozenset()) | rule.add_tags
+    if tool in policy.sticky:
+        tags = tags | {USED_TAG + tool}
+    values: frozenset[str] = frozenset()
+    if policy.tracks_values and UNTRUSTED_TAG not in facts.tags:
+        # Before any untrusted text entered the session, the arguments come from the user: trusted context.
+        found: set[str] = set()
+        for text in strings(call.arguments):
+            for kind, value in extract(text[:MAX_SCAN_CHARS]):
+                found.add(fingerprint("t", kind, value))
+                if len(found) >= _MAX_ARG_VALUES:
+                    break
+        values = frozenset(found)
+    return StateDelta(add_tags=frozenset(tags), record_call=tool, add_values=values)
 
 
 def observe(policy: CompiledPolicy, call: ToolCall, output: str) -> StateDelta:
-    """State changes caused by a tool's output, after it executed."""
-    return EMPTY_DELTA
+    """State changes caused by a tool's output, after it executed: data-flow taint."""
+    if not policy.tracks_values or call.tool not in policy.tools:
+        return EMPTY_DELTA
+    if call.tool in policy.untrusted:
+        zone, tags = "u", {UNTRUSTED_TAG}
+    elif call.tool in policy.trusted:
+        zone, tags = "t", set()
+    else:
+        return EMPTY_DELTA
+    if zone == "u" and len(output) > MAX_SCAN_CHARS:
+        tags.add(OVERFLOW_TAG)
+    found: set[str] = set()
+    for kind, value, in_text in extract_zoned(output[:MAX_SCAN_CHARS]):
+        found.add(fingerprint(zone, kind, value))
+        if in_text and zone == "u":
+            found.add(fingerprint("p", kind, value))
+    values = frozenset(found)
+    if not values and not tags:
+        return EMPTY_DELTA
+    return StateDelta(add_tags=frozenset(tags), add_values=values)

@@ -1,4 +1,7 @@
-"""The data the engine reads and returns: calls, session facts, decisions, state changes."""
+"""The data the engine reads and returns: calls, session facts, decisions, state changes.
+
+Everything here is an immutable value; it must never do I/O or read the clock.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,11 @@ from typing import Any
 
 import orjson
 
+from interceptor.policy._values import decode_filter, encode_filter, filter_add
+
 # Bounded so that per-session state stays small (the performance target is 2 KB).
 MAX_HISTORY = 32
-MAX_VALUES = 64
+MAX_VALUES = 32
 
 
 class Effect(str, enum.Enum):
@@ -52,16 +57,22 @@ class SessionFacts:
     bounded to the last MAX_HISTORY; ``values`` holds fingerprints of values
     seen in untrusted tool output (data-flow taint), bounded to MAX_VALUES.
     ``version`` increases with every committed change; stores use it to
-    refuse a commit decided on stale facts.
+    refuse a commit decided on stale facts. ``seen`` is a fixed-size filter
+    holding every fingerprint ever added (``values`` only keeps the first
+    MAX_VALUES): data-flow conditions read the filter, so nothing is forgotten.
     """
 
     tags: frozenset[str] = frozenset()
     history: tuple[str, ...] = ()
     values: frozenset[str] = frozenset()
     version: int = 0
+    seen: bytes = b""
 
     def to_json(self) -> bytes:
-        return orjson.dumps({"t": sorted(self.tags), "h": list(self.history), "v": sorted(self.values)})
+        data: dict[str, Any] = {"t": sorted(self.tags), "h": list(self.history), "v": sorted(self.values)}
+        if self.seen:
+            data["s"] = encode_filter(self.seen)
+        return orjson.dumps(data)
 
     @classmethod
     def from_json(cls, data: bytes | str | None, version: int = 0) -> SessionFacts:
@@ -73,6 +84,7 @@ class SessionFacts:
             history=tuple(raw.get("h", ())),
             values=frozenset(raw.get("v", ())),
             version=version,
+            seen=decode_filter(raw.get("s")),
         )
 
 
@@ -83,11 +95,14 @@ def apply_delta(facts: SessionFacts, delta: StateDelta) -> SessionFacts:
     if delta.record_call is not None:
         history = (*history, delta.record_call)[-MAX_HISTORY:]
     values = facts.values
-    if delta.add_values - values:
-        values = frozenset(sorted(values | delta.add_values)[:MAX_VALUES])
-    if tags == facts.tags and history == facts.history and values == facts.values:
+    seen = facts.seen
+    if delta.add_values:
+        seen = filter_add(seen, delta.add_values)
+        if delta.add_values - values:
+            values = frozenset(sorted(values | delta.add_values)[:MAX_VALUES])
+    if tags == facts.tags and history == facts.history and values == facts.values and seen == facts.seen:
         return facts
-    return SessionFacts(tags=tags, history=history, values=values, version=facts.version + 1)
+    return SessionFacts(tags=tags, history=history, values=values, version=facts.version + 1, seen=seen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +111,14 @@ class Decision:
     rule: str
     reason: str
     delta: StateDelta = field(default=EMPTY_DELTA)
+    errors: tuple[str, ...] = ()  # rules skipped because they failed to evaluate, with why
 
     @property
     def allowed(self) -> bool:
         return self.effect is Effect.ALLOW
 
-    def as_dict(self) -> dict[str, str]:
-        return {"decision": self.effect.value, "rule": self.rule, "reason": self.reason}
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"decision": self.effect.value, "rule": self.rule, "reason": self.reason}
+        if self.errors:
+            data["errors"] = list(self.errors)
+        return data

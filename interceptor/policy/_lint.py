@@ -1,0 +1,100 @@
+"""`policy lint` and `policy diff`: static checks and structural comparison of policies.
+
+Lint warns about what compiles but is probably wrong: rules shadowed by an
+earlier rule, rules that can never match, tools named but not defined, tools
+without a security class. Diff lists what changed between two policies, rule
+by rule. Neither does I/O nor evaluates a call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from interceptor.policy._compile import CompiledPolicy, Rule, compile_policy
+
+
+def _unconditional(rule: Rule) -> bool:
+    return not rule.checks and not rule.unless
+
+
+def lint_policy(policies: Mapping[str, Any], tools: Sequence[Mapping[str, Any]] | None) -> list[str]:
+    """Warnings, each with its place; raises PolicyError if the policy does not compile."""
+    policy: CompiledPolicy = compile_policy(policies, tools)
+    warnings: list[str] = []
+    defined = {t.get("name") for t in tools or () if isinstance(t, Mapping)}
+    for tool in sorted(set(policy.static) - defined) if tools is not None else ():
+        warnings.append(f"policies.staticRules.{tool}: tool {tool!r} is not defined in the tools")
+    for index, rule in enumerate(policies.get("taintRules", []) or []):
+        for key in ("tool", "first", "second"):
+            name = rule.get(key) if isinstance(rule, Mapping) else None
+            if isinstance(name, str) and name not in policy.tools:
+                warnings.append(f"policies.taintRules[{index}].{key}: tool {name!r} is not defined")
+    for tool in sorted(policy.tools):
+        if tool not in policy.classes:
+            warnings.append(f"tools.{tool}: no security class (class rules cannot see it; its output counts as untrusted)")
+    for index, rule in enumerate(policy.rules):
+        if rule.tools is not None and not rule.tools:
+            warnings.append(f"{rule.place}: can never match: its tool/class conditions select no defined tool")
+            continue
+        scope = rule.tools if rule.tools is not None else policy.tools
+        for earlier in policy.rules[:index]:
+            earlier_scope = earlier.tools if earlier.tools is not None else policy.tools
+            if _unconditional(earlier) and scope <= earlier_scope:
+                warnings.append(f"{rule.place}: shadowed by {earlier.place}, which matches every call this rule could")
+                break
+        else:
+            blocked = [t for t in scope if any(_unconditional(r) and r.source != "rules" for r in policy.candidates(t)[:1])]
+            if scope and len(blocked) == len(scope):
+                warnings.append(f"{rule.place}: never decides: a static DENY comes first for every tool it matches")
+    for tool in sorted(policy.tools):
+        if tool not in policy.static and not any(r.effect.value == "allow" for r in policy.candidates(tool)) and policy.default.effect.value != "allow":
+            warnings.append(f"tools.{tool}: no rule can allow it (denied by default)")
+    return warnings
+
+
+def _by_name(policies: Mapping[str, Any]) -> dict[str, Any]:
+    rules = policies.get("rules", []) or []
+    return {str(r.get("name", f"#{i}")): r for i, r in enumerate(rules) if isinstance(r, Mapping)}
+
+
+def diff_policies(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Changes from ``a`` to ``b``: [{kind, where, before, after, text}], in a stable order."""
+    changes: list[dict[str, Any]] = []
+
+    def add(kind: str, where: str, before: Any, after: Any, text: str) -> None:
+        changes.append({"kind": kind, "where": where, "before": before, "after": after, "text": text})
+
+    sa, sb = a.get("staticRules", {}) or {}, b.get("staticRules", {}) or {}
+    for tool in sorted(set(sa) | set(sb)):
+        if sa.get(tool) != sb.get(tool):
+            kind = "added" if tool not in sa else "removed" if tool not in sb else "changed"
+            add(kind, f"staticRules.{tool}", sa.get(tool), sb.get(tool), f"{kind}: staticRules.{tool}: {sa.get(tool)} -> {sb.get(tool)}")
+    ta = [_key(r) for r in a.get("taintRules", []) or []]
+    tb = [_key(r) for r in b.get("taintRules", []) or []]
+    for rule in sorted(set(ta) - set(tb)):
+        add("removed", "taintRules", dict(rule), None, f"removed: taintRules {dict(rule)}")
+    for rule in sorted(set(tb) - set(ta)):
+        add("added", "taintRules", None, dict(rule), f"added: taintRules {dict(rule)}")
+    if a.get("default", "deny") != b.get("default", "deny"):
+        add("changed", "default", a.get("default", "deny"), b.get("default", "deny"),
+            f"changed: default: {a.get('default', 'deny')} -> {b.get('default', 'deny')}")
+    ra, rb = _by_name(a), _by_name(b)
+    for name in [n for n in ra if n not in rb]:
+        add("removed", f"rules.{name}", ra[name], None, f"removed: rule {name}")
+    for name in [n for n in rb if n not in ra]:
+        add("added", f"rules.{name}", None, rb[name], f"added: rule {name} ({rb[name].get('effect')})")
+    for name in [n for n in ra if n in rb and ra[n] != rb[n]]:
+        fields = sorted(k for k in set(ra[name]) | set(rb[name]) if ra[name].get(k) != rb[name].get(k))
+        add("changed", f"rules.{name}", ra[name], rb[name], f"changed: rule {name}: {', '.join(fields)}")
+    order_a = [n for n in ra if n in rb]
+    order_b = [n for n in rb if n in ra]
+    if order_a != order_b:
+        add("reordered", "rules", order_a, order_b, f"reordered: rules (first match wins): {order_a} -> {order_b}")
+    return changes
+
+
+def _key(rule: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(rule, Mapping):
+        return (("invalid", repr(rule)),)
+    return tuple(sorted((str(k), repr(v)) for k, v in rule.items()))

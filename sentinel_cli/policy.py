@@ -1,0 +1,431 @@
+"""`sentinel policy`: validate, lint, explain, diff and simulate policies; push, pull, history, rollback.
+
+The file commands never touch a server: they read YAML/JSON files and run the
+same pure engine (interceptor.policy) as the live interceptor. The store
+commands go through the config store (interceptor.config). This module must
+never evaluate a policy any other way than through the engine, and never let
+`simulate` read a trace's ground-truth fields.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+class PolicyFileError(Exception):
+    """A policy, tools or trace file that cannot be read. ``code`` is machine-readable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    group = subparsers.add_parser("policy", help="validate, lint, explain, diff, simulate and version policies")
+    sub = group.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
+
+    def with_policy(p: argparse.ArgumentParser, tools: bool = True) -> None:
+        p.add_argument("--project", help="the project to take from a config file with several projects")
+        if tools:
+            p.add_argument("--tools", help="tool list (JSON/YAML); default: the project's tools in a config file")
+
+    validate = sub.add_parser("validate", help="check a policy file; print every problem with its place")
+    validate.add_argument("file")
+    with_policy(validate)
+    validate.set_defaults(handler=_validate)
+
+    lint = sub.add_parser("lint", help="warn about shadowed or dead rules, undefined tools, missing classes")
+    lint.add_argument("file")
+    with_policy(lint)
+    lint.set_defaults(handler=_lint)
+
+    explain = sub.add_parser("explain", help="which rule decides a call, and why")
+    explain.add_argument("--policy", required=True)
+    explain.add_argument("--call", required=True, help='JSON: {"tool": ..., "arguments": {...}}')
+    explain.add_argument("--history", help="JSON list (or @file) of earlier calls {tool, arguments, output}")
+    explain.add_argument("--agent")
+    explain.add_argument("--now", help="ISO time of the call (default: now)")
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    with_policy(explain)
+    explain.set_defaults(handler=_explain)
+
+    diff = sub.add_parser("diff", help="what changed between two policy files")
+    diff.add_argument("a")
+    diff.add_argument("b")
+    diff.add_argument("--project")
+    diff.add_argument("--format", choices=("text", "json"), default="text")
+    diff.set_defaults(handler=_diff)
+
+    simulate = sub.add_parser("simulate", help="replay traces through the policy, one fresh session per trace")
+    simulate.add_argument("--policy", required=True)
+    simulate.add_argument("--trace", required=True, help="JSON Lines, one trace {id, calls: [{tool, args, output}]} a line")
+    simulate.add_argument("--format", choices=("json",), default="json")
+    simulate.add_argument("--agent")
+    simulate.add_argument("--now", help="ISO time used for every call (default: now)")
+    simulate.add_argument("--output", help="write here instead of stdout")
+    with_policy(simulate)
+    simulate.set_defaults(handler=_simulate)
+
+    for name, text in (("push", "store a policy file as the project's new current version"),
+                       ("pull", "print the project's current policy"),
+                       ("history", "list the project's policy versions"),
+                       ("rollback", "make an earlier version current again (as a new version)")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("project_name", metavar="PROJECT")
+        if name == "push":
+            p.add_argument("file")
+            p.add_argument("--author", default=os.environ.get("USER", "unknown"))
+        if name == "rollback":
+            p.add_argument("version", type=int)
+            p.add_argument("--author", default=os.environ.get("USER", "unknown"))
+        if name == "pull":
+            p.add_argument("--format", choices=("yaml", "json"), default="yaml")
+        p.add_argument("--config", help="config store (file path or URL); default: settings (SENTINEL_CONFIG)")
+        p.set_defaults(handler=_STORE_HANDLERS[name])
+
+
+# --------------------------------------------------------------------------- files
+
+
+def read_document(path: str) -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyFileError("unreadable", f"{path}: {exc.strerror or exc}") from exc
+    import yaml
+
+    try:
+        return json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise PolicyFileError("malformed", f"{path}: not valid {'JSON' if path.endswith('.json') else 'YAML'}: {exc}") from exc
+
+
+def _pick_project(doc: Mapping[str, Any], project: str | None, path: str) -> Mapping[str, Any]:
+    projects = doc.get("projects")
+    if not isinstance(projects, list) or not all(isinstance(p, Mapping) for p in projects):
+        raise PolicyFileError("malformed", f"{path}: projects must be a list of projects")
+    if project is not None:
+        found = [p for p in projects if p.get("name") == project]
+        if not found:
+            raise PolicyFileError("no_project", f"{path}: no project named {project!r}")
+        return found[0]
+    if len(projects) != 1:
+        names = ", ".join(str(p.get("name")) for p in projects)
+        raise PolicyFileError("ambiguous_project", f"{path}: {len(projects)} projects ({names}); choose one with --project")
+    return projects[0]
+
+
+def load_policy(path: str, project: str | None = None) -> tuple[Mapping[str, Any], list[Any] | None]:
+    """(policies, tools or None) from a policy file, a {policies, tools} file or a whole config file."""
+    doc = read_document(path)
+    if not isinstance(doc, Mapping):
+        raise PolicyFileError("malformed", f"{path}: must be a mapping with `policies` (or a config with `projects`)")
+    if "projects" in doc:
+        doc = _pick_project(doc, project, path)
+    policies = doc.get("policies", doc if {"staticRules", "taintRules", "rules", "default"} & set(doc) else None)
+    if not isinstance(policies, Mapping):
+        raise PolicyFileError("malformed", f"{path}: no `policies` mapping found")
+    tools = doc.get("tools")
+    return policies, tools if isinstance(tools, list) else None
+
+
+def load_tools(path: str | None, fallback: list[Any] | None) -> list[Any] | None:
+    if path is None:
+        return fallback
+    doc = read_document(path)
+    if isinstance(doc, Mapping) and isinstance(doc.get("tools"), list):
+        doc = doc["tools"]
+    if not isinstance(doc, list):
+        raise PolicyFileError("malformed", f"{path}: must be a list of tools")
+    return [_normalise_tool(t) for t in doc]
+
+
+def _normalise_tool(tool: Any) -> Any:
+    # The eval's tools carry `parameters`, the config's `input_schema`; the engine reads neither.
+    return tool
+
+
+def _compile(args: argparse.Namespace, policy_path: str) -> Any:
+    from interceptor.policy import compile_policy
+
+    policies, tools = load_policy(policy_path, args.project)
+    return compile_policy(policies, load_tools(getattr(args, "tools", None), tools))
+
+
+def _now(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _fail(exc: Exception, path: str | None = None) -> int:
+    from interceptor.policy import PolicyError
+
+    if isinstance(exc, PolicyError):
+        print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {locate(path, problem) if path else problem}", file=sys.stderr)
+        return 1
+    print(f"error: {exc}", file=sys.stderr)
+    return 2
+
+
+def locate(path: str, problem: str) -> str:
+    """``problem`` prefixed with FILE:LINE where its place (policies.rules[2].when...) can be found in a YAML file."""
+    import re
+
+    import yaml
+
+    place = problem.split(": ", 1)[0]
+    steps = [s for s in re.findall(r"\[(\d+)\]|([^.\[\]]+)", re.sub(r" \([^)]*\)", "", place))]
+    try:
+        node: Any = yaml.compose(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return problem
+    line = None
+    if isinstance(node, yaml.MappingNode) and steps and steps[0][1] == "policies":
+        keys = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+        if "policies" not in keys and "projects" in keys:
+            return problem  # config files: the place inside the project is enough
+        if "policies" not in keys:
+            steps = steps[1:]  # a bare policies object
+    for index, key in steps:
+        if isinstance(node, yaml.SequenceNode) and index and int(index) < len(node.value):
+            node = node.value[int(index)]
+        elif isinstance(node, yaml.MappingNode) and key:
+            found = [v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key]
+            if not found:
+                break
+            line = next(k for k, v in node.value if v is found[0]).start_mark.line + 1
+            node = found[0]
+            continue
+        else:
+            break
+        line = node.start_mark.line + 1
+    return f"{path}:{line}: {problem}" if line else problem
+
+
+# --------------------------------------------------------------------------- file commands
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from interceptor.policy import PolicyError
+
+    try:
+        policy = _compile(args, args.file)
+    except (PolicyError, PolicyFileError) as exc:
+        return _fail(exc, args.file)
+    print(f"{args.file}: valid ({len(policy.rules)} named rules, {len(policy.tools)} tools, default {policy.default.effect.value})")
+    return 0
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from interceptor.policy import PolicyError, lint_policy
+
+    try:
+        policies, tools = load_policy(args.file, args.project)
+        tools = load_tools(args.tools, tools)
+        warnings = lint_policy(policies, tools)
+    except (PolicyError, PolicyFileError) as exc:
+        return _fail(exc, args.file)
+    for warning in warnings:
+        print(f"{args.file}: {warning}")
+    print(f"{len(warnings)} warning(s)")
+    return 1 if warnings else 0
+
+
+def _history_arg(text: str | None) -> list[Any]:
+    if not text:
+        return []
+    raw = Path(text[1:]).read_text(encoding="utf-8") if text.startswith("@") else text
+    data = json.loads(raw)
+    if not isinstance(data, list):
+        raise PolicyFileError("malformed", "--history must be a JSON list of calls")
+    return data
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from interceptor.policy import PolicyError, ToolCall, explain, replay
+
+    try:
+        policy = _compile(args, args.policy)
+        call_raw = json.loads(args.call)
+        if not isinstance(call_raw, Mapping) or not isinstance(call_raw.get("tool"), str):
+            raise PolicyFileError("malformed", '--call must be {"tool": ..., "arguments": {...}}')
+        now = _now(args.now)
+        project = args.project or ""
+        earlier, facts = replay(policy, _history_arg(args.history), now, project=project, agent=args.agent)
+        call = ToolCall(call_raw["tool"], call_raw.get("arguments", call_raw.get("args")) or {}, project, args.agent)
+        result = explain(policy, call, facts, now)
+    except (PolicyError, PolicyFileError, ValueError) as exc:
+        return _fail(exc, args.policy)
+    if args.format == "json":
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        for index, decision in enumerate(earlier):
+            print(f"history[{index}]: {decision.effect.value} by {decision.rule}")
+        print(result.as_text())
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from interceptor.policy import diff_policies
+
+    try:
+        a, _ = load_policy(args.a, args.project)
+        b, _ = load_policy(args.b, args.project)
+    except PolicyFileError as exc:
+        return _fail(exc)
+    changes = diff_policies(a, b)
+    if args.format == "json":
+        print(json.dumps(changes, indent=2))
+    else:
+        for change in changes:
+            print(change["text"])
+        if not changes:
+            print("no changes")
+    return 1 if changes else 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from interceptor.policy import PolicyError, simulate_trace
+
+    try:
+        policy = _compile(args, args.policy)
+        now = _now(args.now)
+        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+        try:
+            with open(args.trace, encoding="utf-8") as traces:
+                for number, line in enumerate(traces, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        trace = json.loads(line)
+                    except ValueError as exc:
+                        raise PolicyFileError("malformed", f"{args.trace}:{number}: not JSON: {exc}") from exc
+                    result = simulate_trace(policy, trace, now, project=args.project or "", agent=args.agent)
+                    out.write(json.dumps(result) + "\n")
+        finally:
+            if out is not sys.stdout:
+                out.close()
+    except (PolicyError, PolicyFileError, OSError) as exc:
+        return _fail(exc, args.policy)
+    return 0
+
+
+# --------------------------------------------------------------------------- store commands
+
+
+def _store_run(args: argparse.Namespace, action: Any) -> int:
+    import asyncio
+
+    try:
+        from interceptor.config import open_config_store  # type: ignore[attr-defined]
+    except ImportError:
+        print("error: this installation has no config store (interceptor.config.open_config_store)", file=sys.stderr)
+        return 2
+    from interceptor.config import ConfigStoreError
+
+    async def run() -> int:
+        store = await _open_store(open_config_store, args.config)
+        try:
+            return int(await action(store))
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except (ConfigStoreError, PolicyFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+async def _open_store(opener: Any, config: str | None) -> Any:
+    import inspect
+
+    if config:
+        os.environ["SENTINEL_CONFIG"] = config
+    settings: Any = None
+    try:
+        from interceptor.settings import InterceptorSettings  # type: ignore[attr-defined]
+
+        settings = InterceptorSettings()
+    except Exception:  # noqa: BLE001 - fall back to the plain path below
+        settings = config
+    store = opener(settings)
+    return await store if inspect.isawaitable(store) else store
+
+
+def _push(args: argparse.Namespace) -> int:
+    from interceptor.policy import PolicyError, compile_policy
+
+    async def action(store: Any) -> int:
+        policies, _ = load_policy(args.file)
+        project = await store.get_project(args.project_name)
+        if project is None:
+            raise PolicyFileError("no_project", f"no project named {args.project_name!r} in the store")
+        try:
+            compile_policy(policies, project.tools)
+        except PolicyError as exc:
+            return _fail(exc, args.file)
+        version = await store.push_policy(args.project_name, dict(policies), args.author)
+        print(f"{args.project_name}: policy version {version} is current (author {args.author})")
+        return 0
+
+    return _store_run(args, action)
+
+
+def _pull(args: argparse.Namespace) -> int:
+    async def action(store: Any) -> int:
+        project = await store.get_project(args.project_name)
+        if project is None:
+            raise PolicyFileError("no_project", f"no project named {args.project_name!r} in the store")
+        doc = {"policies": _plain(project.policies)}
+        if args.format == "json":
+            print(json.dumps(doc, indent=2))
+        else:
+            import yaml
+
+            print(f"# {args.project_name}, policy version {project.policy_version}")
+            print(yaml.safe_dump(doc, sort_keys=False), end="")
+        return 0
+
+    return _store_run(args, action)
+
+
+def _history(args: argparse.Namespace) -> int:
+    async def action(store: Any) -> int:
+        versions = await store.policy_history(args.project_name)
+        for v in versions:
+            print(f"{v.version}\t{v.created_at.isoformat()}\t{v.author}")
+        return 0
+
+    return _store_run(args, action)
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    async def action(store: Any) -> int:
+        version = await store.rollback(args.project_name, args.version, args.author)
+        print(f"{args.project_name}: version {args.version} is current again as version {version}")
+        return 0
+
+    return _store_run(args, action)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_plain(v) for v in value]
+    return value
+
+
+_STORE_HANDLERS = {"push": _push, "pull": _pull, "history": _history, "rollback": _rollback}
