@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from interceptor.config._model import ConfigStore, ConfigStoreError, PolicyVersion, Project
-from interceptor.config._records import find_by_key_hash
+from interceptor.config._records import KeyIndex
 
 
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
     projects: tuple[Project, ...]
     by_name: Mapping[str, Project] = field(default_factory=dict)
+    keys: KeyIndex = field(default_factory=lambda: KeyIndex(()))
     generation: int = 0  # the cache's write count when this read started
 
 
@@ -136,7 +137,7 @@ class CachedConfigStore:
             raise error from exc
         finally:
             self._refresh = None
-        snap = _Snapshot(tuple(projects), {p.name: p for p in projects}, generation)
+        snap = _Snapshot(tuple(projects), {p.name: p for p in projects}, KeyIndex(projects), generation)
         self._snapshot, self._loaded_at, self._last_error = snap, started, None
         return snap
 
@@ -147,7 +148,7 @@ class CachedConfigStore:
     # -- reads (from the snapshot) ---------------------------------------------------------
 
     async def find_by_key_hash(self, api_key_sha256: str) -> Project | None:
-        return find_by_key_hash((await self._current()).projects, api_key_sha256)
+        return (await self._current()).keys.find(api_key_sha256)
 
     async def get_project(self, name: str) -> Project | None:
         return (await self._current()).by_name.get(name)

@@ -18,8 +18,6 @@ from interceptor.config._model import ConfigStoreError, PolicyVersion, Project
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-# Compared against when a project has no key, so every comparison has the same length.
-_NO_KEY = "0" * 64
 
 
 def api_key_sha256(api_key: str) -> str:
@@ -118,20 +116,47 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def find_by_key_hash(projects: Iterable[Project], api_key_sha256: str) -> Project | None:
-    """The project holding this key hash, scanning every project whatever matches.
+class KeyIndex:
+    """Every project's key hash as raw bytes, ready to scan in constant time.
 
-    A malformed hash is still compared (against itself padded), so a bad key
-    costs the same as a wrong one.
+    Build it once per snapshot; ``find`` compares the wanted hash with every
+    entry whatever matches (no early exit, no dict lookup), so its work does
+    not depend on which hashes exist. Cost grows with the number of projects
+    (about 70 ns each on this machine kind).
     """
-    wanted = api_key_sha256.lower().encode("ascii", "replace")
-    if len(wanted) != 64:
-        wanted = (wanted + b"?" * 64)[:64]  # never equal to a stored hex hash
-    found: Project | None = None
-    for project in projects:
-        stored = (project.api_key_sha256 or _NO_KEY).encode("ascii")
-        # Bitwise & keeps both operands evaluated: no short-circuit on a match.
-        matched = hmac.compare_digest(stored, wanted) & bool(project.api_key_sha256)
-        if matched:
-            found = project
-    return found
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, projects: Iterable[Project]) -> None:
+        self._entries = tuple(
+            (bytes.fromhex(p.api_key_sha256) if p.api_key_sha256 else _NO_MATCH, p) for p in projects
+        )
+
+    def find(self, api_key_sha256: str) -> Project | None:
+        wanted = _digest_or_impossible(api_key_sha256)
+        found: Project | None = None
+        compare = hmac.compare_digest
+        for stored, project in self._entries:
+            if compare(stored, wanted):
+                found = project
+        return found
+
+
+# 33 bytes: never equal to a 32-byte digest, so a keyless project or a
+# malformed probe still costs one full comparison and never matches.
+_NO_MATCH = b"\x00" * 33
+_IMPOSSIBLE = b"\xff" * 33
+
+
+def _digest_or_impossible(value: str) -> bytes:
+    if len(value) == 64:
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            pass
+    return _IMPOSSIBLE
+
+
+def find_by_key_hash(projects: Iterable[Project], api_key_sha256: str) -> Project | None:
+    """The project holding this key hash, scanning every project whatever matches."""
+    return KeyIndex(projects).find(api_key_sha256)

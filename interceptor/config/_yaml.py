@@ -30,8 +30,8 @@ from interceptor.config._records import (
     check_key_hash,
     check_name,
     check_policies,
+    KeyIndex,
     check_tools,
-    find_by_key_hash,
     now_utc,
     project_from_row,
     version_from_row,
@@ -50,6 +50,7 @@ class _Parsed:
     projects: tuple[Project, ...]
     by_name: Mapping[str, Project]
     history: Mapping[str, tuple[PolicyVersion, ...]]
+    keys: KeyIndex
 
 
 def _parse(text: str, path: Path) -> _Parsed:
@@ -88,7 +89,7 @@ def _parse(text: str, path: Path) -> _Parsed:
         projects.append(project)
         by_name[project.name] = project
         history[project.name] = tuple(sorted(versions, key=lambda v: v.version))
-    return _Parsed(tuple(projects), by_name, history)
+    return _Parsed(tuple(projects), by_name, history, KeyIndex(projects))
 
 
 class YamlConfigStore:
@@ -133,7 +134,7 @@ class YamlConfigStore:
         return _parse(text, self.path)
 
     async def find_by_key_hash(self, api_key_sha256: str) -> Project | None:
-        return find_by_key_hash((await self._read()).projects, api_key_sha256)
+        return (await self._read()).keys.find(api_key_sha256)
 
     async def get_project(self, name: str) -> Project | None:
         return (await self._read()).by_name.get(name)
