@@ -10,7 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rule_maker._lexicon import CONSEQUENTIAL_VERBS, PREPOSITIONS, READ_VERBS, WRITE_VERBS
+from rule_maker._lexicon import (
+    CONSEQUENTIAL_VERBS,
+    PREPOSITIONS,
+    READ_VERBS,
+    SAFE_OBJECTS,
+    SENSITIVE_OBJECTS,
+    UNTRUSTED_OBJECTS,
+    WRITE_VERBS,
+)
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _WORD = re.compile(r"[a-z]+")
@@ -69,6 +77,10 @@ class ToolFeatures:
 
 def _is_verb(word: str) -> bool:
     return word in READ_VERBS or word in WRITE_VERBS or word in CONSEQUENTIAL_VERBS
+
+
+def _is_object(word: str) -> bool:
+    return word in UNTRUSTED_OBJECTS or word in SENSITIVE_OBJECTS or word in SAFE_OBJECTS
 
 
 def _schema_types(schema: Mapping[str, Any]) -> frozenset[str]:
@@ -131,9 +143,14 @@ def extract(tool: Mapping[str, Any]) -> ToolFeatures:
     verb: str | None = None
     verb_from = "none"
     rest = name_words
-    if name_words and _is_verb(name_words[0]):
-        verb, verb_from, rest = name_words[0], "name", name_words[1:]
-    elif description_verbs:
+    # The verb usually leads (send_email); a product prefix may come first (slack_post_message).
+    for index, word in enumerate(name_words[:3]):
+        if _is_verb(word):
+            verb, verb_from, rest = word, "name", name_words[index + 1 :]
+            break
+        if _is_object(word):
+            break  # user_email_list: a known object leads, so "email" is not the verb
+    if verb is None and description_verbs:
         verb, verb_from = description_verbs[0], "description"
 
     phrase: list[str] = []

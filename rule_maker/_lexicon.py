@@ -13,14 +13,14 @@ READ_VERBS = frozenset(
     """get read list search find fetch retrieve query lookup look show view check count describe
     inspect browse download load open return see scan summarize summarise peek poll watch monitor
     explore calculate compute convert estimate translate analyze analyse lookup display print
-    obtain access extract parse preview recommend suggest filter sort compare""".split()
+    obtain access extract parse preview recommend suggest filter sort compare navigate visit""".split()
 )
 
 # Verbs that change state but, by themselves, only the caller's own state.
 WRITE_VERBS = frozenset(
     """create add append update edit modify write save set rename move copy mark tag label insert
     store put change make star pin archive draft note record log upload enable disable configure
-    organize organise complete assign attach link register schedule reschedule replace patch
+    organize organise complete assign attach link register schedule reschedule replace patch transition
     increment decrement reset toggle import generate prepare fill accept decline join leave
     clear restore undo reorder""".split()
 )
@@ -31,7 +31,7 @@ CONSEQUENTIAL_VERBS = frozenset(
     cancel revoke grant kick ban forward reply tweet execute run deploy submit withdraw refund
     approve sign call dial text sms email mail message notify broadcast wire trade sell charge
     subscribe unsubscribe destroy erase purge wipe terminate kill shutdown merge push release
-    donate rent hire fire expel evict unshare exfiltrate upvote retweet like follow unfollow
+    donate rent hire fire expel evict unshare exfiltrate upvote retweet like follow unfollow click press
     block suspend deactivate close transmit dispatch announce place checkout""".split()
 )
 
@@ -51,10 +51,10 @@ UNTRUSTED_OBJECTS = frozenset(
 # Objects that are private to the user but not written by outsiders.
 SENSITIVE_OBJECTS = frozenset(
     """contact addressbook balance account iban password credential secret token key apikey profile
-    info information personal salary payroll medical health diagnosis prescription ssn passport
+    personal salary payroll medical health diagnosis prescription ssn passport
     card payment bank identity birthday phone location address tax invoice statement pin otp
     code session cookie wallet portfolio insurance record history preference setting debt loan
-    mortgage income expense budget""".split()
+    mortgage income expense budget customer patient employee client applicant""".split()
 )
 
 # Objects that are public or low-value: nothing private, no free text from outsiders.
@@ -111,3 +111,21 @@ DESTRUCTIVE_VERBS = frozenset(
     unshare trash deactivate suspend uninstall reset""".split()
 )
 
+
+# Heads that only say "details of": the modifier says whose (user_info is personal, flight_info is not).
+INFO_HEADS = frozenset("info information detail details data profile".split())
+
+# Heads that are a collection of their modifier (channel_history, message_list): the modifier decides.
+CONTAINER_HEADS = frozenset("history list log summary overview collection set batch page".split())
+
+# Organisations and places whose contact details and addresses are public (a hotel's address).
+PUBLIC_ENTITIES = frozenset(
+    """hotel restaurant company business store shop venue place airport station museum attraction
+    agency airline office branch organization organisation vendor supplier brand school university
+    hospital library park theater theatre cinema bar cafe""".split()
+)
+
+# Objects of a write that other people read: creating one is communicating.
+COMMUNICATION_OBJECTS = frozenset(
+    "message comment issue post tweet reply review email mail invitation announcement status story".split()
+)

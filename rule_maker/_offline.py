@@ -26,10 +26,14 @@ from rule_maker._lexicon import (
     CONSEQUENTIAL_HINTS,
     CONSEQUENTIAL_OBJECTS,
     CONSEQUENTIAL_PARAMS,
+    COMMUNICATION_OBJECTS,
     CONSEQUENTIAL_VERBS,
+    CONTAINER_HEADS,
     CONTENT_PARAMS,
+    INFO_HEADS,
     PERSON_OBJECTS,
     PERSON_WORDS,
+    PUBLIC_ENTITIES,
     QUERY_PARAMS,
     READ_VERBS,
     RECEIVED,
@@ -42,6 +46,8 @@ from rule_maker._lexicon import (
 
 _S, _N, _U = SecurityClass.SAFE_READ, SecurityClass.SENSITIVE_READ, SecurityClass.UNTRUSTED_READ
 _C, _I = SecurityClass.CONSEQUENTIAL_WRITE, SecurityClass.INTERNAL_WRITE
+_WRITE_ORDER = (_C.value, _I.value)
+_READ_ORDER = (_U.value, _N.value, _S.value)
 # Prepositions that introduce a lookup key (by_id, by_name) rather than a container (in_channel).
 _KEY_PREPOSITIONS = ("by", "with", "for", "per")
 
@@ -61,8 +67,9 @@ class _Evidence:
         rival = max((v for k, v in self.scores.items() if k != key), default=0.0)
         return mine / (mine + rival) if mine + rival else 0.5
 
-    def best(self) -> str:
-        return max(sorted(self.scores), key=lambda k: self.scores[k])
+    def best(self, cautious_first: tuple[str, ...]) -> str:
+        """The highest score; a tie goes to the more cautious answer (a write, untrusted, consequential)."""
+        return max(cautious_first, key=lambda k: self.scores.get(k, 0.0))
 
     def top_reasons(self, n: int = 3) -> list[str]:
         ordered = sorted(self.reasons, key=lambda r: -r[0])
@@ -112,6 +119,8 @@ def _write_class(f: ToolFeatures) -> _Evidence:
         ev.add(_C.value, 2.0, f"acts on a {f.head}, another person")
     if f.head in CONSEQUENTIAL_OBJECTS or set(f.modifiers) & CONSEQUENTIAL_OBJECTS:
         ev.add(_C.value, 2.0, "acts on money, credentials or access")
+    if f.head in COMMUNICATION_OBJECTS:
+        ev.add(_C.value, 3.0, f"writes a {f.head} that others read")
     reaching = [p.name for p in f.parameters if set(p.words) & (PERSON_WORDS | CONSEQUENTIAL_PARAMS)]
     for name in reaching[:2]:
         ev.add(_C.value, 1.5, f"parameter '{name}' names a recipient, money or access")
@@ -130,9 +139,27 @@ def _write_class(f: ToolFeatures) -> _Evidence:
 
 def _read_class(f: ToolFeatures) -> _Evidence:
     ev = _Evidence({_S.value: 0.5, _N.value: 0.2, _U.value: 0.2})  # unknown data is taken as low-value
-    if f.head and (cls := _object_class(f.head)):
-        ev.add(cls.value, 3.0, f"returns {f.head} data")
-    for word in f.modifiers:
+    head, modifiers = f.head, list(f.modifiers)
+    around = set(modifiers) | set(f.context)
+    if head in CONTAINER_HEADS and modifiers:
+        head = modifiers.pop()  # channel_history is channel data
+    public = sorted(around & PUBLIC_ENTITIES)
+    if head in INFO_HEADS:
+        whose = sorted(around & (PERSON_WORDS | {"personal", "account", "my"}))
+        if public:
+            ev.add(_S.value, 3.0, f"returns public details of a {public[0]}")
+            head, modifiers = None, []
+        elif whose:
+            ev.add(_N.value, 3.0, f"returns personal details of a {whose[0]}")
+            modifiers = [m for m in modifiers if m not in whose]
+        elif modifiers:
+            head = modifiers.pop()
+    if head and (cls := _object_class(head)):
+        if cls is _N and public:
+            ev.add(_S.value, 3.0, f"returns public {head} of a {public[0]}")
+        else:
+            ev.add(cls.value, 3.0, f"returns {head} data")
+    for word in modifiers:
         if cls := _object_class(word):
             ev.add(cls.value, 1.0, f"about {word}")
     key_lookup = f.preposition in _KEY_PREPOSITIONS
@@ -168,10 +195,10 @@ class OfflineClassifier:
     def classify(self, tool: Mapping[str, Any]) -> Classification:
         f = extract(tool)
         kind = _kind(f)
-        is_write = kind.best() == "write"
+        is_write = kind.best(("write", "read")) == "write"
         detail = _write_class(f) if is_write else _read_class(f)
-        cls = SecurityClass(detail.best())
-        confidence = kind.margin(kind.best()) * detail.margin(cls.value)
+        cls = SecurityClass(detail.best(_WRITE_ORDER if is_write else _READ_ORDER))
+        confidence = kind.margin("write" if is_write else "read") * detail.margin(cls.value)
         reasons = detail.top_reasons(3) or kind.top_reasons(1)
         if not any(f"'{f.verb}'" in r for r in reasons):
             reasons = kind.top_reasons(1) + reasons[:2]

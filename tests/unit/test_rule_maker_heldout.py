@@ -63,6 +63,15 @@ HELD_OUT: list[tuple[dict[str, Any], SecurityClass]] = [
     (tool("save_draft", "Save a draft message for later.", body="string"), I),
     (tool("get_medical_records", "Returns the patient's medical records.", patient_id="string"), N),
     (tool("read_pdf_document", "Extract the text of a PDF document.", path="string"), U),
+    (tool("slack_post_message", "Post a new message to a Slack channel.", channel_id="string", text="string"), C),
+    (tool("slack_get_channel_history", "Get recent messages from a channel.", channel_id="string"), U),
+    (tool("browser_navigate", "Navigate to a URL.", url="string"), U),
+    (tool("get_hotels_address", "Get the address of the given hotel.", hotel_name="string"), S),
+    (tool("get_contact_information_for_restaurants", "Get the contact information of the given restaurants.", restaurant_names="array"), S),
+    (tool("get_user_information", "Get the user information: name, ID number, passport number, bank account number."), N),
+    (tool("list_customers", "List the customers of the shop.", limit="integer"), N),
+    (tool("create_issue", "Create a new issue in a repository.", repo="string", title="string", body="string"), C),
+    (tool("add_issue_comment", "Add a comment to an existing issue.", issue_number="integer", body="string"), C),
 ]
 
 
