@@ -39,7 +39,7 @@ _UNAVAILABLE = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.P
 def migrations() -> list[tuple[str, str]]:
     """(file name, SQL) of every migration, in order."""
     folder = resources.files("interceptor.config") / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name, f.read_text(encoding="utf-8")) for f in files]
 
 
@@ -122,13 +122,13 @@ class PostgresConfigStore:
                     await conn.execute(sql)
                     await conn.execute("insert into sentinel_migrations (name) values ($1)", name)
 
-    async def _run(self, op: str, *args: Any) -> Any:
+    async def _run(self, op: str, *args: Any, taken: str = "a project with that name or key exists") -> Any:
         pool = await self._ready()
         try:
             async with pool.acquire() as conn:
                 return await getattr(conn, op)(*args)
         except asyncpg.UniqueViolationError:
-            raise
+            raise ConfigStoreError("project_exists", taken) from None
         except asyncpg.PostgresError as exc:
             if exc.sqlstate == "P0002":
                 raise ConfigStoreError("project_not_found", "no such project") from None
@@ -165,15 +165,13 @@ class PostgresConfigStore:
     async def create_project(self, name: str, api_key_sha256: str) -> Project:
         check_name(name)
         key_hash = check_key_hash(api_key_sha256)
-        try:
-            row = await self._run(
-                "fetchrow",
-                f"insert into projects (name, api_key_sha256) values ($1, $2) returning {_PROJECT_COLUMNS}",
-                name,
-                key_hash,
-            )
-        except asyncpg.UniqueViolationError:
-            raise ConfigStoreError("project_exists", f"a project named {name!r} exists, or the key is in use") from None
+        row = await self._run(
+            "fetchrow",
+            f"insert into projects (name, api_key_sha256) values ($1, $2) returning {_PROJECT_COLUMNS}",
+            name,
+            key_hash,
+            taken=f"a project named {name!r} exists, or the key is in use",
+        )
         return project_from_row(dict(row), f"projects[{name}]")
 
     async def set_api_key(self, name: str, api_key_sha256: str) -> None:
@@ -198,12 +196,13 @@ class PostgresConfigStore:
         return await self.push_policy(name, policies, author, f"rollback to version {version}")
 
     async def _update(self, name: str, column: str, value: Any) -> None:
-        try:
-            found = await self._run(
-                "fetchval", f"update projects set {column} = $2, updated_at = now() where name = $1 returning 1", name, value
-            )
-        except asyncpg.UniqueViolationError:
-            raise ConfigStoreError("invalid_argument", "that key is in use by another project") from None
+        found = await self._run(
+            "fetchval",
+            f"update projects set {column} = $2, updated_at = now() where name = $1 returning 1",
+            name,
+            value,
+            taken="that key is in use by another project",
+        )
         if found is None:
             raise ConfigStoreError("project_not_found", f"no project named {name!r}")
 

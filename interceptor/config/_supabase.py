@@ -88,6 +88,10 @@ class SupabaseConfigStore:
             raise ConfigStoreError("config_unavailable", f"Supabase answered error {exc.code}") from None
         except (httpx.HTTPError, OSError) as exc:
             raise ConfigStoreError("config_unavailable", f"Supabase unreachable ({type(exc).__name__})") from None
+        except ConfigStoreError:
+            raise
+        except Exception as exc:  # an answer the client could not parse: not a config we can trust
+            raise ConfigStoreError("config_unavailable", f"Supabase answer not understood ({type(exc).__name__})") from None
 
     # -- reads -----------------------------------------------------------------------------
 

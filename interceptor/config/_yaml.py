@@ -270,7 +270,7 @@ def _edit(text: str, change: Callable[[dict[str, Any]], None]) -> str:
     except ImportError:  # only PyYAML: same content, comments are lost
         doc = yaml.load(text, Loader=_Loader) or {}  # noqa: S506 - a safe loader
         change(doc)
-        return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=4096)
+        return str(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=4096))
     rt = YAML()
     rt.width = 4096
     rt.preserve_quotes = True
