@@ -23,15 +23,14 @@ import httpx
 from sentinel_sdk._exceptions import (
     ApprovalRequired,
     AuthenticationError,
-    PolicyDenied,
     ProtocolError,
-    RateLimited,
     SentinelError,
     SentinelUnavailable,
     SessionExpired,
     ToolError,
 )
 from sentinel_sdk._models import SessionInfo, ToolCallResult, ToolDefinition, parse_tools
+from sentinel_sdk._responses import check_status, error_fields, read_json
 from sentinel_sdk._retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
@@ -115,7 +114,7 @@ class SentinelClient:
         self._loop = asyncio.get_running_loop()
         try:
             response = await self._request("POST", "/session/start", json={})
-            body = self._json(self._check(response))
+            body = read_json(check_status(response, self.base_url))
             self._session = SessionInfo.from_wire(body)
         except BaseException:
             await self._http.aclose()
@@ -135,7 +134,7 @@ class SentinelClient:
                 try:
                     response = await self._request("POST", self._path("end"), json={})
                     if response.status_code not in (200, 204, 404):
-                        self._check(response)
+                        check_status(response, self.base_url)
                 except SentinelError as exc:
                     logger.warning("could not end Sentinel session %s: %s (%s)", self.session_id, exc, exc.code)
         finally:
@@ -147,7 +146,7 @@ class SentinelClient:
         """The tools this session may call. Served from the session start unless ``refresh``."""
         if self._tools is None or refresh:
             response = await self._request("GET", self._path("tools"))
-            body = self._json(self._check(response))
+            body = read_json(check_status(response, self.base_url))
             if not isinstance(body, Mapping):
                 raise ProtocolError("the tool list answer is not an object")
             self._tools = parse_tools(body.get("tools", []))
@@ -174,7 +173,7 @@ class SentinelClient:
         payload = {"tool": name, "arguments": dict(arguments or {})}
         response = await self._request("POST", self._path("call"), json=payload, runs_tool=True)
         if response.status_code == 202:
-            body = self._json(response)
+            body = read_json(response)
             body = body if isinstance(body, Mapping) else {}
             approval_id = body.get("approval_id")
             if not isinstance(approval_id, str):
@@ -185,7 +184,7 @@ class SentinelClient:
                 reason=str(body.get("reason") or ""),
                 status=str(body.get("status") or "pending"),
             )
-        return ToolCallResult.from_wire(name, self._json(self._check(response)))
+        return ToolCallResult.from_wire(name, read_json(check_status(response, self.base_url)))
 
     async def get_langchain_tools(
         self, *, on_denied: Literal["message", "raise"] = "message"
@@ -257,7 +256,7 @@ class SentinelClient:
                     f"connection to Sentinel at {self.base_url} failed: {type(exc).__name__}", code="connection_failed"
                 ) from exc
             if response.status_code in RETRYABLE_STATUSES and not (
-                runs_tool and response.status_code == 502 and _error_fields(response)[0] in _MAYBE_EXECUTED
+                runs_tool and response.status_code == 502 and error_fields(response)[0] in _MAYBE_EXECUTED
             ):
                 delay = self.retry.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
                 if delay is not None:
@@ -265,60 +264,6 @@ class SentinelClient:
                     await _sleep(delay)
                     continue
             return response
-
-    @staticmethod
-    def _json(response: httpx.Response) -> Any:
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ProtocolError(f"HTTP {response.status_code} with a body that is not JSON", status=response.status_code) from exc
-
-    def _check(self, response: httpx.Response) -> httpx.Response:
-        status = response.status_code
-        if status in (200, 201):
-            return response
-        code, message, error = _error_fields(response)
-        if status == 401:
-            raise AuthenticationError(message or "the API key was rejected", code=code, status=401)
-        if status == 403:
-            raise PolicyDenied(
-                str(error.get("rule") or ""),
-                str(error.get("reason") or message or "denied"),
-                message=message or None,
-                code=code,
-            )
-        if status == 404 and code == "not_found":
-            raise SentinelError(
-                f"{message or 'not found'} (is {self.base_url} the Sentinel interceptor?)", code=code, status=404
-            )
-        if status == 404:
-            raise SessionExpired(message or "the session is unknown, ended or expired", code=code, status=404)
-        if status == 429:
-            raise RateLimited(
-                message or "rate limited", retry_after=parse_retry_after(response.headers.get("Retry-After")), code=code
-            )
-        if status in (502, 503, 504):
-            raise SentinelUnavailable(message or f"Sentinel answered {status}", code=code, status=status)
-        raise SentinelError(message or f"unexpected HTTP {status}", code=code or f"http_{status}", status=status)
-
-
-def _error_fields(response: httpx.Response) -> tuple[str | None, str, Mapping[str, Any]]:
-    """(code, message, error object) from ``{"error": {...}}``, FastAPI's ``{"detail": ...}``, or nothing."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None, "", {}
-    if not isinstance(body, Mapping):
-        return None, "", {}
-    error = body.get("error")
-    if isinstance(error, Mapping):
-        code = error.get("code")
-        return (code if isinstance(code, str) else None), str(error.get("message") or ""), error
-    detail = body.get("detail")
-    if isinstance(detail, Mapping):
-        code = detail.get("code")
-        return (code if isinstance(code, str) else None), str(detail.get("message") or ""), detail
-    return None, (str(detail) if detail is not None else ""), {}
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
