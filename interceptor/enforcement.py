@@ -123,7 +123,11 @@ class CallEnforcer:
         if not delta.is_empty:
             # Withhold the output unless its taint is stored: untrusted content never
             # reaches the agent while the session still looks clean.
-            await self._record(sid, delta)
+            try:
+                await self._record(sid, delta)
+            except InterceptorError as exc:
+                audit(decision, claims.jti, exc.status)
+                raise
         audit(decision, claims.jti, 200)
         return CallOutcome(
             200, {"result": result, "decision": {"rule": decision.rule, "reason": decision.reason}, "jti": claims.jti}

@@ -23,7 +23,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from interceptor.errors import BadRequest, BodyTooLarge, InterceptorError, NotFound, ServiceUnavailable
+from interceptor.errors import BadRequest, BodyTooLarge, InterceptorError, NotFound
 from interceptor.projects import agent_tools
 
 if TYPE_CHECKING:
@@ -137,8 +137,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         # Fail closed with a fixed message: internals never reach the agent.
-        error = ServiceUnavailable("internal error", code="internal_error")
-        return _json(error.to_body(), 500)
+        return _json(InterceptorError("internal error").to_body(), 500)
 
     app.add_exception_handler(InterceptorError, on_interceptor_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
