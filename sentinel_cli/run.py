@@ -196,14 +196,14 @@ async def run_scripted_session(base_url: str, api_key: str) -> list[Outcome]:
     async with SentinelClient(api_key=api_key, base_url=base_url) as client:
         for step in [*HONEST_TASK, *INJECTED]:
             try:
-                await client.call_tool(step.tool, step.arguments)
-                outcomes.append(Outcome(step, "allow", "", "executed"))
+                result = await client.call_tool_result(step.tool, step.arguments)
+                outcomes.append(Outcome(step, "allow", result.rule, result.reason + (" (the tool reported an error)" if result.is_error else "")))
             except PolicyDenied as denied:
                 outcomes.append(Outcome(step, "deny", denied.rule, denied.reason))
             except ApprovalRequired as held:
-                outcomes.append(Outcome(step, "approval", getattr(held, "rule", "") or "", f"held for approval {held.approval_id}"))
-            except SentinelError as exc:  # a tool error is still an executed call
-                outcomes.append(Outcome(step, "allow" if exc.code == "tool_error" else "error", exc.code, str(exc)))
+                outcomes.append(Outcome(step, "approval", held.rule, f"held for approval {held.approval_id}: {held.reason}"))
+            except SentinelError as exc:
+                outcomes.append(Outcome(step, "error", exc.code, str(exc)))
     return outcomes
 
 

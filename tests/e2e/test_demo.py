@@ -1,0 +1,49 @@
+"""`sentinel demo` and the README's examples, run as a newcomer would run them."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sentinel_cli.run import DEMO_API_KEY, run_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_prints_the_table_and_blocks_every_injected_write():
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentinel_cli", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "Sentinel demo" in out
+    assert "Honest steps allowed: 5/5" in out
+    assert "every injected write: blocked" in out
+    # each injected write appears as a denied row with the rule that stopped it
+    for tool in ("send_email", "transfer_funds", "delete_file"):
+        assert re.search(rf"{tool}\s+│ deny", out), f"{tool} not shown as denied"
+
+
+def _python_blocks(path: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with run_stack(config=str(ROOT / "examples" / "sentinel.yaml"), var_dir=tmp_path_factory.mktemp("stack")) as running:
+        yield running
+
+
+@pytest.mark.parametrize("index", range(len(_python_blocks(ROOT / "README.md"))))
+def test_readme_python_examples_run_against_a_live_stack(stack, index, tmp_path):
+    code = _python_blocks(ROOT / "README.md")[index]
+    assert DEMO_API_KEY in code
+    script = tmp_path / "example.py"
+    script.write_text(code.replace("http://127.0.0.1:8000", stack.interceptor_url))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "blocked" in proc.stdout.lower() or "Sentinel blocked" in proc.stdout
