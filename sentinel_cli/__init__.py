@@ -21,13 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sentinel", description="Sentinel: a zero-trust gateway for agent tool calls.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _GROUPS:
-        try:
-            module = importlib.import_module(f"sentinel_cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("sentinel_cli."):
-                continue  # group not built yet
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"sentinel_cli.{name}").register(subparsers)
     return parser
 
 
