@@ -22,7 +22,7 @@ from mcp_server.demo import build_registry, seed_data_dir
 from mcp_server.errors import ConfigError
 from mcp_server.guard import CallGuard
 from mcp_server.registry import ToolRegistry
-from mcp_server.routes import Runtime, _Holder, build_routes
+from mcp_server.routes import Runtime, RuntimeHolder, build_routes
 from mcp_server.rpc import RpcService
 from mcp_server.settings import McpSettings
 from mcp_server.trust import TrustStore, open_trust_store
@@ -48,7 +48,7 @@ def create_app(
             "SENTINEL_INTERCEPTOR_PUBLIC_KEYS is empty: set it to the interceptor's identity public key "
             "(see `sentinel keys identity`)",
         )
-    holder = _Holder()
+    holder = RuntimeHolder()
     demo = registry is None
     tools = registry if registry is not None else build_registry(settings.mcp_data_dir)
 

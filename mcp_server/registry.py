@@ -22,7 +22,7 @@ import logging
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar, get_type_hints, overload
 
 import mcp_types
 import orjson
@@ -86,6 +86,20 @@ class ToolRegistry:
     def __init__(self) -> None:
         self._tools: dict[str, RegisteredTool] = {}
 
+    @overload
+    def tool(self, fn: F, /) -> F: ...
+
+    @overload
+    def tool(
+        self,
+        fn: None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        security_class: str | None = None,
+        inline: bool = False,
+    ) -> Callable[[F], F]: ...
+
     def tool(
         self,
         fn: F | None = None,
@@ -94,7 +108,7 @@ class ToolRegistry:
         description: str | None = None,
         security_class: str | None = None,
         inline: bool = False,
-    ) -> Any:
+    ) -> F | Callable[[F], F]:
         """Register ``fn`` as a tool; usable bare (``@registry.tool``) or with options."""
 
         def register(func: F) -> F:

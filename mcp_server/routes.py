@@ -25,11 +25,11 @@ from starlette.routing import BaseRoute, Route
 
 from mcp_server.audit import AuditLog
 from mcp_server.errors import AuthError, McpError, ProtocolError
-from mcp_server.rpc import RpcService, _error
+from mcp_server.rpc import RpcService, error_response
 from mcp_server.trust import TrustStore
 from sentinel_contract import ContractError, verify_registration, verify_revocation
 
-__all__ = ["Runtime", "build_routes", "read_body"]
+__all__ = ["Runtime", "RuntimeHolder", "build_routes", "read_body"]
 
 
 @dataclass
@@ -47,7 +47,7 @@ class Runtime:
     clock: Callable[[], float] = time.time
 
 
-class _Holder:
+class RuntimeHolder:
     runtime: Runtime | None = None
 
 
@@ -75,7 +75,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def build_routes(holder: _Holder) -> list[BaseRoute]:
+def build_routes(holder: RuntimeHolder) -> list[BaseRoute]:
     def runtime() -> Runtime:
         assert holder.runtime is not None, "the app's lifespan has not run"
         return holder.runtime
@@ -86,7 +86,7 @@ def build_routes(holder: _Holder) -> list[BaseRoute]:
             body = await read_body(request, rt.max_body_bytes)
         except McpError as exc:
             rt.audit.record("rejected", exc.code, method=None)
-            return _json(_error(None, exc))
+            return _json(error_response(None, exc))
         answer = await rt.service.handle(body, request.headers.get("authorization"))
         return _json(answer)
 

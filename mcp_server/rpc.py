@@ -29,7 +29,7 @@ from mcp_server.errors import McpError, ProtocolError
 from mcp_server.guard import CallGuard
 from mcp_server.registry import ToolRegistry
 
-__all__ = ["RpcService"]
+__all__ = ["RpcService", "error_response"]
 
 _log = logging.getLogger("mcp_server.rpc")
 _METHODS = frozenset({"tools/list", "tools/call", "ping"})
@@ -61,7 +61,7 @@ class RpcService:
                 sid=claims.sid if claims else _peek(authorization, "sid"),
                 verified=claims is not None,
             )
-            return _error(request_id, exc)
+            return error_response(request_id, exc)
         except Exception:
             _log.exception("unexpected failure handling %s", method)
             self.audit.record(
@@ -69,7 +69,7 @@ class RpcService:
                 jti=claims.jti if claims else None, sid=claims.sid if claims else None,
                 verified=claims is not None,
             )
-            return _error(request_id, McpError("internal_error", "internal error"))
+            return error_response(request_id, McpError("internal_error", "internal error"))
         reason = "ok" if self.guard is not None else "unverified"
         if isinstance(result, mcp_types.CallToolResult) and result.is_error:
             reason = "tool_error"
@@ -126,7 +126,7 @@ def _binding(method: str, params: Mapping[str, Any] | None) -> tuple[str, Any]:
     return params["name"], arguments
 
 
-def _error(request_id: Any, exc: McpError) -> dict[str, Any]:
+def error_response(request_id: Any, exc: McpError) -> dict[str, Any]:
     if not isinstance(request_id, int | str) or isinstance(request_id, bool):
         request_id = None
     return {

@@ -99,7 +99,7 @@ class RedisTrustStore:
                 raise AuthError("session_revoked", _MESSAGES["session_revoked"])
             if not value:
                 raise AuthError("unknown_session", _MESSAGES["unknown_session"])
-            cached = _parse(sid, value)
+            cached = _parse(sid, value if isinstance(value, str) else value.decode())
             self._cache[sid] = cached
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
