@@ -150,8 +150,11 @@ def extract(tool: Mapping[str, Any]) -> ToolFeatures:
             break
         if _is_object(word):
             break  # user_email_list: a known object leads, so "email" is not the verb
-    if verb is None and description_verbs:
-        verb, verb_from = description_verbs[0], "description"
+    if verb is None:
+        # "Messages the user has sent." opens with a noun: words that name objects are not taken as verbs here.
+        plain = [v for v in description_verbs if not _is_object(v)]
+        if plain:
+            verb, verb_from = plain[0], "description"
 
     phrase: list[str] = []
     context: list[str] = []

@@ -54,7 +54,7 @@ SENSITIVE_OBJECTS = frozenset(
     personal salary payroll medical health diagnosis prescription ssn passport
     card payment bank identity birthday phone location address tax invoice statement pin otp
     code session cookie wallet portfolio insurance record history preference setting debt loan
-    mortgage income expense budget customer patient employee client applicant""".split()
+    mortgage income expense budget customer patient employee client applicant outbox""".split()
 )
 
 # Objects that are public or low-value: nothing private, no free text from outsiders.

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from rule_maker._classes import SecurityClass
 from rule_maker._errors import PolicyGenerationError
@@ -143,5 +143,5 @@ def policy_yaml(policies: Mapping[str, Any], tools: Sequence[Mapping[str, Any]])
         lines.append("# classified with low confidence (check their class): " + ", ".join(review))
     if unclassified:
         lines.append("# no class, so denied by default: " + ", ".join(unclassified))
-    body = yaml.safe_dump({"policies": dict(policies)}, sort_keys=False, width=120, allow_unicode=True)
+    body = str(yaml.safe_dump({"policies": dict(policies)}, sort_keys=False, width=120, allow_unicode=True))
     return "\n".join(lines) + "\n" + body

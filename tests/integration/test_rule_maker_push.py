@@ -87,3 +87,16 @@ async def test_push_refuses_a_class_outside_the_five(tmp_path: Path) -> None:
     with pytest.raises(CatalogueError):
         await push_tools("demo", [{"name": "x", "class": "TRUSTED_BY_ME"}], settings=settings)
     assert await _project_tools(settings, "demo") == []
+
+
+def test_rule_maker_push_command(tmp_path: Path) -> None:
+    from rule_maker._cli import main as rule_maker
+
+    config = tmp_path / "sentinel.yaml"
+    catalogue = tmp_path / "classified.json"
+    catalogue.write_text(json.dumps(CLASSIFIED))
+    assert sentinel(["keys", "create", "--project", "demo", "--config", str(config)]) == 0
+    assert rule_maker(["push", "--project", "demo", "--tools", str(catalogue), "--config", str(config)]) == 0
+    import asyncio
+
+    _check(asyncio.run(_project_tools(ConfigSettings(config_path=config), "demo")))
