@@ -57,8 +57,21 @@ def settings_from_env(environ: Mapping[str, str] | None = None, config_path: str
     )
 
 
-def open_backend(settings: Any) -> Any:
-    """The uncached store the settings point at (not yet connected)."""
+def _settings(settings: Any) -> Any:
+    if settings is None:
+        return settings_from_env()
+    if isinstance(settings, str | os.PathLike):  # a YAML file's path
+        return ConfigSettings(config_path=Path(settings))
+    return settings
+
+
+def open_backend(settings: Any = None) -> Any:
+    """The uncached store the settings point at (not yet connected).
+
+    ``settings`` may also be ``None`` (the environment, as the CLI reads it) or
+    the path of a YAML file.
+    """
+    settings = _settings(settings)
     database_url = _secret(getattr(settings, "database_url", None))
     if database_url:
         from interceptor.config._postgres import PostgresConfigStore
@@ -79,12 +92,13 @@ def open_backend(settings: Any) -> Any:
     return YamlConfigStore(getattr(settings, "config_path", None) or DEFAULT_CONFIG_PATH)
 
 
-def open_config_store(settings: Any) -> CachedConfigStore:
+def open_config_store(settings: Any = None) -> CachedConfigStore:
     """The configured store behind the cache; connects on first use, or on ``await``.
 
     ``store = open_config_store(s)`` and ``store = await open_config_store(s)``
     both work; the second connects (and migrates) now and fails fast.
     """
+    settings = _settings(settings)
     return CachedConfigStore(
         open_backend(settings),
         ttl_seconds=float(getattr(settings, "config_cache_ttl_seconds", 5.0)),

@@ -226,3 +226,18 @@ async def test_a_stale_bound_shorter_than_the_ttl_is_raised_to_it(backend: Memor
 def test_negative_durations_are_refused(backend: MemoryBackend) -> None:
     with pytest.raises(ValueError):
         CachedConfigStore(backend, ttl_seconds=-1, stale_seconds=10)
+
+
+async def test_open_config_store_takes_a_yaml_path_or_the_environment(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from interceptor.config import YamlConfigStore, open_config_store
+
+    for name in ("SENTINEL_DATABASE_URL", "SUPABASE_PROJECT_URL", "SUPABASE_SERVICE_ROLE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "s.yaml"
+    await YamlConfigStore(path).create_project("acme", api_key_sha256("sk-acme"))
+    for settings in (str(path), path, None):
+        monkeypatch.setenv("SENTINEL_CONFIG", str(path))
+        store = open_config_store(settings)
+        assert isinstance(store.store, YamlConfigStore)
+        assert (await store.find_by_key_hash(api_key_sha256("sk-acme"))).name == "acme"
+        await store.close()

@@ -85,6 +85,8 @@ def test_the_store_comes_from_the_environment_and_config_overrides_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from_env, override = tmp_path / "env.yaml", tmp_path / "flag.yaml"
+    for name in ("SENTINEL_DATABASE_URL", "SUPABASE_PROJECT_URL", "SUPABASE_SERVICE_ROLE_KEY"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SENTINEL_CONFIG", str(from_env))
     _, out, _ = _run(capsys, "keys", "create", "--project", "env")
     assert (_sync(YamlConfigStore(from_env).find_by_key_hash(api_key_sha256(out.strip())))).name == "env"
