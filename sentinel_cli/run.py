@@ -95,8 +95,14 @@ def run_stack(
     port: int | None = None,
     mcp_port: int | None = None,
     quiet: bool = True,
+    redis_url: str | None = None,
+    redis_prefix: str = "sentinel:",
 ) -> Iterator[Stack]:
-    """Start the tool server, then the interceptor; stop both on exit."""
+    """Start the tool server, then the interceptor; stop both on exit.
+
+    With ``redis_url`` both services keep their state in that Redis, under
+    ``redis_prefix`` (the interceptor's keys and the tool server's apart).
+    """
     from sentinel_contract import generate_keypair
 
     identity = generate_keypair()
@@ -116,6 +122,9 @@ def run_stack(
         "SENTINEL_CONFIG": config,
         "SENTINEL_AUDIT_LOG": str(var_dir / "interceptor-audit.jsonl"),
     }
+    if redis_url:
+        mcp_env |= {"SENTINEL_REDIS_URL": redis_url, "SENTINEL_REDIS_PREFIX": f"{redis_prefix}mcp:"}
+        interceptor_env |= {"SENTINEL_REDIS_URL": redis_url, "SENTINEL_REDIS_PREFIX": f"{redis_prefix}interceptor:"}
     out = subprocess.DEVNULL if quiet else None
     cli = [sys.executable, "-m", "sentinel_cli", "serve"]
     procs: list[subprocess.Popen[bytes]] = []
