@@ -14,11 +14,8 @@ never block the event loop on file I/O.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import os
-import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +33,7 @@ from interceptor.config._records import (
     project_from_row,
     version_from_row,
 )
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: the in-process lock still serialises this process
-    fcntl = None  # type: ignore[assignment]
+from interceptor.config._yaml_file import directory_lock, edit, plain, replace
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -190,7 +183,7 @@ class YamlConfigStore:
             entry = _need(doc, name)
             for item in entry.get("policy_history") or []:
                 if isinstance(item, Mapping) and item.get("version") == version:
-                    policies = _plain(item.get("policies") or {})
+                    policies = plain(item.get("policies") or {})
                     pushed.append(_push(entry, policies, author, f"rollback to version {version}"))
                     return
             raise ConfigStoreError("version_not_found", f"project {name!r} has no policy version {version}")
@@ -204,7 +197,7 @@ class YamlConfigStore:
         self._stamp = None  # the next read parses what was written
 
     def _rewrite(self, change: Callable[[dict[str, Any]], None], create: bool) -> None:
-        with _directory_lock(self.path.parent if str(self.path.parent) else Path(".")):
+        with directory_lock(self.path.parent if str(self.path.parent) else Path(".")):
             try:
                 text = self.path.read_text(encoding="utf-8")
             except FileNotFoundError:
@@ -214,9 +207,9 @@ class YamlConfigStore:
             except OSError as exc:
                 raise ConfigStoreError("config_unavailable", f"{self.path}: {exc.strerror}") from None
             _parse(text, self.path)  # never rewrite a file that is not valid to begin with
-            out = _edit(text, change)
+            out = edit(text, change)
             _parse(out, self.path)  # and never write one that is not
-            _replace(self.path, out)
+            replace(self.path, out)
 
 
 def _find(doc: Mapping[str, Any], name: str) -> Any:
@@ -249,77 +242,6 @@ def _push(entry: Any, policies: dict[str, Any], author: str, note: str) -> int:
     record: dict[str, Any] = {"version": version, "author": author, "created_at": now_utc().isoformat()}
     if note:
         record["note"] = note
-    record["policies"] = _plain(policies)
+    record["policies"] = plain(policies)
     history.append(record)
     return version
-
-
-def _plain(value: Any) -> Any:
-    """A deep copy in plain dicts and lists, so history entries share no nodes (no YAML anchors)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _edit(text: str, change: Callable[[dict[str, Any]], None]) -> str:
-    try:
-        from ruamel.yaml import YAML
-        from ruamel.yaml.util import load_yaml_guess_indent
-    except ImportError:  # only PyYAML: same content, comments are lost
-        doc = yaml.load(text, Loader=_Loader) or {}  # noqa: S506 - a safe loader
-        change(doc)
-        return str(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=4096))
-    rt = YAML()
-    rt.width = 4096
-    rt.preserve_quotes = True
-    if text.strip():
-        doc, indent, offset = load_yaml_guess_indent(text)
-        if offset is None:  # no block sequence to learn from: the DESIGN.md style
-            indent, offset = 4, 2
-        rt.indent(mapping=2, sequence=indent, offset=offset)
-    else:
-        doc = None
-        rt.indent(mapping=2, sequence=4, offset=2)
-    if doc is None:  # empty or comments only: keep the comments above a new list
-        doc = rt.load((text.rstrip() + "\n" if text.strip() else "") + "projects: []\n")
-    change(doc)
-    buffer = io.StringIO()
-    rt.dump(doc, buffer)
-    return buffer.getvalue()
-
-
-def _replace(path: Path, text: str) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        mode = os.stat(path).st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o600  # a new file holds key hashes: readable by its owner only
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
-def _directory_lock(directory: Path) -> Iterator[None]:
-    # Lock the directory, not the file: os.replace swaps the file's inode, so a
-    # lock on the file would not stop a second writer that opened the new one.
-    if fcntl is None:
-        yield
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
