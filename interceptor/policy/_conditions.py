@@ -360,7 +360,7 @@ def parse_flow(raw: Any, place: str, problems: list[str]) -> Check | None:
                     if exempt and kind != "number" and _in_domains(_domain_of(kind, found), exempt):
                         continue
                     if OVERFLOW_TAG in facts.tags or filter_has(facts.seen, fingerprint(zone, kind, found)):
-                        if not (ignore_trusted and filter_has(facts.seen, fingerprint("t", kind, found))):
+                        if not (ignore_trusted and fingerprint("t", kind, found) in facts.values):
                             return True
         return False
 

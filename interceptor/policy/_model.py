@@ -54,12 +54,12 @@ class SessionFacts:
     """The session state the policy may depend on.
 
     ``history`` holds the names of the session's allowed calls, oldest first,
-    bounded to the last MAX_HISTORY; ``values`` holds fingerprints of values
-    seen in untrusted tool output (data-flow taint), bounded to MAX_VALUES.
+    bounded to the last MAX_HISTORY; ``values`` holds fingerprints ("t:...")
+    of values seen in trusted context, bounded to MAX_VALUES; ``seen`` is a
+    fixed-size filter of the fingerprints of values seen in untrusted output.
     ``version`` increases with every committed change; stores use it to
-    refuse a commit decided on stale facts. ``seen`` is a fixed-size filter
-    holding every fingerprint ever added (``values`` only keeps the first
-    MAX_VALUES): data-flow conditions read the filter, so nothing is forgotten.
+    refuse a commit decided on stale facts. The filter never forgets and its
+    false positives make a value look untrusted (fail closed).
     """
 
     tags: frozenset[str] = frozenset()
@@ -97,9 +97,15 @@ def apply_delta(facts: SessionFacts, delta: StateDelta) -> SessionFacts:
     values = facts.values
     seen = facts.seen
     if delta.add_values:
-        seen = filter_add(seen, delta.add_values)
-        if delta.add_values - values:
-            values = frozenset(sorted(values | delta.add_values)[:MAX_VALUES])
+        # Trusted-context fingerprints ("t:") are kept exactly: a false positive there would
+        # wrongly vouch for a value (fail open); when full, new ones are dropped (fail closed).
+        # Every other fingerprint goes into the filter, where a false positive only fails closed.
+        trusted = {v for v in delta.add_values if v.startswith("t:")}
+        others = delta.add_values - trusted
+        if others:
+            seen = filter_add(seen, others)
+        if trusted - values:
+            values = frozenset(sorted(values | trusted)[:MAX_VALUES])
     if tags == facts.tags and history == facts.history and values == facts.values and seen == facts.seen:
         return facts
     return SessionFacts(tags=tags, history=history, values=values, version=facts.version + 1, seen=seen)
