@@ -107,3 +107,6 @@ begin
     end if;
 end
 $$;
+
+-- Make the Data API see the new tables and function now, not at its next restart.
+notify pgrst, 'reload schema';
