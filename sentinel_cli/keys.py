@@ -82,9 +82,13 @@ async def _create_async(args: argparse.Namespace) -> int:
         if existing is None:
             await store.create_project(args.project, key_hash)
             note = f"created project {args.project!r}"
-        elif args.rotate:
+        elif args.rotate or not existing.api_key_sha256:
             await store.set_api_key(args.project, key_hash)
-            note = f"replaced the key of project {args.project!r}; its old key no longer works"
+            note = (
+                f"replaced the key of project {args.project!r}; its old key no longer works"
+                if existing.api_key_sha256
+                else f"gave project {args.project!r} its first key"
+            )
         else:
             print(
                 f"sentinel keys create: project {args.project!r} already has a key; "

@@ -107,3 +107,11 @@ def test_the_console_script_runs_keys_create(tmp_path: Path) -> None:
     )
     assert result.stdout.startswith("sk-sentinel-") and result.stdout.count("\n") == 1
     assert api_key_sha256(result.stdout.strip()) in config.read_text()
+
+
+def test_a_hand_written_project_without_a_key_gets_one_without_rotate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "s.yaml"
+    config.write_text("projects:\n  - name: draft\n    tools: []\n    policies: {}\n")
+    code, out, err = _run(capsys, "keys", "create", "--project", "draft", "--config", str(config))
+    assert code == 0 and "first key" in err
+    assert _sync(YamlConfigStore(config).find_by_key_hash(api_key_sha256(out.strip()))).name == "draft"
