@@ -2,11 +2,24 @@
 
 The offline classifier is the default and needs neither network nor GPU; an LLM
 classifier is used only when configured, and falls back to the offline one.
+Importing the package stays light: the LLM client (httpx), the policy drafter
+(yaml, the policy engine) and the config-store push load on first use.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rule_maker._catalogue import annotate, dump_tools, load_tools, parse_tools
 from rule_maker._classes import CLASS_DEFINITIONS, REVIEW_THRESHOLD, Classification, SecurityClass
 from rule_maker._errors import CatalogueError, ClassifierError, PolicyGenerationError, RuleMakerError
 from rule_maker._offline import OfflineClassifier
+
+if TYPE_CHECKING:
+    from rule_maker._cli import classify_tools
+    from rule_maker._llm import LLMClassifier, LLMSettings
+    from rule_maker._policy import generate_policy, policy_yaml
+    from rule_maker._push import push_tools
 
 __all__ = [
     "CLASS_DEFINITIONS",
@@ -14,8 +27,36 @@ __all__ = [
     "CatalogueError",
     "Classification",
     "ClassifierError",
+    "LLMClassifier",
+    "LLMSettings",
     "OfflineClassifier",
     "PolicyGenerationError",
     "RuleMakerError",
     "SecurityClass",
+    "annotate",
+    "classify_tools",
+    "dump_tools",
+    "generate_policy",
+    "load_tools",
+    "parse_tools",
+    "policy_yaml",
+    "push_tools",
 ]
+
+_LAZY = {
+    "LLMClassifier": "rule_maker._llm",
+    "LLMSettings": "rule_maker._llm",
+    "classify_tools": "rule_maker._cli",
+    "generate_policy": "rule_maker._policy",
+    "policy_yaml": "rule_maker._policy",
+    "push_tools": "rule_maker._push",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rule_maker' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -97,3 +97,16 @@ def test_python_dash_m_rule_maker_runs() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["class"] == "UNTRUSTED_READ"
+
+
+def test_importing_rule_maker_does_not_load_the_llm_client_or_yaml() -> None:
+    code = "import sys, rule_maker; print('httpx' in sys.modules, 'yaml' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["False", "False"], done.stderr
+
+
+def test_sentinel_cli_has_the_tools_push_command() -> None:
+    from sentinel_cli import build_parser
+
+    args = build_parser().parse_args(["tools", "push", "--project", "p", "--tools", "t.json"])
+    assert args.project == "p" and callable(args.handler)
