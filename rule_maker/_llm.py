@@ -119,24 +119,28 @@ class LLMClassifier:
         self._concurrency = concurrency
         self._fallback = fallback or OfflineClassifier()
 
-    async def _ask(self, client: httpx.AsyncClient, tool: Mapping[str, Any]) -> _Answer:
+    async def _ask(self, client: httpx.AsyncClient, tool: Mapping[str, Any], structured: bool = True) -> _Answer:
         definition = {k: tool[k] for k in ("name", "description", "parameters", "input_schema", "inputSchema") if k in tool}
-        payload = {
+        payload: dict[str, Any] = {
             "model": self._settings.model,
             "temperature": 0,
             "messages": [
                 {"role": "system", "content": _SYSTEM},
                 {"role": "user", "content": json.dumps(definition, ensure_ascii=False)},
             ],
-            "response_format": {
+        }
+        if structured:
+            payload["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "tool_security_class", "strict": True, "schema": _SCHEMA},
-            },
-        }
+            }
         try:
             response = await client.post("/chat/completions", json=payload)
         except httpx.HTTPError as exc:
             raise ClassifierError(f"endpoint unreachable: {type(exc).__name__}") from exc
+        if response.status_code in (400, 422) and structured:
+            # Some OpenAI-compatible servers refuse json_schema; the prompt states the format anyway.
+            raise ClassifierError("endpoint refused structured output", code="llm_no_structured_output")
         if response.status_code != 200:
             raise ClassifierError(f"endpoint answered HTTP {response.status_code}")
         try:
@@ -148,12 +152,14 @@ class LLMClassifier:
     async def _classify_one(self, client: httpx.AsyncClient, tool: Mapping[str, Any], gate: asyncio.Semaphore) -> Classification:
         offline = self._fallback.classify(tool)
         last: ClassifierError | None = None
+        structured = True
         async with gate:
             for attempt in range(self._retries + 1):
                 try:
-                    answer = await self._ask(client, tool)
+                    answer = await self._ask(client, tool, structured)
                 except ClassifierError as exc:
                     last = exc
+                    structured = structured and exc.code != "llm_no_structured_output"
                     if attempt < self._retries:
                         await asyncio.sleep(self._backoff * 2**attempt)
                     continue

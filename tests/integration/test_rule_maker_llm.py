@@ -192,3 +192,10 @@ def test_classify_many_runs_calls_concurrently() -> None:
     tools = [{"name": f"get_time_{i}", "description": "Returns the time."} for i in range(8)]
     results = asyncio.run(classifier(stub, concurrency=4).classify_many(tools))
     assert [r.tool for r in results] == [t["name"] for t in tools]
+
+
+async def test_endpoint_without_structured_output_is_asked_again_without_it() -> None:
+    stub = StubModel((400, {"error": "response_format json_schema is not supported"}), (200, answer("SAFE_READ")))
+    [result] = await classifier(stub).classify_many([TIME])
+    assert result.source == "llm"
+    assert "response_format" in stub.requests[0] and "response_format" not in stub.requests[1]
