@@ -115,7 +115,7 @@ class CachedConfigStore:
             # Nothing good enough to serve meanwhile: join the read in flight.
             with contextlib.suppress(ConfigStoreError):
                 return await asyncio.shield(task)
-        now = self._clock()
+        now, snap = self._clock(), self._snapshot
         if snap is not None and self._servable(snap, now):
             return snap
         cause = f": {self._last_error.message}" if self._last_error else ""
