@@ -126,6 +126,7 @@ class CallEnforcer:
             try:
                 await self._record(sid, delta)
             except InterceptorError as exc:
+                exc.retryable = False  # the tool ran: a retry would run it again
                 audit(decision, claims.jti, exc.status)
                 raise
         audit(decision, claims.jti, 200)

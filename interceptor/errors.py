@@ -12,7 +12,10 @@
     ├── ServiceUnavailable       503    state store, config store, policy or contention
     └── ToolServerTimeout        504    tool server slower than the bounded timeout
 
-Every answer built from these has the shape ``{"error": {"code", "message", ...}}``.
+Every answer built from these has the shape ``{"error": {"code", "message", "retryable", ...}}``.
+``retryable`` is false whenever the tool may already have run (the call was
+sent, or it ran and its taint could not be stored): retrying such a call would
+execute it twice, since a retry is a new signed call with a new ``jti``.
 Messages are safe to show to an untrusted agent: they never carry key material,
 upstream addresses or raw arguments.
 """
@@ -40,14 +43,15 @@ class InterceptorError(Exception):
     status: ClassVar[int] = 500
     default_code: ClassVar[str] = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None, **extra: Any) -> None:
+    def __init__(self, message: str, *, code: str | None = None, retryable: bool | None = None, **extra: Any) -> None:
         super().__init__(message)
         self.code = code or self.default_code
         self.message = message
+        self.retryable = self.status in (429, 502, 503) if retryable is None else retryable
         self.extra = extra
 
     def to_body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, **self.extra}}
+        return {"error": {"code": self.code, "message": self.message, "retryable": self.retryable, **self.extra}}
 
 
 class SettingsError(InterceptorError):

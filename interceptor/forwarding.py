@@ -41,8 +41,12 @@ class ToolServerClient:
                 return await self._client.request(method, self._base + path, content=body, headers=headers)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise ToolServerTimeout("the tool server did not answer in time") from exc
-        except httpx.HTTPError as exc:
+        except httpx.ConnectError as exc:  # nothing was sent: safe to retry
             raise ToolServerError("the tool server is unreachable", code="tool_server_unreachable") from exc
+        except httpx.HTTPError as exc:  # the request may have arrived and run
+            raise ToolServerError(
+                "the connection to the tool server broke", code="tool_server_unreachable", retryable=False
+            ) from exc
 
     async def register(self, token: str) -> None:
         response = await self._send("POST", "/sessions", orjson.dumps({"token": token}), {})
@@ -65,22 +69,25 @@ class ToolServerClient:
         body = head[:-2] + b',"arguments":' + arguments_json + b"}}"
         response = await self._send("POST", "/rpc", body, {"authorization": f"Bearer {token}"})
         if response.status_code != 200:
-            raise ToolServerError(f"the tool server answered HTTP {response.status_code}", code="tool_server_error")
+            raise ToolServerError(
+                f"the tool server answered HTTP {response.status_code}", code="tool_server_error", retryable=False
+            )
         try:
             reply = orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:
-            raise ToolServerError("the tool server answered invalid JSON", code="tool_server_error") from exc
+            raise ToolServerError("the tool server answered invalid JSON", code="tool_server_error", retryable=False) from exc
         if not isinstance(reply, dict):
-            raise ToolServerError("the tool server answered invalid JSON-RPC", code="tool_server_error")
+            raise ToolServerError("the tool server answered invalid JSON-RPC", code="tool_server_error", retryable=False)
         error = reply.get("error")
         if error is not None:
             message = error.get("message", "") if isinstance(error, dict) else ""
             raise ToolServerError(
                 f"the tool server refused the call: {str(message)[:200]}",
                 code="tool_server_rejected",
+                retryable=False,
                 upstream_code=error.get("code") if isinstance(error, dict) else None,
             )
         result = reply.get("result")
         if not isinstance(result, dict):
-            raise ToolServerError("the tool server answered without a result", code="tool_server_error")
+            raise ToolServerError("the tool server answered without a result", code="tool_server_error", retryable=False)
         return result

@@ -50,6 +50,15 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _MAYBE_EXECUTED = frozenset({"tool_server_error", "tool_server_rejected"})
 
 
+def _may_have_executed(response: httpx.Response) -> bool:
+    """True when retrying could run the tool twice: the interceptor says so with
+    ``retryable: false`` (the call was sent, or ran and its taint was not stored)."""
+    code, _, error = error_fields(response)
+    if error.get("retryable") is False:
+        return True
+    return response.status_code == 502 and code in _MAYBE_EXECUTED
+
+
 class SentinelClient:
     """One agent session with the Sentinel interceptor.
 
@@ -255,9 +264,7 @@ class SentinelClient:
                 raise SentinelUnavailable(
                     f"connection to Sentinel at {self.base_url} failed: {type(exc).__name__}", code="connection_failed"
                 ) from exc
-            if response.status_code in RETRYABLE_STATUSES and not (
-                runs_tool and response.status_code == 502 and error_fields(response)[0] in _MAYBE_EXECUTED
-            ):
+            if response.status_code in RETRYABLE_STATUSES and not (runs_tool and _may_have_executed(response)):
                 delay = self.retry.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
                 if delay is not None:
                     logger.info("Sentinel answered %s; retrying in %.2fs", response.status_code, delay)

@@ -445,5 +445,7 @@ async def test_output_is_withheld_when_its_taint_cannot_be_stored(
         response = await harness.call(KEY, sid, "list_calendar")
         assert response.status_code == 503
         assert "IGNORE PREVIOUS" not in response.text
+        # the tool ran: the agent is told not to retry (a retry would run it twice)
+        assert response.json()["error"]["retryable"] is False
         [record] = audit_records(harness)
         assert record["jti"] == harness.tool_server.executed[0].jti

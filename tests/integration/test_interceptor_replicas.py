@@ -88,6 +88,7 @@ async def test_redis_down_mid_session_is_503_and_nothing_is_forwarded(
         sid = await up.start(KEY)
         response = await cut_off.call(KEY, sid, "read_inbox")
         assert response.status_code == 503
+        assert response.json()["error"]["retryable"] is True  # nothing ran: safe to retry
         # Nothing executed, and nothing tainted half-way: the session is as it was.
         assert tool_server.executed == []
         assert (await up.call(KEY, sid, "send_email")).status_code == 200

@@ -180,3 +180,16 @@ async def test_a_502_unreachable_tool_server_is_retried(fake: FakeInterceptor, s
         fake.queue(httpx.Response(502, json={"error": {"code": "tool_server_unreachable", "message": "down"}}))
         assert await client.call_tool("t", {}) == {"echo": {}}
     assert len(sleeps) == 1
+
+
+@pytest.mark.parametrize("status", [502, 503])
+async def test_an_answer_marked_not_retryable_is_never_retried(
+    fake: FakeInterceptor, sleeps: list[float], status: int
+) -> None:
+    # e.g. 503 after the tool ran but its taint could not be stored: a retry would run it twice
+    async with client_for(fake) as client:
+        fake.queue(httpx.Response(status, json={"error": {"code": "state_unavailable", "message": "x", "retryable": False}}))
+        with pytest.raises(SentinelUnavailable):
+            await client.call_tool("t", {})
+    assert sleeps == []
+    assert fake.calls == []  # the queued answer was the only one; no second attempt reached the fake
