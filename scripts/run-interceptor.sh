@@ -22,4 +22,4 @@ fi
 # The tool server's settings are not the interceptor's business.
 unset SENTINEL_MCP_VERIFY SENTINEL_MCP_AUDIT_LOG SENTINEL_MCP_DATA_DIR
 mkdir -p var
-exec "$PYTHON" -m uvicorn --factory interceptor.app:create_app --host "$HOST" --port "$PORT" --no-access-log
+exec "$PYTHON" -m sentinel_cli serve interceptor --host "$HOST" --port "$PORT"

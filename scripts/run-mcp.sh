@@ -23,4 +23,4 @@ fi
 unset SENTINEL_IDENTITY_KEY SENTINEL_API_KEY SENTINEL_DATABASE_URL SUPABASE_SERVICE_ROLE_KEY \
       OPENROUTER_API_KEY OPENAI_API_KEY
 mkdir -p var
-exec "$PYTHON" -m mcp_server --host "$HOST" --port "$PORT"
+exec "$PYTHON" -m sentinel_cli serve mcp --host "$HOST" --port "$PORT"
