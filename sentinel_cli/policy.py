@@ -349,18 +349,13 @@ def _store_run(args: argparse.Namespace, action: Any) -> int:
 
 
 async def _open_store(opener: Any, config: str | None) -> Any:
+    try:
+        from interceptor.config import settings_from_env  # type: ignore[attr-defined]
+    except ImportError:
+        from interceptor.config._open import settings_from_env
     import inspect
 
-    if config:
-        os.environ["SENTINEL_CONFIG"] = config
-    settings: Any = None
-    try:
-        from interceptor.settings import InterceptorSettings  # type: ignore[attr-defined]
-
-        settings = InterceptorSettings()
-    except Exception:  # noqa: BLE001 - fall back to the plain path below
-        settings = config
-    store = opener(settings)
+    store = opener(settings_from_env(config_path=config))
     return await store if inspect.isawaitable(store) else store
 
 
