@@ -35,12 +35,14 @@ MAX_SCAN_CHARS = 1_000_000
 OVERFLOW_TAG = "sentinel:unscanned-output"
 UNTRUSTED_TAG = "sentinel:untrusted-data"
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}")
+# Every pattern can only start at a boundary (lookbehind), so a long run of letters
+# costs one attempt, not one per position: scanning stays linear in the output size.
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,24}(?![A-Za-z])")
 # A URL with a scheme, or a bare host name with a dot and a letters-only TLD
 # (www.example.com/path), possibly followed by a path.
 _URL = re.compile(
-    r"(?:[A-Za-z][A-Za-z0-9+.-]*://[^\s<>\"'`)\]]+)"
-    r"|(?<![@\w.-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w@-])(?::\d+)?(?:/[^\s<>\"'`)\]]*)?"
+    r"(?:(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s<>\"'`)\]]+)"
+    r"|(?<![@\w.-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w@-])(?::\d+)?(?:/[^\s<>\"'`)\]]*)?"
 )
 # Account-like numbers: IBANs, international phone numbers and runs of 6+ digits
 # (accounts, cards, codes). Dates and times (2024-05-20, 10:00) are not numbers here.
