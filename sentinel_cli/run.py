@@ -59,9 +59,10 @@ class Stack:
     interceptor_url: str
     mcp_url: str
     var_dir: Path
+    identity_seed: str  # base64url; lets a test start another interceptor replica
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
@@ -75,7 +76,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0
     raise RuntimeError(f"{url}: not healthy after {timeout:.0f} s")
 
 
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+def stop_processes(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -84,6 +85,56 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+
+
+def _start(zone: str, env: dict[str, str], host: str, port: int | None, quiet: bool) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start `sentinel serve ZONE` with only the given SENTINEL_* variables; wait until healthy."""
+    port = port or free_port(host)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SENTINEL_", "SUPABASE_")) and k != "MCP_UPSTREAM_URL"}
+    out = subprocess.DEVNULL if quiet else None
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sentinel_cli", "serve", zone, "--host", host, "--port", str(port)],
+        env=base | env, stdout=out, stderr=out,
+    )
+    url = f"http://{host}:{port}"
+    try:
+        wait_healthy(url, proc)
+    except BaseException:
+        stop_processes([proc])
+        raise
+    return url, proc
+
+
+def start_mcp(
+    *, identity_public: str, var_dir: Path, host: str = "127.0.0.1", port: int | None = None,
+    redis_url: str | None = None, redis_prefix: str = "sentinel:", quiet: bool = True,
+) -> tuple[str, subprocess.Popen[bytes]]:
+    env = {
+        "SENTINEL_INTERCEPTOR_PUBLIC_KEYS": identity_public,
+        "SENTINEL_MCP_AUDIT_LOG": str(var_dir / "mcp-audit.jsonl"),
+        "SENTINEL_MCP_DATA_DIR": str(var_dir / "mcp-data"),
+    }
+    if redis_url:
+        env |= {"SENTINEL_REDIS_URL": redis_url, "SENTINEL_REDIS_PREFIX": f"{redis_prefix}mcp:"}
+    return _start("mcp", env, host, port, quiet)
+
+
+def start_interceptor(
+    *, identity_seed: str, mcp_url: str, config: str, var_dir: Path, host: str = "127.0.0.1",
+    port: int | None = None, redis_url: str | None = None, redis_prefix: str = "sentinel:", quiet: bool = True,
+    audit_log: Path | None = None,
+) -> tuple[str, subprocess.Popen[bytes]]:
+    env = {
+        "SENTINEL_IDENTITY_KEY": identity_seed,
+        "MCP_UPSTREAM_URL": mcp_url,
+        "SENTINEL_CONFIG": config,
+        "SENTINEL_AUDIT_LOG": str(audit_log or var_dir / "interceptor-audit.jsonl"),
+        "SENTINEL_UPSTREAM_TIMEOUT_SECONDS": "5",
+    }
+    if redis_url:
+        env |= {"SENTINEL_REDIS_URL": redis_url, "SENTINEL_REDIS_PREFIX": f"{redis_prefix}interceptor:"}
+    return _start("interceptor", env, host, port, quiet)
 
 
 @contextlib.contextmanager
@@ -98,52 +149,26 @@ def run_stack(
     redis_url: str | None = None,
     redis_prefix: str = "sentinel:",
 ) -> Iterator[Stack]:
-    """Start the tool server, then the interceptor; stop both on exit.
+    """Start the tool server, then the interceptor, with a fresh identity key; stop both on exit.
 
     With ``redis_url`` both services keep their state in that Redis, under
     ``redis_prefix`` (the interceptor's keys and the tool server's apart).
     """
-    from sentinel_contract import generate_keypair
+    from sentinel_contract import b64url_encode, generate_keypair
 
     identity = generate_keypair()
+    seed = b64url_encode(identity.seed)
     var_dir.mkdir(parents=True, exist_ok=True)
-    mcp_port = mcp_port or free_port(host)
-    port = port or free_port(host)
-    mcp_url, interceptor_url = f"http://{host}:{mcp_port}", f"http://{host}:{port}"
-    base = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_") and k != "MCP_UPSTREAM_URL"}
-    mcp_env = base | {
-        "SENTINEL_INTERCEPTOR_PUBLIC_KEYS": identity.public_b64,
-        "SENTINEL_MCP_AUDIT_LOG": str(var_dir / "mcp-audit.jsonl"),
-        "SENTINEL_MCP_DATA_DIR": str(var_dir / "mcp-data"),
-    }
-    interceptor_env = base | {
-        "SENTINEL_IDENTITY_KEY": identity_seed(identity),
-        "MCP_UPSTREAM_URL": mcp_url,
-        "SENTINEL_CONFIG": config,
-        "SENTINEL_AUDIT_LOG": str(var_dir / "interceptor-audit.jsonl"),
-    }
-    if redis_url:
-        mcp_env |= {"SENTINEL_REDIS_URL": redis_url, "SENTINEL_REDIS_PREFIX": f"{redis_prefix}mcp:"}
-        interceptor_env |= {"SENTINEL_REDIS_URL": redis_url, "SENTINEL_REDIS_PREFIX": f"{redis_prefix}interceptor:"}
-    out = subprocess.DEVNULL if quiet else None
-    cli = [sys.executable, "-m", "sentinel_cli", "serve"]
+    shared = {"var_dir": var_dir, "host": host, "redis_url": redis_url, "redis_prefix": redis_prefix, "quiet": quiet}
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        procs.append(subprocess.Popen([*cli, "mcp", "--host", host, "--port", str(mcp_port)], env=mcp_env, stdout=out, stderr=out))
-        _wait_healthy(mcp_url, procs[-1])
-        procs.append(
-            subprocess.Popen([*cli, "interceptor", "--host", host, "--port", str(port)], env=interceptor_env, stdout=out, stderr=out)
-        )
-        _wait_healthy(interceptor_url, procs[-1])
-        yield Stack(interceptor_url=interceptor_url, mcp_url=mcp_url, var_dir=var_dir)
+        mcp_url, proc = start_mcp(identity_public=identity.public_b64, port=mcp_port, **shared)  # type: ignore[arg-type]
+        procs.append(proc)
+        url, proc = start_interceptor(identity_seed=seed, mcp_url=mcp_url, config=config, port=port, **shared)  # type: ignore[arg-type]
+        procs.append(proc)
+        yield Stack(interceptor_url=url, mcp_url=mcp_url, var_dir=var_dir, identity_seed=seed)
     finally:
-        _stop(list(reversed(procs)))
-
-
-def identity_seed(identity: Any) -> str:
-    from sentinel_contract import b64url_encode
-
-    return b64url_encode(identity.seed)
+        stop_processes(list(reversed(procs)))
 
 
 def _up(args: argparse.Namespace) -> int:

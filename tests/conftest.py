@@ -31,11 +31,8 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-@pytest.fixture()
-def redis_prefix() -> Iterator[str]:
-    """A key prefix no other test uses; keys under it are deleted afterwards."""
-    prefix = f"test:{uuid.uuid4().hex[:12]}:"
-    yield prefix
+def delete_keys(prefix: str) -> None:
+    """Delete every Redis key under ``prefix`` (never FLUSHDB: the server is shared)."""
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
@@ -45,6 +42,14 @@ def redis_prefix() -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture()
+def redis_prefix() -> Iterator[str]:
+    """A key prefix no other test uses; keys under it are deleted afterwards."""
+    prefix = f"test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    delete_keys(prefix)
 
 
 @pytest.fixture()

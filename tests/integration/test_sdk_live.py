@@ -5,10 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +14,6 @@ import httpx
 import pytest
 import yaml
 
-from sentinel_contract import b64url_encode, generate_keypair
 from sentinel_sdk import (
     AuthenticationError,
     PolicyDenied,
@@ -28,7 +23,8 @@ from sentinel_sdk import (
     SessionExpired,
     SyncSentinelClient,
 )
-from tests.conftest import REDIS_URL, free_port
+from sentinel_cli.run import run_stack, start_interceptor, stop_processes
+from tests.conftest import REDIS_URL, delete_keys, free_port
 
 pytestmark = pytest.mark.redis
 
@@ -56,60 +52,6 @@ class Stack:
     prefix: str
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not healthy after {timeout} s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SENTINEL_", "SUPABASE_")) and k != "MCP_UPSTREAM_URL"}
-    return env | {"PYTHONPATH": str(ROOT)}
-
-
-def _start_interceptor(tmp: Path, config: Path, seed: str, mcp_url: str, prefix: str) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
-    env = _base_env() | {
-        "SENTINEL_IDENTITY_KEY": seed,
-        "MCP_UPSTREAM_URL": mcp_url,
-        "SENTINEL_CONFIG": str(config),
-        "SENTINEL_REDIS_URL": REDIS_URL,
-        "SENTINEL_REDIS_PREFIX": prefix + "icp:",
-        "SENTINEL_AUDIT_LOG": str(tmp / f"interceptor-audit-{port}.jsonl"),
-        "SENTINEL_UPSTREAM_TIMEOUT_SECONDS": "3",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "interceptor.app:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
-    except BaseException:
-        _stop(proc)
-        raise
-    return url, proc
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("live")
@@ -119,39 +61,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     project.update(name="live", api_key_sha256=hashlib.sha256(API_KEY.encode()).hexdigest(), policies=POLICIES)
     config = tmp / "sentinel.yaml"
     config.write_text(yaml.safe_dump({"projects": [project]}))
-    identity = generate_keypair()
-    seed = b64url_encode(identity.seed)
-
-    mcp_port = free_port()
-    mcp_env = _base_env() | {
-        "SENTINEL_INTERCEPTOR_PUBLIC_KEYS": identity.public_b64,
-        "SENTINEL_REDIS_URL": REDIS_URL,
-        "SENTINEL_REDIS_PREFIX": prefix + "mcp:",
-        "SENTINEL_MCP_AUDIT_LOG": str(tmp / "mcp-audit.jsonl"),
-        "SENTINEL_MCP_DATA_DIR": str(tmp / "mcp-data"),
-    }
-    mcp = subprocess.Popen(
-        [sys.executable, "-m", "mcp_server", "--host", "127.0.0.1", "--port", str(mcp_port)],
-        cwd=tmp, env=mcp_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    procs = [mcp]
     try:
-        _wait_healthy(f"http://127.0.0.1:{mcp_port}", mcp)
-        url, interceptor = _start_interceptor(tmp, config, seed, f"http://127.0.0.1:{mcp_port}", prefix)
-        procs.append(interceptor)
-        yield Stack(url=url, var=tmp, config=config, identity_seed=seed, prefix=prefix)
+        with run_stack(config=str(config), var_dir=tmp, redis_url=REDIS_URL, redis_prefix=prefix) as running:
+            yield Stack(url=running.interceptor_url, var=tmp, config=config, identity_seed=running.identity_seed, prefix=prefix)
     finally:
-        for proc in reversed(procs):
-            _stop(proc)
-        import redis
-
-        client = redis.Redis.from_url(REDIS_URL)
-        try:
-            keys = list(client.scan_iter(match=prefix + "*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_keys(prefix)
 
 
 def client_for(stack: Stack, **options: object) -> SentinelClient:
@@ -232,14 +146,17 @@ async def test_a_session_ended_elsewhere_raises_session_expired(stack: Stack) ->
 
 
 async def test_an_unreachable_tool_server_fails_closed(stack: Stack) -> None:
-    url, proc = _start_interceptor(stack.var, stack.config, stack.identity_seed, f"http://127.0.0.1:{free_port()}", stack.prefix + "down:")
+    url, proc = start_interceptor(
+        identity_seed=stack.identity_seed, mcp_url=f"http://127.0.0.1:{free_port()}", config=str(stack.config),
+        var_dir=stack.var, redis_url=REDIS_URL, redis_prefix=stack.prefix + "down:", audit_log=stack.var / "down.jsonl",
+    )
     try:
         with pytest.raises(SentinelUnavailable) as info:
             async with SentinelClient(api_key=API_KEY, base_url=url, retry=RetryPolicy(max_attempts=2, base_delay=0.05)):
                 pass
         assert info.value.status == 502
     finally:
-        _stop(proc)
+        stop_processes([proc])
 
 
 async def test_an_unreachable_interceptor_raises_sentinel_unavailable() -> None:
