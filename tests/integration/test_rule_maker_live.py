@@ -12,21 +12,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from interceptor.config import Project
 from interceptor.policy import compile_policy
 from interceptor.policy._simulate import simulate_trace
-from interceptor.testing import StaticConfigStore, api_key_hash, running_interceptor
+from interceptor.testing import api_key_hash
 from rule_maker import OfflineClassifier
 from rule_maker._catalogue import annotate
 from rule_maker._policy import generate_policy
 from rule_maker._push import store_shape
+from tests.replay import replay_live, trace_calls
 
 EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
 API_KEY = "sk-sentinel-rule-maker-live-test"
-STATUS = {200: "allow", 403: "deny", 202: "approval"}
 
 
 def traces(suite: str, count: int) -> list[dict[str, Any]]:
@@ -47,18 +46,9 @@ async def test_live_interceptor_decides_like_the_simulator(suite: str, tmp_path:
     now = datetime.now(UTC)
     blocked = 0
     for trace in traces(suite, 4):
-        calls = [{k: c[k] for k in ("tool", "args", "output")} for c in trace["calls"]]
+        calls = trace_calls(trace)
         expected = [d["decision"] for d in simulate_trace(compiled, {"id": trace["id"], "calls": calls}, now)["decisions"]]
-        recorded = {(c["tool"], orjson.dumps(c["args"], option=orjson.OPT_SORT_KEYS)): str(c["output"] or "") for c in calls}
-        async with running_interceptor(StaticConfigStore([project]), audit_log=tmp_path / "audit.jsonl") as harness:
-            server = harness.tool_server
-            for tool in {c["tool"] for c in calls}:
-                server.outputs[tool] = lambda args, _t=tool: recorded[(_t, orjson.dumps(args, option=orjson.OPT_SORT_KEYS))]
-            sid = await harness.start(API_KEY)
-            got = []
-            for call in calls:
-                response = await harness.call(API_KEY, sid, call["tool"], call["args"])
-                got.append(STATUS.get(response.status_code, f"http {response.status_code}"))
+        got = [d["decision"] for d in await replay_live(project, API_KEY, calls, tmp_path / "audit.jsonl")]
         assert got == expected, trace["id"]
         blocked += got.count("deny") + got.count("approval")
     assert blocked  # the sample exercises the blocking rules, not only allows
