@@ -171,8 +171,13 @@ def run_stack(
         stop_processes(list(reversed(procs)))
 
 
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(0)  # unwinds run_stack, which stops both services
+
+
 def _up(args: argparse.Namespace) -> int:
     var_dir = Path(args.var_dir).resolve()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with run_stack(config=args.config, var_dir=var_dir, host=args.host, port=args.port, mcp_port=args.mcp_port, quiet=False) as stack:
         print(f"Sentinel is up.\n  interceptor (agents connect here): {stack.interceptor_url}\n"
               f"  tool server (reachable by the interceptor only in production): {stack.mcp_url}\n"

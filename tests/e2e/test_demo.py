@@ -47,3 +47,35 @@ def test_readme_python_examples_run_against_a_live_stack(stack, index, tmp_path)
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "blocked" in proc.stdout.lower() or "Sentinel blocked" in proc.stdout
+
+
+def test_up_serves_until_stopped_and_takes_both_services_down(tmp_path):
+    import signal
+    import time
+
+    import httpx
+
+    from sentinel_cli.run import free_port
+
+    port, mcp_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sentinel_cli", "up", "--port", str(port), "--mcp-port", str(mcp_port), "--var-dir", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                answer = httpx.post(f"http://127.0.0.1:{port}/session/start", headers={"X-Sentinel-Key": DEMO_API_KEY}, timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert answer.status_code == 200 and answer.json()["session_id"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, output
+    assert "Sentinel is up" in output
+    for used in (port, mcp_port):  # both services are gone: nothing listens any more
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{used}/healthz", timeout=1)
