@@ -182,7 +182,7 @@ def _up(args: argparse.Namespace) -> int:
         print(f"Sentinel is up.\n  interceptor (agents connect here): {stack.interceptor_url}\n"
               f"  tool server (reachable by the interceptor only in production): {stack.mcp_url}\n"
               f"  audit logs and tool data: {var_dir}\n"
-              f"  demo API key: {DEMO_API_KEY}\nPress Ctrl-C to stop.")
+              f"  demo API key: {DEMO_API_KEY}\nPress Ctrl-C to stop.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             while True:
                 time.sleep(3600)
