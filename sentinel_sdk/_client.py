@@ -45,18 +45,21 @@ _sleep = asyncio.sleep  # module-level so tests can record the waits instead of 
 # Failures where the request provably never reached the interceptor, so a retry
 # cannot run a tool twice.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# 502 codes on a call meaning the tool server got the signed call and may have
-# run it; retrying would run a consequential tool twice, so these are not retried.
-_MAYBE_EXECUTED = frozenset({"tool_server_error", "tool_server_rejected"})
 
 
 def _may_have_executed(response: httpx.Response) -> bool:
-    """True when retrying could run the tool twice: the interceptor says so with
-    ``retryable: false`` (the call was sent, or ran and its taint was not stored)."""
-    code, _, error = error_fields(response)
-    if error.get("retryable") is False:
-        return True
-    return response.status_code == 502 and code in _MAYBE_EXECUTED
+    """True when retrying a tool call could run the tool twice.
+
+    A retry is a new signed call with a new ``jti``, so the tool server's replay
+    check cannot stop a second execution. A 429 is answered before anything is
+    forwarded; a 502/503 is safe to retry only when the interceptor itself says
+    so (``"retryable": true``). Anything else (a load balancer's 502 after the
+    interceptor forwarded the call, a body the SDK cannot read) may have run.
+    """
+    if response.status_code == 429:
+        return False
+    _, _, error = error_fields(response)
+    return error.get("retryable") is not True
 
 
 class SentinelClient:

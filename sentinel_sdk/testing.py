@@ -70,7 +70,8 @@ class FakeInterceptor:
         if self._queued:
             return self._queued.pop(0)
         if request.headers.get("X-Sentinel-Key") != self.api_key:
-            return _json(401, {"error": {"code": "invalid_api_key", "message": "invalid API key"}})
+            # the interceptor's one 401 answer
+            return _json(401, {"error": {"code": "unauthorized", "message": "missing or invalid API key", "retryable": False}})
         parts = request.url.path.strip("/").split("/")
         if parts == ["session", "start"] and request.method == "POST":
             sid = uuid.uuid4().hex

@@ -121,7 +121,7 @@ async def test_bad_api_key_raises_authentication_error(fake: FakeInterceptor) ->
     with pytest.raises(AuthenticationError) as info:
         async with client:
             pass
-    assert info.value.status == 401 and info.value.code == "invalid_api_key"
+    assert info.value.status == 401 and info.value.code == "unauthorized"
     assert len(fake.requests) == 1  # a 401 is never retried
 
 

@@ -47,7 +47,9 @@ def client_for(fake: FakeInterceptor, retry: RetryPolicy | None = None) -> Senti
 
 
 def err(status: int, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, json={"error": {"code": f"e{status}", "message": "x"}}, headers=headers)
+    # as the interceptor answers: retryable says whether nothing can have run
+    body = {"code": f"e{status}", "message": "x", "retryable": status in (429, 502, 503)}
+    return httpx.Response(status, json={"error": body}, headers=headers)
 
 
 @pytest.mark.parametrize("status", [429, 502, 503])
@@ -177,7 +179,7 @@ async def test_a_502_after_the_tool_server_got_the_call_is_not_retried(
 
 async def test_a_502_unreachable_tool_server_is_retried(fake: FakeInterceptor, sleeps: list[float]) -> None:
     async with client_for(fake) as client:
-        fake.queue(httpx.Response(502, json={"error": {"code": "tool_server_unreachable", "message": "down"}}))
+        fake.queue(httpx.Response(502, json={"error": {"code": "tool_server_unreachable", "message": "down", "retryable": True}}))
         assert await client.call_tool("t", {}) == {"echo": {}}
     assert len(sleeps) == 1
 
@@ -193,3 +195,20 @@ async def test_an_answer_marked_not_retryable_is_never_retried(
             await client.call_tool("t", {})
     assert sleeps == []
     assert fake.calls == []  # the queued answer was the only one; no second attempt reached the fake
+
+
+@pytest.mark.parametrize("status", [502, 503])
+async def test_a_proxy_error_on_a_call_is_not_retried(fake: FakeInterceptor, sleeps: list[float], status: int) -> None:
+    # a load balancer's 502 after the interceptor forwarded the call: the tool may have run
+    async with client_for(fake) as client:
+        fake.queue(httpx.Response(status, text="<html>Bad Gateway</html>"))
+        with pytest.raises(SentinelUnavailable):
+            await client.call_tool("t", {})
+    assert sleeps == [] and fake.calls == []
+
+
+async def test_a_proxy_error_on_session_start_is_retried(fake: FakeInterceptor, sleeps: list[float]) -> None:
+    fake.queue(httpx.Response(502, text="<html>Bad Gateway</html>"))
+    async with client_for(fake) as client:  # starting a session runs no tool: safe to retry
+        assert client.session_id
+    assert len(sleeps) == 1
