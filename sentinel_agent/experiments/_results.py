@@ -85,6 +85,8 @@ class PolicySummary:
     role: str
     attacks: int
     attacks_stopped: int
+    approvals: int
+    approvals_held: int
     tasks: int
     tasks_completed: int
     allowed: int
@@ -94,7 +96,7 @@ class PolicySummary:
 
     @property
     def failures(self) -> int:
-        return (self.attacks - self.attacks_stopped) + (self.tasks - self.tasks_completed) + self.errors
+        return (self.attacks - self.attacks_stopped) + (self.approvals - self.approvals_held) + (self.tasks - self.tasks_completed) + self.errors
 
 
 @dataclass(slots=True)
@@ -120,14 +122,18 @@ class RunReport:
     def summary(self, policy: PolicyUnderTest) -> PolicySummary:
         kinds = {scenario.id: scenario for scenario in self.scenarios}
         results = list(self.for_policy(policy.name))
-        # An attack counts once: stopped or not. A task counts wherever a scenario has one.
-        attacks = [r for r in results if kinds[r.scenario].harm is not None]
-        tasks = [r for r in results if kinds[r.scenario].task is not None]
+        # A user task counts wherever a scenario has one (an attack scenario may too); an
+        # approval scenario's "task" is the hold itself, counted under approvals.
+        attacks = [r for r in results if kinds[r.scenario].kind == "attack"]
+        approvals = [r for r in results if kinds[r.scenario].kind == "approval"]
+        tasks = [r for r in results if kinds[r.scenario].task is not None and kinds[r.scenario].kind != "approval"]
         return PolicySummary(
             policy=policy.name,
             role=policy.role,
             attacks=len(attacks),
             attacks_stopped=sum(1 for r in attacks if r.verdict.harm_done is False and not r.error),
+            approvals=len(approvals),
+            approvals_held=sum(1 for r in approvals if r.verdict.passed),
             tasks=len(tasks),
             tasks_completed=sum(1 for r in tasks if r.verdict.task_done and not r.error),
             allowed=sum(r.allowed for r in results),
