@@ -21,7 +21,7 @@ from interceptor.config import ConfigStore, open_config_store
 from interceptor.enforcement import CallEnforcer
 from interceptor.forwarding import ToolServerClient
 from interceptor.projects import ProjectDirectory
-from interceptor.routes import install_error_handlers, router
+from interceptor.routes import call_route, install_error_handlers, router
 from interceptor.sessions import SessionIdentity, Sessions
 from interceptor.settings import InterceptorSettings, load_settings
 from interceptor.signing import KeySealer, SessionKeyRing
@@ -98,6 +98,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
+    app.router.routes.insert(0, call_route)  # first: the route nearly every request takes
     app.include_router(router)
     install_error_handlers(app)
     return app

@@ -5,7 +5,12 @@
 
 The commit is the linearisation point: a call is allowed only if the facts it
 was decided on are still current when its effects are stored, so a check and
-the taint it causes are one atomic step and no call can race past a rule. This
+the taint it causes are one atomic step and no call can race past a rule.
+That is also what makes the per-replica session cache safe: an allowed call
+decided on cached facts is committed against their version (one round trip
+in the common case; a stale version answers with fresh facts), and a denial
+or approval decided on cached facts is decided again on facts loaded from
+the store, so nobody is refused on facts that are out of date. This
 module must never forward a call whose decision it could not commit, never
 commit anything for a denied call, and never log raw arguments.
 """
@@ -80,7 +85,7 @@ class CallEnforcer:
             digest = args_sha256(arguments)
         except ContractError as exc:
             raise BadRequest("arguments cannot be canonicalised as JSON (RFC 8785)", code="bad_arguments") from exc
-        record, facts = await self._sessions.resolve(sid, project.name)
+        record, facts, fresh = await self._sessions.lookup(sid, project.name)
         policy = self._directory.policy_for(project)
         call = ToolCall(tool=tool, arguments=arguments, project=project.name)
 
@@ -100,7 +105,7 @@ class CallEnforcer:
                 )
             )
 
-        decision = await self._decide(sid, policy, call, facts)
+        decision = await self._decide(sid, project.name, policy, call, facts, fresh)
         if decision.effect is Effect.DENY:
             audit(decision, None, 403)
             raise PolicyDenied(decision.rule, decision.reason)
@@ -112,7 +117,14 @@ class CallEnforcer:
 
         pair = self._sessions.keyring.key_for(sid, record.sealed_key)
         token, claims = sign_call(
-            pair.private, iss=self._iss, aud=self._aud, sid=sid, tool=tool, arguments=arguments, ttl=self._call_ttl
+            pair.private,
+            iss=self._iss,
+            aud=self._aud,
+            sid=sid,
+            tool=tool,
+            arguments=arguments,
+            ttl=self._call_ttl,
+            digest=digest,
         )
         try:
             result = await self._upstream.call_tool(token, claims.jti, tool, arguments_json)
@@ -134,34 +146,55 @@ class CallEnforcer:
             200, {"result": result, "decision": {"rule": decision.rule, "reason": decision.reason}, "jti": claims.jti}
         )
 
-    async def _decide(self, sid: str, policy: CompiledPolicy, call: ToolCall, facts: SessionFacts) -> Decision:
+    async def _decide(
+        self, sid: str, project: str, policy: CompiledPolicy, call: ToolCall, facts: SessionFacts, fresh: bool
+    ) -> Decision:
+        cache = self._sessions.cache
         for attempt in range(MAX_COMMIT_TRIES):
             decision = evaluate(policy, call, facts, datetime.now(UTC))
             if decision.effect is not Effect.ALLOW:
+                if not fresh:
+                    # Decided on cached facts: refuse only on what the store holds now
+                    # (and answer 404, not 403, for a session ended elsewhere).
+                    facts, fresh = (await self._sessions.resolve(sid, project))[1], True
+                    continue
                 return decision  # deny and approval commit nothing
             # Committed even when the delta changes nothing: the version check is what
             # orders this call before any taint committed after its facts were read.
             outcome = await self._state.commit(sid, facts.version, apply_delta(facts, decision.delta))
             if outcome.ok:
+                if outcome.facts is not None:
+                    cache.saw(sid, outcome.facts)
                 return decision
             if outcome.facts is None:
+                cache.forget(sid)
                 raise SessionNotFound()
-            facts = outcome.facts
+            facts, fresh = outcome.facts, True
+            cache.saw(sid, facts)
             await _backoff(attempt)
         raise ServiceUnavailable("too many concurrent calls in this session; retry", code="contention")
 
     async def _record(self, sid: str, delta: StateDelta) -> None:
-        loaded = await self._state.load(sid)
-        if loaded is None:
-            raise SessionNotFound()
-        facts = loaded[1]
+        cache = self._sessions.cache
+        cached = cache.get(sid)
+        if cached is not None:
+            facts = cached[1]  # a stale version only costs a retry: the store answers with the current facts
+        else:
+            loaded = await self._state.load(sid)
+            if loaded is None:
+                raise SessionNotFound()
+            facts = loaded[1]
         for attempt in range(MAX_COMMIT_TRIES):
             outcome = await self._state.commit(sid, facts.version, apply_delta(facts, delta))
             if outcome.ok:
+                if outcome.facts is not None:
+                    cache.saw(sid, outcome.facts)
                 return
             if outcome.facts is None:
+                cache.forget(sid)
                 raise SessionNotFound()
             facts = outcome.facts
+            cache.saw(sid, facts)
             await _backoff(attempt)
         raise ServiceUnavailable("too many concurrent calls in this session; retry", code="contention")
 

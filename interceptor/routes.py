@@ -22,6 +22,7 @@ import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from interceptor.errors import BadRequest, BodyTooLarge, InterceptorError, NotFound
 from interceptor.projects import agent_tools
@@ -29,7 +30,7 @@ from interceptor.projects import agent_tools
 if TYPE_CHECKING:
     from interceptor.app import Runtime
 
-__all__ = ["install_error_handlers", "router"]
+__all__ = ["call_route", "install_error_handlers", "router"]
 
 router = APIRouter()
 
@@ -92,9 +93,11 @@ async def list_tools(sid: str, request: Request) -> Response:
     return _json({"tools": agent_tools(project)})
 
 
-@router.post("/session/{sid}/call")
-async def call_tool(sid: str, request: Request) -> Response:
+async def call_tool(request: Request) -> Response:
+    # The hot path: a plain Starlette route (see ``call_route``), not a FastAPI
+    # one; FastAPI's parameter handling cost ~60 µs a call here, for nothing.
     started = time.perf_counter()
+    sid: str = request.path_params["sid"]
     runtime = _runtime(request)
     limit = runtime.settings.max_body_bytes
     declared = request.headers.get("content-length")
@@ -112,6 +115,9 @@ async def call_tool(sid: str, request: Request) -> Response:
     arguments_json = orjson.dumps(arguments)
     outcome = await runtime.enforcer.call(project, sid, tool, arguments, arguments_json, started)
     return _json(outcome.body, outcome.status)
+
+
+call_route = Route("/session/{sid}/call", call_tool, methods=["POST"])
 
 
 @router.post("/session/{sid}/end")

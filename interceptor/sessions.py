@@ -2,7 +2,9 @@
 lookup for a project, and end (marked in the store, revoked at the tool server).
 
 A session belongs to exactly one project; looking it up for another project
-answers as if it did not exist. This module must never hand out a session that
+answers as if it did not exist. ``lookup`` may answer from the per-replica
+cache (for a call, whose commit re-checks the store); ``resolve`` always asks
+the store. This module must never hand out a session that
 is unknown, ended or expired, nor keep an unsealed key outside process memory.
 """
 
@@ -17,7 +19,7 @@ from interceptor.errors import InterceptorError, SessionNotFound
 from interceptor.forwarding import ToolServerClient
 from interceptor.policy import SessionFacts
 from interceptor.signing import KeySealer, SessionKeyRing
-from interceptor.state import SessionRecord, StateStore
+from interceptor.state import SessionCache, SessionRecord, StateStore
 from sentinel_contract import SigningKeyPair, generate_keypair, sign_registration, sign_revocation
 
 __all__ = ["SessionIdentity", "Sessions"]
@@ -43,6 +45,7 @@ class Sessions:
         sealer: KeySealer,
         keyring: SessionKeyRing,
         ttl_seconds: int,
+        cache: SessionCache | None = None,
     ) -> None:
         self._identity = identity
         self._state = state
@@ -50,6 +53,7 @@ class Sessions:
         self._sealer = sealer
         self.keyring = keyring
         self._ttl = ttl_seconds
+        self.cache = cache if cache is not None else SessionCache()
 
     async def start(self, project: str) -> SessionRecord:
         pair = generate_keypair()
@@ -82,20 +86,41 @@ class Sessions:
                 _log.warning("session.start: could not mark an unregistered session ended", extra={"sid": sid})
             raise
         self.keyring.remember(sid, pair)
+        self.cache.put(record, SessionFacts())
         return record
 
     async def resolve(self, sid: str, project: str) -> tuple[SessionRecord, SessionFacts]:
+        """The session and its facts as the store has them now."""
         loaded = await self._state.load(sid)
         if loaded is None:
+            self.cache.forget(sid)
             raise SessionNotFound()
         record, facts = loaded
         if record.project != project or record.ended or record.expires_at <= time.time():
+            self.cache.forget(sid)
             raise SessionNotFound()
+        self.cache.put(record, facts)
         return record, facts
+
+    async def lookup(self, sid: str, project: str) -> tuple[SessionRecord, SessionFacts, bool]:
+        """Like ``resolve``, from the cache when it can; the flag is True when loaded from the store.
+
+        Cached facts may be stale and the session may have ended on another
+        replica: only a compare-and-set commit may confirm what is decided on them.
+        """
+        cached = self.cache.get(sid)
+        if cached is None:
+            record, facts = await self.resolve(sid, project)
+            return record, facts, True
+        record, facts = cached
+        if record.project != project:
+            raise SessionNotFound()
+        return record, facts, False
 
     async def end(self, sid: str, project: str) -> bool:
         """End the session; True when the tool server confirmed the revocation."""
         await self.resolve(sid, project)
+        self.cache.forget(sid)
         if not await self._state.end_session(sid):
             raise SessionNotFound()
         self.keyring.forget(sid)

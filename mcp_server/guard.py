@@ -25,7 +25,7 @@ from sentinel_contract import (
     IDENTITY_KID,
     CallClaims,
     ContractError,
-    peek_kid,
+    read_token,
     verify_call,
     verify_identity_call,
 )
@@ -59,12 +59,13 @@ class CallGuard:
         token = _bearer(authorization)
         now = self._clock()
         try:
-            kid = peek_kid(token)
+            parsed = read_token(token)  # read once; the same object is verified below
+            kid = parsed.kid
             if kid == IDENTITY_KID:
                 if tool not in IDENTITY_METHODS:
                     raise AuthError("bad_kid", "an identity key may not sign this method")
                 claims = verify_identity_call(
-                    token, self._trusted, audience=self._audience, tool=tool,
+                    parsed, self._trusted, audience=self._audience, tool=tool,
                     arguments=arguments, leeway=self._leeway, now=now,
                 )
             else:
@@ -72,7 +73,7 @@ class CallGuard:
                     raise AuthError("malformed_token", "the token's kid is too long")
                 session = await self._store.session_key(kid, now=now)
                 claims = verify_call(
-                    token, session.key, audience=self._audience, tool=tool,
+                    parsed, session.key, audience=self._audience, tool=tool,
                     arguments=arguments, leeway=self._leeway, now=now,
                 )
         except ContractError as exc:

@@ -10,8 +10,9 @@ engine in interceptor.policy decides) and never keep a session past its expiry.
 from __future__ import annotations
 
 from interceptor.state._model import Approval, Commit, SessionRecord, StateStore, StateStoreError
+from interceptor.state.cache import SessionCache
 
-__all__ = ["Approval", "Commit", "SessionRecord", "StateStore", "StateStoreError", "open_state_store"]
+__all__ = ["Approval", "Commit", "SessionCache", "SessionRecord", "StateStore", "StateStoreError", "open_state_store"]
 
 
 def open_state_store(redis_url: str | None, prefix: str = "sentinel:") -> StateStore:

@@ -115,6 +115,7 @@ async def test_sealed_session_key_copied_to_another_session_does_not_open(redis_
         async with running_interceptor(StaticConfigStore(demo_projects()), state_store=store, audit_log=tmp_path / "a.jsonl") as h:
             victim, attacker = await h.start(KEY), await h.start(KEY)
             h.app.state.runtime.sessions.keyring.forget(attacker)  # as on a replica that never saw it
+            h.app.state.runtime.sessions.cache.forget(attacker)
             client = aioredis.Redis.from_url(REDIS_URL)
             sealed = await client.hget(f"{redis_prefix}session:{victim}", "sealed")
             await client.hset(f"{redis_prefix}session:{attacker}", "sealed", sealed)
