@@ -85,10 +85,15 @@ def run_experiments(
     out_dir: Path,
     *,
     redis_url: str | None = None,
+    redis_prefix: str | None = None,
     on_result: OnResult | None = None,
     model: str | None = None,
 ) -> RunReport:
-    """Every scenario under every policy; the stacks start one after another (the machine may be small)."""
+    """Every scenario under every policy; the stacks start one after another (the machine may be small).
+
+    With ``redis_url`` the state lives in Redis under ``redis_prefix`` (default: a
+    new one per run), and every key under that prefix is deleted afterwards.
+    """
     from sentinel_cli.run import run_stack
 
     if not policies or not scenarios:
@@ -102,7 +107,7 @@ def run_experiments(
         model=model,
     )
     started = time.perf_counter()
-    run_prefix = f"sentinel-experiments:{uuid.uuid4().hex[:10]}:"
+    run_prefix = redis_prefix or f"sentinel-experiments:{uuid.uuid4().hex[:10]}:"
     try:
         for policy in policies:
             var_dir = out_dir / "stacks" / policy.name
