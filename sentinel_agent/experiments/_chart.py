@@ -57,12 +57,12 @@ def render_chart(report: RunReport, *, title: str = "Tool calls per scenario and
             result = report.result(scenario.id, policy)
             if result is None:
                 continue
-            x = float(_LABEL_W + _POLICY_W)
+            bar_x = float(_LABEL_W + _POLICY_W)
             for kind, count in (("allowed", result.allowed), ("blocked", result.blocked), ("held", result.held)):
                 if count:
-                    out.append(f'<rect x="{x:.1f}" y="{bar_y}" width="{count * unit:.1f}" height="{_BAR}" fill="{COLOURS[kind]}">'
+                    out.append(f'<rect x="{bar_x:.1f}" y="{bar_y}" width="{count * unit:.1f}" height="{_BAR}" fill="{COLOURS[kind]}">'
                                f"<title>{escape(policy)}: {count} {kind}</title></rect>")
-                    x += count * unit
+                    bar_x += count * unit
             mark, colour = ("✓", COLOURS["pass"]) if result.verdict.passed else ("✗", COLOURS["fail"])
             out.append(f'<text x="{_LABEL_W + _POLICY_W + _PLOT_W + 10}" y="{bar_y + _BAR - 3}" fill="{colour}">'
                        f"{mark} {escape(result.verdict.summary)}</text>")
