@@ -127,12 +127,16 @@ def _list(args: argparse.Namespace) -> int:
     from sentinel_agent.experiments import SCENARIOS
 
     table = Table(title=f"{len(SCENARIOS)} scenarios")
-    for column in ("id", "kind", "user goal", "meant to stop it"):
+    table.add_column("id", no_wrap=True)
+    for column in ("kind", "user goal", "meant to stop it"):
         table.add_column(column)
     for scenario in SCENARIOS:
         kind = scenario.kind + (" (injected)" if scenario.environment.injected else "")
         table.add_row(scenario.id, kind, scenario.goal.text, scenario.defence)
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 160)
+    console.print(table)
     return 0
 
 

@@ -120,7 +120,7 @@ def resolve_policy(spec: str, *, taken: set[str] | None = None) -> PolicyUnderTe
         raise ExperimentError(f"no such policy: {spec!r} (built in: {', '.join(BUILTIN_POLICIES)}; or give a file)")
     policies, tools = _policies_of(_read(path), path)
     _check_compiles(spec, policies, tools)
-    return PolicyUnderTest(_unique(path.stem, taken), "enforced", str(path), f"policy file {path}", policies=policies, tools=tools)
+    return PolicyUnderTest(_unique(path, taken), "enforced", str(path), f"policy file {path}", policies=policies, tools=tools)
 
 
 def policy_from_config(path: str, api_key: str = DEMO_API_KEY, *, taken: set[str] | None = None) -> PolicyUnderTest:
@@ -131,11 +131,15 @@ def policy_from_config(path: str, api_key: str = DEMO_API_KEY, *, taken: set[str
     projects = document.get("projects") if isinstance(document, Mapping) else None
     if not isinstance(projects, list) or not any(isinstance(p, Mapping) and p.get("api_key_sha256") == digest for p in projects):
         raise ExperimentError(f"{path}: no project in this config has the API key given with --api-key")
-    return PolicyUnderTest(_unique(config.stem, taken), "enforced", str(path), f"config file {path}", config_path=config, api_key=api_key)
+    return PolicyUnderTest(_unique(Path(path), taken), "enforced", str(path), f"config file {path}", config_path=config, api_key=api_key)
 
 
-def _unique(name: str, taken: set[str] | None) -> str:
+def _unique(path: Path, taken: set[str] | None) -> str:
+    """The file's stem; its folder joins in when a built-in or an earlier file has that name."""
     taken = taken if taken is not None else set()
+    name = path.stem
+    if name in taken or name in BUILTIN_POLICIES:
+        name = f"{path.resolve().parent.name}-{path.stem}"
     candidate, index = name, 2
     while candidate in taken or candidate in BUILTIN_POLICIES:
         candidate, index = f"{name}-{index}", index + 1
