@@ -22,10 +22,13 @@ from interceptor.policy._values import (
     KINDS,
     MAX_SCAN_CHARS,
     OVERFLOW_TAG,
+    addresses,
     extract,
     filter_has,
     fingerprint,
+    normalise,
     strings,
+    url_host,
 )
 
 Test = Callable[[ToolCall, SessionFacts, datetime], bool]
@@ -74,19 +77,27 @@ def _elements(value: Any) -> list[Any]:
 
 
 def _domain_of(kind: str, value: str) -> str:
-    return value.rsplit("@", 1)[-1] if kind == "email" else value
+    if kind == "email":
+        return value.rsplit("@", 1)[-1]
+    if kind == "url":  # a link is at the domain of its host
+        return url_host(value)
+    return value
 
 
 def _in_domains(domain: str, allowed: Sequence[str]) -> bool:
     return any(domain == d or domain.endswith("." + d) for d in allowed)
 
 
-def _emails(value: Any) -> list[str]:
-    return [v for s in strings(value) for _, v in extract(s, ("email",))]
-
-
-def _hosts(value: Any) -> list[str]:
-    return [v for s in strings(value) for _, v in extract(s, ("host",))]
+def _addresses(value: Any, kind: str) -> tuple[list[str], bool]:
+    """The domains (hosts) of every address (link) in the value, and whether some text looked like one
+    but could not be read: that one counts as outside every list (fail closed)."""
+    found: list[str] = []
+    unread = False
+    for text in strings(value):
+        domains, missed = addresses(text, kind)
+        found.extend(domains)
+        unread = unread or missed
+    return found, unread
 
 
 _ARG_TESTS = (
@@ -148,14 +159,23 @@ def _arg_test(name: str, op: str, expected: Any, place: str, problems: list[str]
         }[op]
         return lambda v: v is not _MISSING and compare(_number(v, f"argument {name}"))
     if op in ("domain_in", "domain_not_in", "host_in", "host_not_in"):
-        domains = [d.lower().lstrip(".") for d in as_str_list(expected, place, problems, "a list of domains")]
+        domains = [normalise(d).strip(".") for d in as_str_list(expected, place, problems, "a list of domains")]
         if not domains:
             return None
-        find = _emails if op.startswith("domain") else _hosts
-        part = (lambda e: e.rsplit("@", 1)[-1]) if op.startswith("domain") else (lambda h: h)
-        if op.endswith("_not_in"):  # some address or host outside the list
-            return lambda v: v is not _MISSING and any(not _in_domains(part(x), domains) for x in find(v))
-        return lambda v: v is not _MISSING and bool(found := find(v)) and all(_in_domains(part(x), domains) for x in found)
+        kind = "email" if op.startswith("domain") else "host"
+
+        def inside(v: Any) -> bool | None:
+            """True: every address is listed; False: one is not (or is unreadable); None: there is none."""
+            if v is _MISSING:
+                return None
+            found, unread = _addresses(v, kind)
+            if unread or not all(_in_domains(d, domains) for d in found):
+                return False
+            return True if found else None
+
+        if op.endswith("_not_in"):  # some address or host outside the list, or one that cannot be read
+            return lambda v: inside(v) is False
+        return lambda v: inside(v) is True
     problems.append(f"{place}: unknown test {op!r} (one of {', '.join(_ARG_TESTS)})")
     return None
 
@@ -345,7 +365,7 @@ def parse_flow(raw: Any, place: str, problems: list[str]) -> Check | None:
     if bad:
         problems.append(f"{place}.kinds: unknown kind(s) {bad} (one of {', '.join(KINDS)})")
     kinds = [k for k in kinds if k in KINDS]
-    exempt = [d.lower() for d in as_str_list(spec.get("except_domains", []) or ["-"], f"{place}.except_domains", problems) if d != "-"]
+    exempt = [normalise(d).strip(".") for d in as_str_list(spec.get("except_domains", []) or ["-"], f"{place}.except_domains", problems) if d != "-"]
     ignore_trusted = spec.get("ignore_trusted", True)
     if not isinstance(ignore_trusted, bool):
         problems.append(f"{place}.ignore_trusted: must be true or false")

@@ -2,9 +2,11 @@
 
 First match wins over the rules that can match the call's tool (see
 ``_compile`` for the order). A rule whose conditions raise is skipped and
-recorded in ``Decision.errors``; if the call would then be allowed although a
-skipped rule could have denied it or held it for approval, the call is denied
-instead: an error never turns into a silent allow. Nothing here does I/O or
+recorded in ``Decision.errors``, but it never lowers the decision: effects are
+ordered allow < require_approval < deny, and the decision is the highest of
+the deciding rule's effect and the effects of the rules skipped on the way to
+it (a skipped deny denies, a skipped hold holds at least). An error never
+turns into a silent allow nor a deny into a hold. Nothing here does I/O or
 reads the clock (``now`` comes in).
 """
 
@@ -24,6 +26,9 @@ from interceptor.policy._values import (
     fingerprint,
     strings,
 )
+
+# How restrictive an effect is: a rule skipped because it errored never lowers the decision below its own effect.
+_RANK = {Effect.ALLOW: 0, Effect.REQUIRE_APPROVAL: 1, Effect.DENY: 2}
 
 # Per-call bound on the trusted fingerprints taken from arguments (state stays small).
 _MAX_ARG_VALUES = 32
@@ -46,7 +51,8 @@ def evaluate(policy: CompiledPolicy, call: ToolCall, facts: SessionFacts, now: d
     if tool not in policy.tools:
         return Decision(Effect.DENY, "unknown_tool", f"tool {tool!r} is not defined for this project")
     errors: list[str] = []
-    skipped: Rule | None = None
+    skipped: Rule | None = None  # the first skipped rule with the most restrictive effect
+    why = ""
     decided = policy.default
     for rule in policy.by_tool.get(tool, ()):
         try:
@@ -55,13 +61,14 @@ def evaluate(policy: CompiledPolicy, call: ToolCall, facts: SessionFacts, now: d
                 break
         except Exception as exc:  # noqa: BLE001 - a failing rule is recorded, never fatal
             errors.append(f"{rule.name}: {exc}")
-            if skipped is None and rule.effect is not Effect.ALLOW:
-                skipped = rule
-    if decided.effect is Effect.ALLOW and skipped is not None:
+            if skipped is None or _RANK[rule.effect] > _RANK[skipped.effect]:
+                skipped, why = rule, errors[-1]
+    if skipped is not None and _RANK[skipped.effect] > _RANK[decided.effect]:
+        verb = "denied" if skipped.effect is Effect.DENY else "held for approval"
         return Decision(
-            Effect.DENY,
+            skipped.effect,
             skipped.name,
-            f"rule {skipped.name} could not be evaluated ({errors[0]}); denied rather than skipping a restriction",
+            f"rule {skipped.name} could not be evaluated ({why}); {verb} rather than skipping a restriction",
             errors=tuple(errors),
         )
     reason = reason_of(decided, call, facts)

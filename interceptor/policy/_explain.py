@@ -75,6 +75,6 @@ def explain(policy: CompiledPolicy, call: ToolCall, facts: SessionFacts, now: da
         except Exception as exc:  # noqa: BLE001 - reported, as evaluate does
             outcome, detail = "error", str(exc)
         steps.append(Step(rule.name, rule.source, rule.effect.value, outcome, detail))
-        if outcome == "matched" and rule.name == decision.rule:
+        if outcome == "matched":  # the first match decides (an errored rule may have raised the effect)
             reached = False
     return Explanation(call, decision, tuple(steps), facts)

@@ -46,7 +46,17 @@ _URL = re.compile(
 )
 # Account-like numbers: IBANs, international phone numbers and runs of 6+ digits
 # (accounts, cards, codes). Dates and times (2024-05-20, 10:00) are not numbers here.
-_NUMBER = re.compile(r"\b[A-Z]{2}\d{2}[A-Z0-9]{8,30}\b|\+\d[\d -]{6,}\d|(?<![\d.:/-])\d{6,}(?![\d.:/-])")
+# Text is lower-cased before matching (see ``normalise``), so IBANs match in any case;
+# an IBAN is also recognised in its printed form, 4-character groups separated by single
+# spaces ("DE89 3704 0044 0532 0130 00"), because that is how banks print it and tools
+# accept it (they strip the spaces and upper-case it).
+_NUMBER = re.compile(
+    r"(?<![a-z0-9])(?P<iban>[a-z]{2}\d{2}(?:[a-z0-9]{8,30}|(?: [a-z0-9]{4}){2,7}(?: [a-z0-9]{1,3})?))(?![a-z0-9])"
+    r"|\+\d[\d -]{6,}\d|(?<![\d.:/-])\d{6,}(?![\d.:/-])"
+)
+_SHORTEST_IBAN = 15  # Norway
+# Full stops that IDNA (UTS #46) maps to "." in a domain name: ideographic, fullwidth, halfwidth.
+_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 _TRAILING = ".,;:!?'\""
 # File names look like hosts (report.docx); these endings are not host names.
 _NOT_TLDS = frozenset(
@@ -54,37 +64,101 @@ _NOT_TLDS = frozenset(
 )
 
 
+def normalise(text: str) -> str:
+    """``text`` as values are compared: IDNA full stops as ".", lower case. Every extraction goes through it,
+    on outputs and on arguments alike, so a value re-encoded this way still has the same fingerprint."""
+    return text.translate(_DOTS).lower()
+
+
+# Where the authority of a URL ends: browsers treat "\\" like "/" (http://evil.io\\@corp.com goes to evil.io).
+_AUTHORITY_END = re.compile(r"[/\\?#]")
+
+
 def _url_parts(raw: str) -> tuple[str, str] | None:
-    text = raw.rstrip(_TRAILING).lower()
+    text = raw.rstrip(_TRAILING)
     rest = text.split("://", 1)[1] if "://" in text else text
-    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    host = host.rsplit("@", 1)[-1].split(":", 1)[0]
+    host = _AUTHORITY_END.split(rest, 1)[0]
+    host = host.rsplit("@", 1)[-1].split(":", 1)[0].rstrip(".")
     if "." not in host or host.rsplit(".", 1)[-1] in _NOT_TLDS:
         return None
     url = rest.rstrip("/")
     return url, host
 
 
+def url_host(url: str) -> str:
+    """The host of a link as ``extract`` returns it ("" when it has none)."""
+    parts = _url_parts(url)
+    return parts[1] if parts else ""
+
+
+def _ibans(compact: str, printed: str) -> Iterator[str]:
+    """The account numbers an IBAN-like match may stand for. A printed IBAN (groups of 4) may have swallowed
+    the next short word of the text ("... 0130 00 to"), so every group boundary from the shortest IBAN on is a
+    candidate; the true number is one of them on both sides (output and argument), whatever follows it."""
+    if " " not in printed:
+        yield compact.upper()
+        return
+    groups = printed.split(" ")
+    for end in range(3, len(groups) + 1):
+        candidate = "".join(groups[:end])
+        if len(candidate) >= _SHORTEST_IBAN:
+            yield candidate.upper()
+
+
 def extract(text: str, kinds: Iterable[str] = KINDS) -> Iterator[tuple[str, str]]:
     """(kind, normalised value) pairs found in ``text``."""
-    wanted = set(kinds)
+    for kind, value, _ in _extract(normalise(text), set(kinds)):
+        yield kind, value
+
+
+def _extract(text: str, wanted: set[str]) -> Iterator[tuple[str, str, str]]:
+    """(kind, value, the text it was read from) in normalised ``text``."""
     if "email" in wanted or "url" in wanted or "host" in wanted:
         emails = _EMAIL.findall(text)
         if "email" in wanted:
             for email in emails:
-                yield "email", email.lower()
+                yield "email", email, email
         if "url" in wanted or "host" in wanted:
             for match in _URL.findall(text):
                 parts = _url_parts(match)
                 if parts is None:
                     continue
                 if "url" in wanted:
-                    yield "url", parts[0]
+                    yield "url", parts[0], match
                 if "host" in wanted:
-                    yield "host", parts[1]
+                    yield "host", parts[1], match
     if "number" in wanted:
-        for number in _NUMBER.findall(text):
-            yield "number", re.sub(r"[ -]", "", number)
+        for match in _NUMBER.finditer(text):
+            number = re.sub(r"[ -]", "", match[0])
+            if match["iban"]:
+                for candidate in _ibans(number, match["iban"]):
+                    yield "number", candidate, match[0]
+            else:
+                yield "number", number, match[0]
+
+
+def addresses(text: str, kind: str) -> tuple[list[str], bool]:
+    """The e-mail domains (``kind`` "email") or link hosts ("host") in ``text``, and whether some part of it
+    looks like such an address but could not be read (``attacker@[203.0.113.7]``, ``http://localhost/``,
+    a lone word such as ``attacker``): a consumer may still accept it, so callers must fail closed."""
+    text = normalise(text)
+    found: list[str] = []
+    if kind == "email":
+        marks = text.count("@")
+        for match in _EMAIL.finditer(text):
+            after = text[match.end() : match.end() + 1]
+            if not (after.isalnum() or after in ("_", "-")):  # the domain goes on: a@corp.com_evil.io is not at corp.com
+                found.append(match[0].rsplit("@", 1)[1])
+    else:
+        marks = text.count("://")
+        for match in _URL.findall(text):
+            parts = _url_parts(match)
+            if parts is not None:
+                found.append(parts[1])
+                marks -= "://" in match  # one "://" accounted for; more in the same link stay unread
+    word = text.strip()
+    unread = (marks > len(found) if kind == "email" else marks > 0) or (not found and bool(word) and not any(c.isspace() for c in word))
+    return found, unread
 
 
 def strings(value: Any, depth: int = 0) -> Iterator[str]:
@@ -109,12 +183,15 @@ _QUOTES = "'\",;"
 
 def extract_zoned(text: str) -> Iterator[tuple[str, str, bool]]:
     """(kind, value, in_text) for every value in ``text``; ``in_text`` when it sits in running text, not alone in a field."""
-    for line in text.splitlines():
+    for line in normalise(text).splitlines():
         if not line.strip():
             continue
-        core = _FIELD_PREFIX.sub("", line).strip().strip(_QUOTES).lower()
-        for kind, value in extract(line):
-            yield kind, value, core != value and core.rstrip("/") != value
+        core = _FIELD_PREFIX.sub("", line).strip().strip(_QUOTES)
+        for kind, value, raw in _extract(line, set(KINDS)):
+            if kind == "number":  # compared as printed: "iban: DE89 3704 ..." is a field
+                yield kind, value, core != raw
+            else:
+                yield kind, value, core != value and core.rstrip("/") != value
 
 
 def fingerprint(zone: str, kind: str, value: str) -> str:

@@ -197,6 +197,27 @@ CONDITION_CASES: list[tuple[str, dict[str, Any], str, dict[str, Any], bool]] = [
     ("domain_not_in", {"args": {"to": {"domain_not_in": ["corp.com"]}}}, "send_email", {"to": ["a@corp.com", "b@evil.com"]}, True),
     ("host_in", {"args": {"url": {"host_in": ["example.com"]}}}, "send_email", {"url": "https://docs.example.com/x"}, True),
     ("host_not_in", {"args": {"url": {"host_not_in": ["example.com"]}}}, "send_email", {"url": "https://example.com.evil.io/x"}, True),
+    ("domain_in upper case", {"args": {"to": {"domain_in": ["corp.com"]}}}, "send_email", {"to": "A@CORP.COM"}, True),
+    ("domain_in ideographic dot", {"args": {"to": {"domain_in": ["corp.com"]}}}, "send_email", {"to": "a@corp\u3002com"}, True),
+    ("domain_in address literal", {"args": {"to": {"domain_in": ["corp.com"]}}}, "send_email", {"to": "a@[203.0.113.7]"}, False),
+    ("domain_in with an unreadable second address", {"args": {"to": {"domain_in": ["corp.com"]}}}, "send_email",
+     {"to": "a@corp.com, x@[203.0.113.7]"}, False),
+    ("domain_in a domain that goes on", {"args": {"to": {"domain_in": ["corp.com"]}}}, "send_email", {"to": "a@corp.com_evil.io"}, False),
+    ("domain_in a lone word", {"args": {"to": {"domain_in": ["corp.com"]}}}, "send_email", {"to": "attacker"}, False),
+    ("domain_not_in address literal", {"args": {"to": {"domain_not_in": ["corp.com"]}}}, "send_email", {"to": "x@[203.0.113.7]"}, True),
+    ("domain_not_in dotless domain", {"args": {"to": {"domain_not_in": ["corp.com"]}}}, "send_email", {"to": "x@localhost"}, True),
+    ("domain_not_in fullwidth dot", {"args": {"to": {"domain_not_in": ["corp.com"]}}}, "send_email", {"to": "x@evil\uff0eio"}, True),
+    ("domain_not_in inside", {"args": {"to": {"domain_not_in": ["corp.com"]}}}, "send_email", {"to": ["a@corp.com", "b@eu.corp.com"]}, False),
+    ("domain_not_in no address in prose", {"args": {"body": {"domain_not_in": ["corp.com"]}}}, "send_email", {"body": "see you soon"}, False),
+    ("domain_not_in missing", {"args": {"to": {"domain_not_in": ["corp.com"]}}}, "send_email", {}, False),
+    ("host_in upper case", {"args": {"url": {"host_in": ["example.com"]}}}, "send_email", {"url": "HTTPS://EXAMPLE.COM/x"}, True),
+    ("host_in backslash trick", {"args": {"url": {"host_in": ["example.com"]}}}, "send_email", {"url": "https://evil.io\\@example.com/"}, False),
+    ("host_in redirect inside", {"args": {"url": {"host_in": ["example.com"]}}}, "send_email",
+     {"url": "https://example.com/?next=http://localhost/"}, False),
+    ("host_not_in dotless host", {"args": {"url": {"host_not_in": ["example.com"]}}}, "send_email", {"url": "http://localhost:8080/x"}, True),
+    ("host_not_in IPv6 literal", {"args": {"url": {"host_not_in": ["example.com"]}}}, "send_email", {"url": "http://[::1]/x"}, True),
+    ("host_not_in inside", {"args": {"url": {"host_not_in": ["example.com"]}}}, "send_email", {"url": "see https://a.example.com/x"}, False),
+    ("host_not_in no link in prose", {"args": {"body": {"host_not_in": ["example.com"]}}}, "send_email", {"body": "no links here"}, False),
     ("agent", {"agent": "billing-*"}, "send_email", {}, False),  # the call below has agent support-bot
     ("agent match", {"agent": ["support-*"]}, "send_email", {}, True),
     ("project", {"project": "demo"}, "send_email", {}, True),
@@ -268,9 +289,43 @@ def test_a_rule_that_errors_is_skipped_and_recorded_but_never_becomes_a_silent_a
         {"name": "allow-rest", "effect": "allow"},
     )
     decision = decide(policies, "transfer_funds", {"amount": "a lot"})
-    assert decision.effect is Effect.DENY
+    assert decision.effect is Effect.REQUIRE_APPROVAL
     assert decision.rule == "big-transfers"
+    assert "could not be evaluated" in decision.reason and "held for approval" in decision.reason
     assert decision.errors and "not a number" in decision.errors[0]
+
+
+# Rules in order: "E<n>:<effect>" errors at evaluation, "M:<effect>" matches, "N:<effect>" is never reached.
+# The decision is the most restrictive (deny > require_approval > allow) of the deciding rule (or the default)
+# and every rule skipped on the way to it; it is credited to whichever of them set that effect (first wins).
+LATTICE = [
+    (["E1:deny", "M:allow"], "allow", ("deny", "E1")),
+    (["E1:deny", "M:require_approval"], "allow", ("deny", "E1")),
+    (["E1:deny", "M:deny"], "allow", ("deny", "M")),
+    (["E1:require_approval", "M:allow"], "allow", ("require_approval", "E1")),
+    (["E1:require_approval", "M:require_approval"], "allow", ("require_approval", "M")),
+    (["E1:require_approval", "M:deny"], "allow", ("deny", "M")),
+    (["E1:allow", "M:allow"], "deny", ("allow", "M")),
+    (["E1:allow", "M:require_approval"], "allow", ("require_approval", "M")),
+    (["E1:require_approval", "E2:deny", "M:allow"], "allow", ("deny", "E2")),
+    (["E1:deny", "E2:require_approval", "M:allow"], "allow", ("deny", "E1")),
+    (["E1:require_approval", "E2:require_approval", "M:allow"], "allow", ("require_approval", "E1")),
+    (["E1:deny"], "allow", ("deny", "E1")),
+    (["E1:require_approval"], "allow", ("require_approval", "E1")),
+    (["E1:require_approval"], "deny", ("deny", "default")),
+    (["E1:allow"], "require_approval", ("require_approval", "default")),
+    (["M:allow", "N:deny"], "deny", ("allow", "M")),
+]
+
+
+@pytest.mark.parametrize(("order", "default", "expected"), LATTICE, ids=[" ".join(o) + f" default:{d}" for o, d, _ in LATTICE])
+def test_an_errored_rule_never_lowers_the_decision_below_its_own_effect(order: list[str], default: str, expected: tuple[str, str]) -> None:
+    conditions = {"E": {"args": {"amount": {"gt": 0}}}, "M": {}, "N": {}}
+    listed = [{"name": name.split(":")[0], "effect": name.split(":")[1], "when": {"tool": "transfer_funds", **conditions[name[0]]}}
+              for name in order]
+    decision = decide({"default": default, "rules": listed}, "transfer_funds", {"amount": "a lot"})
+    assert (decision.effect.value, decision.rule) == expected
+    assert len(decision.errors) == sum(name.startswith("E") for name in order)
 
 
 def test_an_allow_rule_that_errors_is_skipped_and_the_next_rule_decides() -> None:
