@@ -81,41 +81,43 @@ projects:
 def proxy_app(upstream_url: str) -> Any:
     """The interceptor's shape without governance: read the body, forward it, answer the result.
 
-    Same route style, body reading, forwarding client and JSON handling as the
-    interceptor's call route, so governed minus proxy is the cost of governance.
+    Built like the interceptor's call path (raw ASGI dispatch in front of the
+    framework, the same body handling and JSON codec, the same ToolServerClient),
+    so governed minus proxy is the cost of governance, not of the hop.
     """
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
     from interceptor.forwarding import ToolServerClient
 
-    holder: dict[str, ToolServerClient] = {}
+    client: list[ToolServerClient] = []
 
-    async def call(request: Request) -> Response:
-        body = orjson.loads(await request.body())
-        arguments_json = orjson.dumps(body.get("arguments", {}))
-        result = await holder["client"].call_tool("unsigned", uuid.uuid4().hex, body["tool"], arguments_json)
-        return Response(orjson.dumps({"result": result}), media_type="application/json")
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    client.append(ToolServerClient(upstream_url, 10.0))
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await client[0].close()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        parts = []
+        while True:
+            message = await receive()
+            parts.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        if scope["path"] == "/healthz":
+            payload = b'{"status":"ok"}'
+        else:
+            body = orjson.loads(b"".join(parts))
+            arguments_json = orjson.dumps(body.get("arguments", {}))
+            result = await client[0].call_tool("unsigned", uuid.uuid4().hex, body["tool"], arguments_json)
+            payload = orjson.dumps({"result": result})
+        headers = [(b"content-length", str(len(payload)).encode()), (b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
 
-    async def healthz(request: Request) -> Response:
-        return Response(b'{"status":"ok"}', media_type="application/json")
-
-    from contextlib import asynccontextmanager
-
-    @asynccontextmanager
-    async def lifespan(app: Any) -> Any:
-        holder["client"] = ToolServerClient(upstream_url, 10.0)
-        try:
-            yield
-        finally:
-            await holder["client"].close()
-
-    return Starlette(
-        routes=[Route("/session/{sid}/call", call, methods=["POST"]), Route("/healthz", healthz)],
-        lifespan=lifespan,
-    )
+    return app
 
 
 def serve_proxy(port: int, upstream: str) -> None:

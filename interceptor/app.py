@@ -1,8 +1,9 @@
 """The interceptor service: ``create_app`` wires settings, stores, the tool-server
 client and the routes into one FastAPI app.
 
+Tool calls bypass FastAPI's request machinery (see ``_InterceptorApp``).
 The lifespan opens what was not injected (config store, state store, ONE pooled
-httpx.AsyncClient for forwarding) and closes only what it opened. Nothing here
+forwarding client: aiohttp, or the injected httpx client) and closes only what it opened. Nothing here
 reads the environment except through InterceptorSettings, built once.
 """
 
@@ -17,6 +18,7 @@ import httpx
 from fastapi import FastAPI
 
 from interceptor.audit import AuditLog
+from interceptor.calls import CALL_PATH, serve_call
 from interceptor.config import ConfigStore, open_config_store
 from interceptor.enforcement import CallEnforcer
 from interceptor.forwarding import ToolServerClient
@@ -41,6 +43,26 @@ class Runtime:
     sessions: Sessions
     enforcer: CallEnforcer
     audit: AuditLog
+
+
+class _InterceptorApp(FastAPI):
+    """FastAPI, except that a tool call goes straight to ``calls.serve_call``.
+
+    The call is nearly all of the traffic, and the middleware stack and route
+    wrappers cost more than the handler (docs/performance.md); every other
+    request, and anything the fast dispatch does not recognise, goes through
+    FastAPI as usual.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            match = CALL_PATH.fullmatch(scope["path"])
+            runtime = getattr(self.state, "runtime", None)
+            if match is not None and runtime is not None:
+                scope["app"] = self
+                await serve_call(runtime, match.group(1), scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -91,7 +113,7 @@ def create_app(
             app.state.runtime = Runtime(settings, state, directory, sessions, enforcer, audit)
             yield {}
 
-    app = FastAPI(
+    app = _InterceptorApp(
         title="Sentinel interceptor",
         lifespan=lifespan,
         docs_url=None,
