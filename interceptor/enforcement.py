@@ -117,7 +117,7 @@ class CallEnforcer:
 
         pair = self._sessions.keyring.key_for(sid, record.sealed_key)
         token, claims = sign_call(
-            pair.private,
+            pair,
             iss=self._iss,
             aud=self._aud,
             sid=sid,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
+import aiohttp
 import httpx
 import orjson
 
@@ -70,11 +71,9 @@ class _AiohttpTransport:
 
     def __init__(self, timeout: float) -> None:
         self._timeout = timeout
-        self._session: Any = None
+        self._session: aiohttp.ClientSession | None = None
 
-    def _open(self) -> Any:
-        import aiohttp
-
+    def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=_KEEPALIVE_SECONDS, ttl_dns_cache=60)
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -86,8 +85,6 @@ class _AiohttpTransport:
         return self._session
 
     async def send(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        import aiohttp
-
         session = self._session or self._open()
         try:
             async with session.request(method, url, data=body, headers=headers, allow_redirects=False) as response:

@@ -69,7 +69,7 @@ class Sessions:
         # Stored first: if the store is down nothing is registered anywhere (503).
         await self._state.create_session(record)
         token = sign_registration(
-            self._identity.key.private,
+            self._identity.key,
             iss=self._identity.interceptor_id,
             aud=self._identity.mcp_id,
             sid=sid,
@@ -125,7 +125,7 @@ class Sessions:
             raise SessionNotFound()
         self.keyring.forget(sid)
         token = sign_revocation(
-            self._identity.key.private, iss=self._identity.interceptor_id, aud=self._identity.mcp_id, sid=sid
+            self._identity.key, iss=self._identity.interceptor_id, aud=self._identity.mcp_id, sid=sid
         )
         try:
             await self._upstream.revoke(sid, token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nacl.signing
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -36,6 +36,8 @@ class SigningKeyPair:
     seed: bytes
     private: Ed25519PrivateKey
     public: Ed25519PublicKey
+    # The same key for libsodium, which signs faster (see _eddsa.py); derived once here.
+    signer: nacl.signing.SigningKey = field(repr=False, compare=False)
 
     @property
     def public_b64(self) -> str:
@@ -55,7 +57,7 @@ def load_signing_key(seed: bytes | str) -> SigningKeyPair:
     if len(raw) != 32:
         raise ContractError("bad_key", "an Ed25519 seed is 32 bytes")
     private = Ed25519PrivateKey.from_private_bytes(raw)
-    return SigningKeyPair(seed=raw, private=private, public=private.public_key())
+    return SigningKeyPair(seed=raw, private=private, public=private.public_key(), signer=nacl.signing.SigningKey(raw))
 
 
 def load_public_key(text: str) -> Ed25519PublicKey:

@@ -31,7 +31,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from sentinel_contract._canonical import args_sha256
 from sentinel_contract._errors import ContractError
-from sentinel_contract._keys import IDENTITY_KID, load_public_key
+from sentinel_contract._eddsa import NaclEd25519
+from sentinel_contract._keys import IDENTITY_KID, SigningKeyPair, load_public_key
 
 ALGORITHM = "EdDSA"
 MAX_CALL_TTL = 60
@@ -81,12 +82,20 @@ def _now(now: float | None) -> int:
     return int(time.time() if now is None else now)
 
 
-def _encode(claims: Mapping[str, Any], key: Ed25519PrivateKey, kid: str) -> str:
-    return jwt.encode(dict(claims), key, algorithm=ALGORITHM, headers={"kid": kid, "typ": "JWT"})
+# PyJWT does the JWT work; libsodium does the Ed25519 arithmetic (see _eddsa.py).
+_JWS = jwt.PyJWS(algorithms=[])
+_JWS.register_algorithm(ALGORITHM, NaclEd25519())
+_EDDSA = NaclEd25519()
+SigningKey = Ed25519PrivateKey | SigningKeyPair
+
+
+def _encode(claims: Mapping[str, Any], key: SigningKey, kid: str) -> str:
+    signer = key.signer if isinstance(key, SigningKeyPair) else key
+    return _JWS.encode(orjson.dumps(dict(claims)), signer, algorithm=ALGORITHM, headers={"kid": kid, "typ": "JWT"})
 
 
 def sign_call(
-    key: Ed25519PrivateKey,
+    key: SigningKey,
     *,
     iss: str,
     aud: str,
@@ -121,7 +130,7 @@ def sign_call(
 
 
 def sign_registration(
-    key: Ed25519PrivateKey,
+    key: SigningKey,
     *,
     iss: str,
     aud: str,
@@ -135,7 +144,7 @@ def sign_registration(
 
 
 def sign_revocation(
-    key: Ed25519PrivateKey,
+    key: SigningKey,
     *,
     iss: str,
     aud: str,
@@ -165,7 +174,6 @@ class UnverifiedToken:
 
 _READER = jwt.PyJWS()
 _READ_OPTIONS: Any = {"verify_signature": False}
-_EDDSA = jwt.get_algorithm_by_name(ALGORITHM)
 
 
 def read_token(token: str | UnverifiedToken) -> UnverifiedToken:
@@ -203,18 +211,17 @@ def _decode(
     leeway: int,
     now: float | None,
 ) -> dict[str, Any]:
-    # The signature is checked by PyJWT's own EdDSA algorithm object over the
-    # segments PyJWT read; the claims are checked here, against `now`.
+    # The signature is checked over the segments PyJWT read, by the EdDSA
+    # algorithm object (libsodium); the claims are checked here, against `now`.
     verified = False
     tried = False
     for key in keys:
         tried = True
         try:
-            prepared = _EDDSA.prepare_key(key)
+            verified = _EDDSA.verify(token.signing_input, _EDDSA.prepare_key(key), token.signature)
         except jwt.PyJWTError as exc:
             raise ContractError("bad_key", "not an Ed25519 public key") from exc
-        if _EDDSA.verify(token.signing_input, prepared, token.signature):
-            verified = True
+        if verified:
             break
     if not verified:
         if not tried:

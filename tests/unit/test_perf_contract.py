@@ -113,3 +113,34 @@ def test_a_payload_that_is_not_an_object_is_refused() -> None:
     with pytest.raises(ContractError) as err:
         verify_call(token, key.public, audience=AUD, tool="send_email", arguments=ARGS)
     assert err.value.code == "malformed_token"
+
+
+def test_tokens_stay_standard_jwts_both_ways() -> None:
+    # Signed with libsodium here, verified by PyJWT's default (cryptography) backend...
+    key = generate_keypair()
+    token, claims = sign_call(key, iss="i", aud=AUD, sid="s1", tool="send_email", arguments=ARGS)
+    assert jwt.decode(token, key.public, algorithms=["EdDSA"], audience=AUD)["jti"] == claims.jti
+    assert jwt.get_unverified_header(token) == {"alg": "EdDSA", "kid": "s1", "typ": "JWT"}
+    # ...and a token signed by PyJWT's default backend verifies here.
+    token = _token(key, _claims())
+    assert verify_call(token, key.public, audience=AUD, tool="send_email", arguments=ARGS).sid == "s1"
+
+
+def test_a_private_key_or_a_foreign_key_type_is_not_a_verification_key() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
+
+    key = generate_keypair()
+    token, _ = sign_call(key, iss="i", aud=AUD, sid="s1", tool="send_email", arguments=ARGS)
+    for wrong in (key.private, key.signer, generate_private_key(SECP256R1()).public_key()):
+        with pytest.raises(ContractError) as err:
+            verify_call(token, wrong, audience=AUD, tool="send_email", arguments=ARGS)  # type: ignore[arg-type]
+        assert err.value.code == "bad_key"
+
+
+def test_a_signature_of_the_wrong_length_is_refused_not_raised() -> None:
+    key = generate_keypair()
+    token, _ = sign_call(key, iss="i", aud=AUD, sid="s1", tool="send_email", arguments=ARGS)
+    head, payload, _ = token.split(".")
+    with pytest.raises(ContractError) as err:
+        verify_call(f"{head}.{payload}.AAAA", key.public, audience=AUD, tool="send_email", arguments=ARGS)
+    assert err.value.code == "bad_signature"
