@@ -36,7 +36,7 @@ def _fast_ok(value: Any, depth: int) -> bool:
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
-        return -_SAFE_INT < value < _SAFE_INT
+        return bool(-_SAFE_INT < value < _SAFE_INT)
     if depth >= _MAX_FAST_DEPTH:
         return False
     if kind is dict:

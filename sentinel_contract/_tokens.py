@@ -90,7 +90,7 @@ SigningKey = Ed25519PrivateKey | SigningKeyPair
 
 
 def _encode(claims: Mapping[str, Any], key: SigningKey, kid: str) -> str:
-    signer = key.signer if isinstance(key, SigningKeyPair) else key
+    signer: Any = key.signer if isinstance(key, SigningKeyPair) else key  # NaclEd25519.prepare_key takes both
     return _JWS.encode(orjson.dumps(dict(claims)), signer, algorithm=ALGORITHM, headers={"kid": kid, "typ": "JWT"})
 
 
