@@ -45,6 +45,9 @@ class SessionCache:
         if record.ended:
             self._entries.pop(record.sid, None)
             return
+        current = self._entries.get(record.sid)
+        if current is not None and current[1].version > facts.version:
+            facts = current[1]  # a load that raced a commit: keep the newer facts
         self._entries[record.sid] = (record, facts)
         self._entries.move_to_end(record.sid)
         while len(self._entries) > self._capacity:

@@ -128,3 +128,16 @@ async def test_expired_sessions_leave_nothing_in_redis_or_in_the_cache(redis_pre
         await state.close()
         await trust.aclose()
         await client.aclose()
+
+
+def test_the_cache_never_goes_back_to_older_facts() -> None:
+    from interceptor.state import SessionCache, SessionRecord
+
+    cache = SessionCache()
+    record = SessionRecord("s", "p", b"sealed", "pk", int(time.time()) + 60)
+    cache.put(record, SessionFacts(version=5, tags=frozenset({"untrusted"})))
+    cache.put(record, SessionFacts(version=4))  # a load that started before the commit
+    cache.saw("s", SessionFacts(version=3))
+    assert cache.get("s")[1].version == 5  # type: ignore[index]
+    cache.put(replace(record, ended=True), SessionFacts(version=6))
+    assert cache.get("s") is None
