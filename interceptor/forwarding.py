@@ -46,14 +46,17 @@ class _Transport(Protocol):
 
 
 class _HttpxTransport:
-    def __init__(self, client: httpx.AsyncClient, owned: bool) -> None:
+    def __init__(self, client: httpx.AsyncClient, owned: bool, timeout: float) -> None:
         self._client = client
         self._owned = owned
+        self._timeout = timeout
 
     async def send(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         try:
-            response = await self._client.request(method, url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
+            # In total, whatever the injected client's own settings (or transport) do.
+            async with asyncio.timeout(self._timeout):
+                response = await self._client.request(method, url, content=body, headers=headers)
+        except (TimeoutError, httpx.TimeoutException) as exc:
             raise ToolServerTimeout("the tool server did not answer in time") from exc
         except httpx.ConnectError as exc:
             raise _unreachable(exc) from exc
@@ -77,6 +80,7 @@ class _AiohttpTransport:
         connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=_KEEPALIVE_SECONDS, ttl_dns_cache=60)
         self._session = aiohttp.ClientSession(
             connector=connector,
+            # total: connecting, sending and reading the whole answer (the body is read inside it).
             timeout=aiohttp.ClientTimeout(total=self._timeout),
             cookie_jar=aiohttp.DummyCookieJar(),  # no state may travel between sessions
             auto_decompress=False,
@@ -104,9 +108,8 @@ class _AiohttpTransport:
 
 class ToolServerClient:
     def __init__(self, base_url: str, timeout: float, client: httpx.AsyncClient | None = None) -> None:
-        self._timeout = timeout
         self._transport: _Transport = (
-            _HttpxTransport(client, owned=False) if client is not None else _AiohttpTransport(timeout)
+            _HttpxTransport(client, owned=False, timeout=timeout) if client is not None else _AiohttpTransport(timeout)
         )
         self._base = base_url.rstrip("/")
 
@@ -115,11 +118,7 @@ class ToolServerClient:
 
     async def _send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         headers = {"content-type": "application/json", **headers}
-        try:
-            async with asyncio.timeout(self._timeout):
-                return await self._transport.send(method, self._base + path, body, headers)
-        except TimeoutError as exc:
-            raise ToolServerTimeout("the tool server did not answer in time") from exc
+        return await self._transport.send(method, self._base + path, body, headers)
 
     async def register(self, token: str) -> None:
         status, _ = await self._send("POST", "/sessions", orjson.dumps({"token": token}), {})

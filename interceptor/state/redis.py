@@ -3,7 +3,8 @@
 One hash per session (``{prefix}session:{sid}``) holds the project, the sealed
 key, the public key, the expiry, the ended flag, the facts JSON and the facts
 version, so ``load`` is one HGETALL and ``commit`` one Lua script (EVALSHA,
-reloaded on NOSCRIPT by redis-py). Every key carries a TTL equal to the
+reloaded on NOSCRIPT by redis-py); the commits of concurrent calls share one
+pipeline per event-loop tick (``_batch.py``). Every key carries a TTL equal to the
 session's expiry: an expired session leaves nothing behind. Any Redis failure
 raises StateStoreError (503); this module must never return a guess instead.
 """
@@ -17,6 +18,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from interceptor.policy import SessionFacts
+from interceptor.state._batch import ScriptBatch
 from interceptor.state._model import Approval, Commit, SessionRecord, StateStoreError
 
 __all__ = ["RedisStateStore"]
@@ -53,6 +55,7 @@ class RedisStateStore:
         )
         self._client: Any = aioredis.Redis.from_pool(pool)
         self._commit = self._client.register_script(_COMMIT_LUA)
+        self._batch = ScriptBatch(self._client)
         self._end = self._client.register_script(_END_LUA)
 
     def _session_key(self, sid: str) -> str:
@@ -117,9 +120,8 @@ class RedisStateStore:
 
     async def commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Commit:
         try:
-            reply = await self._commit(
-                keys=[self._session_key(sid)],
-                args=[expected_version, new_facts.to_json(), new_facts.version],
+            reply = await self._batch.run(
+                self._commit, [self._session_key(sid)], [expected_version, new_facts.to_json(), new_facts.version]
             )
         except (RedisError, OSError) as exc:
             raise StateStoreError("the session store is unreachable") from exc

@@ -8,7 +8,8 @@ Cluster slot, so each Lua script touches a single slot.
 
 One round trip per call in steady state: session keys are cached in process
 (bounded LRU, immutable per sid), and the liveness + replay check is one Lua
-script (``admit.lua``). Revocation is still immediate on every replica, because
+script (``admit.lua``), whose calls from concurrent requests share one pipeline
+per event-loop tick (``_batch.py``). Revocation is still immediate on every replica, because
 ``admit.lua`` reads the marker. Any Redis failure raises StoreError: this module
 must never let a call through because Redis did not answer.
 """
@@ -22,6 +23,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from mcp_server.errors import AuthError, StoreError
+from mcp_server.trust._batch import ScriptBatch
 from mcp_server.trust._model import RegistrationOutcome, SessionKey
 from sentinel_contract import ContractError, load_public_key
 
@@ -59,6 +61,7 @@ class RedisTrustStore:
         self._cache_size = cache_size
         self._owns_client = owns_client
         self._admit = client.register_script(_script("admit.lua"))
+        self._batch = ScriptBatch(client)
         self._register = client.register_script(_script("register.lua"))
         self._revoke = client.register_script(_script("revoke.lua"))
 
@@ -111,7 +114,11 @@ class RedisTrustStore:
         session, revoked = self._keys(sid)
         jti_key = f"{self._prefix}j:{{{sid}}}:{jti}"
         ttl = max(1, int(token_exp + self._leeway + 1 - now))
-        outcome = await self._run(self._admit, [session, revoked, jti_key], [int(now), ttl, "1" if check_session else "0"])
+        try:
+            result = await self._batch.run(self._admit, [session, revoked, jti_key], [int(now), ttl, "1" if check_session else "0"])
+        except (RedisError, OSError) as exc:
+            raise StoreError() from exc
+        outcome = result.decode() if isinstance(result, bytes) else str(result)
         if outcome != "ok":
             if outcome == "session_revoked":
                 self._cache.pop(sid, None)

@@ -1,0 +1,85 @@
+"""Concurrent script calls share one Redis pipeline per event-loop tick: every
+caller gets its own reply or its own error, and a flushed script cache is survived.
+Both copies (the interceptor's and the tool server's) are run through the same tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from interceptor.state._batch import ScriptBatch as InterceptorBatch
+from mcp_server.trust._batch import ScriptBatch as ToolServerBatch
+from tests.conftest import REDIS_URL, free_port
+
+ECHO = "if ARGV[1] == 'fail' then return redis.error_reply('boom') end return {KEYS[1], ARGV[1]}"
+
+
+@pytest.fixture(params=[InterceptorBatch, ToolServerBatch], ids=["interceptor", "tool_server"])
+def batch_class(request: pytest.FixtureRequest) -> Any:
+    return request.param
+
+
+@pytest.fixture()
+async def client() -> AsyncIterator[aioredis.Redis]:
+    redis = aioredis.Redis.from_url(REDIS_URL)
+    yield redis
+    await redis.aclose()
+
+
+async def test_each_caller_gets_its_own_reply(batch_class: Any, client: aioredis.Redis, redis_prefix: str) -> None:
+    batch = batch_class(client)
+    script = client.register_script(ECHO)
+    keys = [f"{redis_prefix}k{i}" for i in range(50)]
+    replies = await asyncio.gather(*(batch.run(script, [key], [str(i)]) for i, key in enumerate(keys)))
+    assert replies == [[key.encode(), str(i).encode()] for i, key in enumerate(keys)]
+
+
+async def test_an_error_reaches_only_its_caller(batch_class: Any, client: aioredis.Redis, redis_prefix: str) -> None:
+    batch = batch_class(client)
+    script = client.register_script(ECHO)
+    outcomes = await asyncio.gather(
+        batch.run(script, [redis_prefix + "a"], ["ok"]),
+        batch.run(script, [redis_prefix + "b"], ["fail"]),
+        batch.run(script, [redis_prefix + "c"], ["ok"]),
+        return_exceptions=True,
+    )
+    assert outcomes[0] == [(redis_prefix + "a").encode(), b"ok"] and outcomes[2][1] == b"ok"
+    assert isinstance(outcomes[1], ResponseError) and "boom" in str(outcomes[1])
+
+
+async def test_a_flushed_script_cache_is_reloaded(batch_class: Any, client: aioredis.Redis, redis_prefix: str) -> None:
+    # A script of its own (a unique body): flushing is simulated by never loading it first.
+    script = client.register_script(ECHO + f" -- {redis_prefix}")
+    batch = batch_class(client)
+    replies = await asyncio.gather(*(batch.run(script, [redis_prefix + "k"], [str(i)]) for i in range(5)))
+    assert [reply[1] for reply in replies] == [str(i).encode() for i in range(5)]
+
+
+async def test_an_unreachable_redis_fails_every_caller(batch_class: Any) -> None:
+    down = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
+    try:
+        batch = batch_class(down)
+        script = down.register_script(ECHO)
+        outcomes = await asyncio.gather(*(batch.run(script, ["k"], ["x"]) for _ in range(3)), return_exceptions=True)
+        assert all(isinstance(outcome, (RedisConnectionError, OSError)) for outcome in outcomes)
+        alone = await asyncio.gather(batch.run(script, ["k"], ["x"]), return_exceptions=True)
+        assert isinstance(alone[0], (RedisConnectionError, OSError))
+    finally:
+        await down.aclose()
+
+
+async def test_a_cancelled_caller_does_not_break_the_others(batch_class: Any, client: aioredis.Redis, redis_prefix: str) -> None:
+    batch = batch_class(client)
+    script = client.register_script(ECHO)
+    first = asyncio.ensure_future(batch.run(script, [redis_prefix + "a"], ["1"]))
+    second = asyncio.ensure_future(batch.run(script, [redis_prefix + "b"], ["2"]))
+    await asyncio.sleep(0)
+    first.cancel()
+    assert (await second)[1] == b"2"
+    assert first.cancelled()
