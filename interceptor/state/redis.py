@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from interceptor.policy import SessionFacts
-from interceptor.state._batch import ScriptBatch
+from sentinel_redis import ScriptBatch
 from interceptor.state._model import Approval, Commit, SessionRecord, StateStoreError
 
 __all__ = ["RedisStateStore"]

@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from mcp_server.errors import AuthError, StoreError
-from mcp_server.trust._batch import ScriptBatch
+from sentinel_redis import ScriptBatch
 from mcp_server.trust._model import RegistrationOutcome, SessionKey
 from sentinel_contract import ContractError, load_public_key
 

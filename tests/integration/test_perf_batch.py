@@ -1,6 +1,6 @@
 """Concurrent script calls share one Redis pipeline per event-loop tick: every
 caller gets its own reply or its own error, and a flushed script cache is survived.
-Both copies (the interceptor's and the tool server's) are run through the same tests."""
+(One implementation, used by the interceptor's state store and the tool server's trust store.)"""
 
 from __future__ import annotations
 
@@ -13,16 +13,15 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from interceptor.state._batch import ScriptBatch as InterceptorBatch
-from mcp_server.trust._batch import ScriptBatch as ToolServerBatch
+from sentinel_redis import ScriptBatch
 from tests.conftest import REDIS_URL, free_port
 
 ECHO = "if ARGV[1] == 'fail' then return redis.error_reply('boom') end return {KEYS[1], ARGV[1]}"
 
 
-@pytest.fixture(params=[InterceptorBatch, ToolServerBatch], ids=["interceptor", "tool_server"])
-def batch_class(request: pytest.FixtureRequest) -> Any:
-    return request.param
+@pytest.fixture()
+def batch_class() -> Any:
+    return ScriptBatch
 
 
 @pytest.fixture()

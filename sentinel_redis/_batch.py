@@ -1,13 +1,12 @@
-"""Script calls issued in the same event-loop tick, sent to Redis as one pipeline (the tool server's copy;
-the interceptor has its own: the two zones share no I/O code).
+"""Script calls issued in the same event-loop tick, sent to Redis as one pipeline.
 
-Under load many calls are checked at once, each on its own pooled connection: one
+Under load many calls run a script at once, each on its own pooled connection: one
 write and one read system call, and one wake-up, per command. Gathering the
 commands of one tick into a non-transactional pipeline sends them in one write
 and reads the replies in one go (redis-py: ~85 µs of CPU a command alone, ~45 in
 batches of four). Each command is still its own atomic script; a pipeline only
 shares the socket, it does not make the commands one transaction or change
-their meaning (each is an independent check-and-claim).
+their meaning (each is an independent compare-and-set or check-and-claim).
 
 It must never drop a command or hand one caller another's reply, and never
 swallow an error: a failed batch fails every caller in it.
