@@ -92,7 +92,7 @@ async def _guard_only(*, backend: str, calls: int) -> dict[str, float]:
     started = time.perf_counter()
     for token in tokens:
         t0 = time.perf_counter()
-        await guard.check(f"Bearer {token}", tool=TOOL, arguments=ARGS)
+        await guard.check(f"Bearer {token}", method="tools/call", tool=TOOL, arguments=ARGS)
         samples.append(time.perf_counter() - t0)
     wall = time.perf_counter() - started
     await store.aclose()

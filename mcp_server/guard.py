@@ -54,15 +54,22 @@ class CallGuard:
         self._leeway = leeway
         self._clock = clock
 
-    async def check(self, authorization: str | None, *, tool: str, arguments: Any) -> CallClaims:
-        """The verified claims of the request's token, or AuthError / StoreError."""
+    async def check(self, authorization: str | None, *, method: str, tool: str, arguments: Any) -> CallClaims:
+        """The verified claims of the request's token, or AuthError / StoreError.
+
+        ``tool`` and ``arguments`` are what the token must be bound to (for
+        ``tools/call`` the tool's name and arguments, else the method and its
+        params); ``method`` decides whether an identity key may sign at all, so a
+        ``tools/call`` of a tool that happens to be named like a method cannot
+        ride on an identity-signed ``tools/list`` token.
+        """
         token = _bearer(authorization)
         now = self._clock()
         try:
             parsed = read_token(token)  # read once; the same object is verified below
             kid = parsed.kid
             if kid == IDENTITY_KID:
-                if tool not in IDENTITY_METHODS:
+                if method not in IDENTITY_METHODS or tool != method:
                     raise AuthError("bad_kid", "an identity key may not sign this method")
                 claims = verify_identity_call(
                     parsed, self._trusted, audience=self._audience, tool=tool,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, get_type_hints, overload
@@ -32,6 +33,8 @@ from starlette.concurrency import run_in_threadpool
 from mcp_server.errors import ProtocolError, ToolError
 
 __all__ = ["RegisteredTool", "ToolRegistry"]
+
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 _log = logging.getLogger("mcp_server.tools")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -127,6 +130,9 @@ class ToolRegistry:
         inline: bool = False,
     ) -> RegisteredTool:
         tool_name = name or fn.__name__
+        if not _TOOL_NAME.fullmatch(tool_name):
+            # MCP's tool-name alphabet; no '/', so a tool can never share a name with a method
+            raise ValueError(f"tool name {tool_name!r}: use 1-64 of A-Z a-z 0-9 _ - .")
         if tool_name in self._tools:
             raise ValueError(f"a tool named {tool_name!r} is already registered")
         model = _argument_model(tool_name, fn)

@@ -52,7 +52,7 @@ class RpcService:
             request_id, method, params = request.id, request.method, request.params
             tool, arguments = _binding(method, params)
             if self.guard is not None:
-                claims = await self.guard.check(authorization, tool=tool, arguments=arguments)
+                claims = await self.guard.check(authorization, method=method, tool=tool, arguments=arguments)
             result = await self._dispatch(method, params, tool, arguments)
         except McpError as exc:
             self.audit.record(

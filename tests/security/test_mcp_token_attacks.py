@@ -180,6 +180,24 @@ async def test_identity_key_cannot_sign_a_tool_call(mcp, session):
     assert_refused(mcp, answer, code=TOKEN_REJECTED, reason="bad_kid", audit_before=before)
 
 
+async def test_identity_signed_tools_list_token_cannot_call_a_tool_named_like_the_method(mcp):
+    # tools/call with name "tools/list": the token is bound to "tools/list" over {}, but the method is
+    # tools/call, which an identity key may never sign
+    token, _ = sign_call(mcp.identity.private, iss=ISS, aud=mcp.settings.mcp_id, sid="catalogue",
+                         tool="tools/list", arguments={}, kid="identity")
+    before = len(mcp.audit())
+    answer = await mcp.rpc("tools/call", {"name": "tools/list", "arguments": {}}, token)
+    assert_refused(mcp, answer, code=TOKEN_REJECTED, reason="bad_kid", audit_before=before)
+
+
+def test_a_tool_cannot_be_registered_under_a_method_name():
+    from mcp_server.registry import ToolRegistry
+
+    registry = ToolRegistry()
+    with pytest.raises(ValueError):
+        registry.add(lambda: "x", name="tools/list")
+
+
 async def test_identity_signed_tools_list_is_accepted(mcp):
     token, _ = sign_call(mcp.identity.private, iss=ISS, aud=mcp.settings.mcp_id, sid="catalogue",
                          tool="tools/list", arguments={}, kid="identity")
