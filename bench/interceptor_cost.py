@@ -105,15 +105,9 @@ async def own_cost(store: StateStore, calls: int, audit_path: Path) -> list[floa
 
 def _delete_prefix(prefix: str) -> None:
     """Remove this run's keys (never FLUSHDB: the server is shared)."""
-    import redis as redis_client
+    from sentinel_redis import delete_prefix
 
-    client = redis_client.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    delete_prefix(REDIS_URL, prefix)
 
 
 def _start(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:

@@ -6,4 +6,23 @@ own prefix, and nothing here knows either zone's data.
 
 from sentinel_redis._batch import ScriptBatch
 
-__all__ = ["ScriptBatch"]
+__all__ = ["ScriptBatch", "delete_prefix"]
+
+
+def delete_prefix(redis_url: str, prefix: str) -> int:
+    """Delete every key under ``prefix`` (a run's or a test's own keys); returns how many.
+
+    Never FLUSHDB: a Redis is shared by services, replicas and test runs alike.
+    """
+    if not prefix:
+        raise ValueError("refusing to delete every key: give a prefix")
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+        return len(keys)
+    finally:
+        client.close()

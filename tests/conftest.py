@@ -13,6 +13,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -33,15 +34,9 @@ def redis_url() -> str:
 
 def delete_keys(prefix: str) -> None:
     """Delete every Redis key under ``prefix`` (never FLUSHDB: the server is shared)."""
-    import redis
+    from sentinel_redis import delete_prefix
 
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    delete_prefix(REDIS_URL, prefix)
 
 
 @pytest.fixture()
@@ -50,6 +45,17 @@ def redis_prefix() -> Iterator[str]:
     prefix = f"test:{uuid.uuid4().hex[:12]}:"
     yield prefix
     delete_keys(prefix)
+
+
+@pytest.fixture()
+async def redis_state_stores(redis_prefix: str) -> AsyncIterator[tuple[Any, Any]]:
+    """Two interceptor state stores on one Redis prefix: two replicas' view of the same sessions."""
+    from interceptor.state.redis import RedisStateStore
+
+    first, second = RedisStateStore(REDIS_URL, prefix=redis_prefix), RedisStateStore(REDIS_URL, prefix=redis_prefix)
+    yield first, second
+    await first.close()
+    await second.close()
 
 
 @pytest.fixture()

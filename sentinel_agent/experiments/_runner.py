@@ -28,6 +28,7 @@ from sentinel_agent.experiments._policies import PolicyUnderTest
 from sentinel_agent.experiments._results import RunReport, ScenarioResult
 from sentinel_agent.experiments._scenario import Scenario, Verdict
 from sentinel_agent.experiments._world import audit_size, observe
+from sentinel_redis import delete_prefix
 
 __all__ = ["Agent", "run_experiments"]
 
@@ -64,18 +65,6 @@ async def _run_scenario(scenario: Scenario, policy: PolicyUnderTest, agent: Agen
     return ScenarioResult(
         scenario.id, policy.name, verdict, calls, answer, seconds, error, outbox=len(world.outbox), ledger=len(world.ledger)
     )
-
-
-def _delete_redis_prefix(redis_url: str, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
 
 
 def run_experiments(
@@ -120,7 +109,7 @@ def run_experiments(
                 raise ExperimentError(f"the stack for policy {policy.name!r} did not start: {exc}") from exc
     finally:
         if redis_url:
-            _delete_redis_prefix(redis_url, run_prefix)
+            delete_prefix(redis_url, run_prefix)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -3,7 +3,6 @@ Redis outage fails closed (503, nothing forwarded)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,16 +10,13 @@ import pytest
 from interceptor.state.redis import RedisStateStore
 from interceptor.testing import StaticConfigStore, StubToolServer, running_interceptor
 from sentinel_contract import generate_keypair
-from tests.conftest import REDIS_URL, free_port
+from tests.conftest import free_port
 from tests.integration.test_interceptor_api import KEY, demo_projects
 
 
 @pytest.fixture()
-async def stores(redis_prefix: str) -> AsyncIterator[tuple[RedisStateStore, RedisStateStore]]:
-    first, second = RedisStateStore(REDIS_URL, prefix=redis_prefix), RedisStateStore(REDIS_URL, prefix=redis_prefix)
-    yield first, second
-    await first.close()
-    await second.close()
+def stores(redis_state_stores: tuple[RedisStateStore, RedisStateStore]) -> tuple[RedisStateStore, RedisStateStore]:
+    return redis_state_stores
 
 
 async def test_a_session_started_on_one_replica_is_served_by_another(

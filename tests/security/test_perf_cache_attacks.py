@@ -3,7 +3,6 @@ what the shared store already forbids."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,16 +10,12 @@ import pytest
 from interceptor.state.redis import RedisStateStore
 from interceptor.testing import StaticConfigStore, StubToolServer, running_interceptor
 from sentinel_contract import generate_keypair
-from tests.conftest import REDIS_URL
 from tests.integration.test_interceptor_api import KEY, demo_projects
 
 
 @pytest.fixture()
-async def stores(redis_prefix: str) -> AsyncIterator[tuple[RedisStateStore, RedisStateStore]]:
-    first, second = RedisStateStore(REDIS_URL, prefix=redis_prefix), RedisStateStore(REDIS_URL, prefix=redis_prefix)
-    yield first, second
-    await first.close()
-    await second.close()
+def stores(redis_state_stores: tuple[RedisStateStore, RedisStateStore]) -> tuple[RedisStateStore, RedisStateStore]:
+    return redis_state_stores
 
 
 async def test_write_through_a_replica_whose_cache_missed_the_taint_is_refused(
