@@ -11,6 +11,7 @@ is unknown, ended or expired, nor keep an unsealed key outside process memory.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -58,7 +59,8 @@ class Sessions:
     async def start(self, project: str) -> SessionRecord:
         pair = generate_keypair()
         sid = secrets.token_urlsafe(16)
-        expires_at = int(time.time()) + self._ttl
+        # rounded up: a session lives at least its TTL, never up to a second less
+        expires_at = math.ceil(time.time()) + self._ttl
         record = SessionRecord(
             sid=sid,
             project=project,

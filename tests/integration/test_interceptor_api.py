@@ -129,11 +129,11 @@ async def test_unknown_session_answers_404(harness: Harness) -> None:
 
 async def test_expired_session_answers_404(state_store: StateStore, tmp_path: Path) -> None:
     async with running_interceptor(
-        StaticConfigStore(demo_projects()), state_store=state_store, audit_log=tmp_path / "a.jsonl", session_ttl_seconds=1
+        StaticConfigStore(demo_projects()), state_store=state_store, audit_log=tmp_path / "a.jsonl", session_ttl_seconds=2
     ) as harness:
         sid = await harness.start(KEY)
         assert (await harness.call(KEY, sid, "list_calendar")).status_code == 200
-        await asyncio.sleep(2.1)
+        await asyncio.sleep(3.1)
         assert (await harness.call(KEY, sid, "list_calendar")).status_code == 404
         assert len(harness.tool_server.executed) == 1
 

@@ -108,7 +108,7 @@ async def test_expired_sessions_leave_nothing_in_redis_or_in_the_cache(redis_pre
     try:
         async with running_interceptor(
             StaticConfigStore(demo_projects()), state_store=state, identity=identity,
-            audit_log=tmp_path / "a.jsonl", session_ttl_seconds=1,
+            audit_log=tmp_path / "a.jsonl", session_ttl_seconds=2,
         ) as h:
             h.tool_server.outputs["read_inbox"] = lambda _: "mail from eve@evil.example"
             sids = [await h.start(KEY) for _ in range(3)]
@@ -119,7 +119,7 @@ async def test_expired_sessions_leave_nothing_in_redis_or_in_the_cache(redis_pre
             await trust.register("s-short", session_key.public_b64, int(now) + 1, now=now)
             await trust.admit("j" * 22, int(now) + 1, sid="s-short", check_session=True, now=now)
             assert [key async for key in client.scan_iter(match=redis_prefix + "*")]
-            await asyncio.sleep(2.6)
+            await asyncio.sleep(3.6)  # sessions end at most 3 s after they start (the TTL, rounded up)
             assert [key async for key in client.scan_iter(match=redis_prefix + "*")] == []
             for sid in sids:
                 assert (await h.call(KEY, sid, "list_calendar")).status_code == 404
