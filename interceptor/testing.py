@@ -245,3 +245,28 @@ async def running_interceptor(
     finally:
         if owned:
             await upstream.aclose()
+
+
+@asynccontextmanager
+async def running_replicas(
+    config_store: ConfigStore,
+    state_stores: tuple[StateStore, StateStore],
+    audit_dir: Any,
+    *,
+    same_identity: bool = True,
+) -> AsyncIterator[tuple[Harness, Harness]]:
+    """Two interceptor replicas over the given state stores, in front of one stub tool server.
+
+    The tool server trusts the first replica's identity key; the second shares it
+    unless ``same_identity`` is false (a replica that cannot unseal the sessions).
+    """
+    identity = generate_keypair()
+    tool_server = StubToolServer(identity.public)
+    second = identity if same_identity else None
+    async with (
+        running_interceptor(config_store, state_store=state_stores[0], identity=identity,
+                            tool_server=tool_server, audit_log=audit_dir / "a.jsonl") as first_replica,
+        running_interceptor(config_store, state_store=state_stores[1], identity=second,
+                            tool_server=tool_server, audit_log=audit_dir / "b.jsonl") as second_replica,
+    ):
+        yield first_replica, second_replica

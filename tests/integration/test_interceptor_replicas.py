@@ -5,30 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 
 from interceptor.state.redis import RedisStateStore
-from interceptor.testing import StaticConfigStore, StubToolServer, running_interceptor
+from interceptor.testing import StaticConfigStore, StubToolServer, running_interceptor, running_replicas
 from sentinel_contract import generate_keypair
 from tests.conftest import free_port
 from tests.integration.test_interceptor_api import KEY, demo_projects
 
 
-@pytest.fixture()
-def stores(redis_state_stores: tuple[RedisStateStore, RedisStateStore]) -> tuple[RedisStateStore, RedisStateStore]:
-    return redis_state_stores
-
-
 async def test_a_session_started_on_one_replica_is_served_by_another(
-    stores: tuple[RedisStateStore, RedisStateStore], tmp_path: Path
+    redis_state_stores: tuple[RedisStateStore, RedisStateStore], tmp_path: Path
 ) -> None:
-    identity = generate_keypair()
-    tool_server = StubToolServer(identity.public)
     config = StaticConfigStore(demo_projects())
-    async with (
-        running_interceptor(config, state_store=stores[0], identity=identity, tool_server=tool_server, audit_log=tmp_path / "a.jsonl") as a,
-        running_interceptor(config, state_store=stores[1], identity=identity, tool_server=tool_server, audit_log=tmp_path / "b.jsonl") as b,
-    ):
+    async with running_replicas(config, redis_state_stores, tmp_path) as (a, b):
+        tool_server = a.tool_server
         sid = await a.start(KEY)
         assert (await b.call(KEY, sid, "list_calendar")).status_code == 200  # B unseals the key from Redis
         assert (await a.call(KEY, sid, "read_inbox")).status_code == 200  # taint committed through A
@@ -41,15 +31,11 @@ async def test_a_session_started_on_one_replica_is_served_by_another(
 
 
 async def test_a_replica_with_another_identity_key_cannot_serve_the_session(
-    stores: tuple[RedisStateStore, RedisStateStore], tmp_path: Path
+    redis_state_stores: tuple[RedisStateStore, RedisStateStore], tmp_path: Path
 ) -> None:
-    identity = generate_keypair()
-    tool_server = StubToolServer(identity.public)
     config = StaticConfigStore(demo_projects())
-    async with (
-        running_interceptor(config, state_store=stores[0], identity=identity, tool_server=tool_server, audit_log=tmp_path / "a.jsonl") as a,
-        running_interceptor(config, state_store=stores[1], tool_server=tool_server, audit_log=tmp_path / "b.jsonl") as b,
-    ):
+    async with running_replicas(config, redis_state_stores, tmp_path, same_identity=False) as (a, b):
+        tool_server = a.tool_server
         sid = await a.start(KEY)
         response = await b.call(KEY, sid, "list_calendar")
         assert response.status_code == 503
@@ -71,14 +57,14 @@ async def test_redis_down_is_503_and_nothing_is_forwarded(tmp_path: Path) -> Non
 
 
 async def test_redis_down_mid_session_is_503_and_nothing_is_forwarded(
-    stores: tuple[RedisStateStore, RedisStateStore], tmp_path: Path
+    redis_state_stores: tuple[RedisStateStore, RedisStateStore], tmp_path: Path
 ) -> None:
     identity = generate_keypair()
     tool_server = StubToolServer(identity.public)
     config = StaticConfigStore(demo_projects())
     down = RedisStateStore(f"redis://127.0.0.1:{free_port()}/0", prefix="down:", connect_timeout=0.2)
     async with (
-        running_interceptor(config, state_store=stores[0], identity=identity, tool_server=tool_server, audit_log=tmp_path / "a.jsonl") as up,
+        running_interceptor(config, state_store=redis_state_stores[0], identity=identity, tool_server=tool_server, audit_log=tmp_path / "a.jsonl") as up,
         running_interceptor(config, state_store=down, identity=identity, tool_server=tool_server, audit_log=tmp_path / "b.jsonl") as cut_off,
     ):
         sid = await up.start(KEY)

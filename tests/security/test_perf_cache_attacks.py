@@ -5,29 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 
 from interceptor.state.redis import RedisStateStore
-from interceptor.testing import StaticConfigStore, StubToolServer, running_interceptor
-from sentinel_contract import generate_keypair
+from interceptor.testing import StaticConfigStore, running_interceptor, running_replicas
 from tests.integration.test_interceptor_api import KEY, demo_projects
 
 
-@pytest.fixture()
-def stores(redis_state_stores: tuple[RedisStateStore, RedisStateStore]) -> tuple[RedisStateStore, RedisStateStore]:
-    return redis_state_stores
-
-
 async def test_write_through_a_replica_whose_cache_missed_the_taint_is_refused(
-    stores: tuple[RedisStateStore, RedisStateStore], tmp_path: Path
+    redis_state_stores: tuple[RedisStateStore, RedisStateStore], tmp_path: Path
 ) -> None:
-    identity = generate_keypair()
-    tool_server = StubToolServer(identity.public)
     config = StaticConfigStore(demo_projects())
-    async with (
-        running_interceptor(config, state_store=stores[0], identity=identity, tool_server=tool_server, audit_log=tmp_path / "a.jsonl") as a,
-        running_interceptor(config, state_store=stores[1], identity=identity, tool_server=tool_server, audit_log=tmp_path / "b.jsonl") as b,
-    ):
+    async with running_replicas(config, redis_state_stores, tmp_path) as (a, b):
+        tool_server = a.tool_server
         sid = await a.start(KEY)
         assert (await b.call(KEY, sid, "list_calendar")).status_code == 200  # B caches clean facts
         assert (await a.call(KEY, sid, "read_inbox")).status_code == 200  # the taint lands through A
@@ -37,15 +26,11 @@ async def test_write_through_a_replica_whose_cache_missed_the_taint_is_refused(
 
 
 async def test_session_ended_on_one_replica_cannot_be_used_through_another_replicas_cache(
-    stores: tuple[RedisStateStore, RedisStateStore], tmp_path: Path
+    redis_state_stores: tuple[RedisStateStore, RedisStateStore], tmp_path: Path
 ) -> None:
-    identity = generate_keypair()
-    tool_server = StubToolServer(identity.public)
     config = StaticConfigStore(demo_projects())
-    async with (
-        running_interceptor(config, state_store=stores[0], identity=identity, tool_server=tool_server, audit_log=tmp_path / "a.jsonl") as a,
-        running_interceptor(config, state_store=stores[1], identity=identity, tool_server=tool_server, audit_log=tmp_path / "b.jsonl") as b,
-    ):
+    async with running_replicas(config, redis_state_stores, tmp_path) as (a, b):
+        tool_server = a.tool_server
         sid = await a.start(KEY)
         assert (await b.call(KEY, sid, "list_calendar")).status_code == 200  # B caches the session
         assert (await a.client.post(f"/session/{sid}/end", headers={"X-Sentinel-Key": KEY})).status_code == 200
