@@ -19,3 +19,15 @@ for name in SENTINEL_IDENTITY_KEY SENTINEL_INTERCEPTOR_PUBLIC_KEYS SENTINEL_REDI
   if [[ -z "${!name:-}" ]]; then unset "$name"; fi
 done
 cd "$ROOT"
+
+# --host H --port P (and --help: the calling script's header) over the HOST/PORT defaults it set.
+parse_host_port() {
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --host) HOST="$2"; shift 2 ;;
+      --port) PORT="$2"; shift 2 ;;
+      -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
+      *) echo "unknown option: $1" >&2; exit 2 ;;
+    esac
+  done
+}

@@ -7,14 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 
 HOST="${SENTINEL_MCP_HOST:-127.0.0.1}"
 PORT="${SENTINEL_MCP_PORT:-9000}"
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --host) HOST="$2"; shift 2 ;;
-    --port) PORT="$2"; shift 2 ;;
-    -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
-    *) echo "unknown option: $1" >&2; exit 2 ;;
-  esac
-done
+parse_host_port "$@"
 if [[ -z "${SENTINEL_INTERCEPTOR_PUBLIC_KEYS:-}" ]]; then
   echo "SENTINEL_INTERCEPTOR_PUBLIC_KEYS is not set: run scripts/gen-keys.sh --write (or set it in .env)" >&2
   exit 1
