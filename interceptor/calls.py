@@ -29,7 +29,7 @@ from interceptor.errors import BadRequest, BodyTooLarge, InterceptorError
 if TYPE_CHECKING:
     from interceptor.app import Runtime
 
-__all__ = ["CALL_PATH", "answer_call", "parse_object", "serve_call"]
+__all__ = ["CALL_PATH", "answer_call", "parse_object", "read_limited", "serve_call"]
 
 CALL_PATH = re.compile(r"/session/([^/]+)/call")  # Starlette's {sid}: one path segment
 
@@ -58,6 +58,20 @@ def _too_large(declared: str | None, limit: int) -> bool:
     return declared is not None and declared.isdigit() and int(declared) > limit
 
 
+async def read_limited(chunks: AsyncIterator[bytes], declared: str | None, limit: int) -> bytes:
+    """The whole body, refused with 413 past ``limit`` bytes, declared or not."""
+    if _too_large(declared, limit):
+        raise BodyTooLarge(f"the body is larger than {limit} bytes")
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:  # a lying or absent Content-Length is cut off here
+            raise BodyTooLarge(f"the body is larger than {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 async def answer_call(
     runtime: Runtime, sid: str, api_key: str | None, declared: str | None, chunks: AsyncIterator[bytes]
 ) -> tuple[int, bytes]:
@@ -67,14 +81,7 @@ async def answer_call(
     if _too_large(declared, limit):
         raise BodyTooLarge(f"the body is larger than {limit} bytes")
     project = await runtime.directory.authenticate(api_key)
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:  # a lying or absent Content-Length is cut off here
-            raise BodyTooLarge(f"the body is larger than {limit} bytes")
-        parts.append(chunk)
-    body = parse_object(b"".join(parts), required=True)
+    body = parse_object(await read_limited(chunks, declared, limit), required=True)
     tool = body.get("tool")
     if not isinstance(tool, str) or not tool:
         raise BadRequest("'tool' must be a non-empty string", code="invalid_body")

@@ -23,8 +23,8 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from interceptor.calls import answer_call, parse_object
-from interceptor.errors import BodyTooLarge, InterceptorError, NotFound
+from interceptor.calls import answer_call, parse_object, read_limited
+from interceptor.errors import InterceptorError, NotFound
 from interceptor.projects import agent_tools
 
 if TYPE_CHECKING:
@@ -44,17 +44,8 @@ def _runtime(request: Request) -> Runtime:
 
 
 async def _read_object(request: Request, limit: int, *, required: bool) -> dict[str, Any]:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"the body is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:  # a lying or absent Content-Length is cut off here
-            raise BodyTooLarge(f"the body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return parse_object(b"".join(chunks), required=required)
+    raw = await read_limited(request.stream(), request.headers.get("content-length"), limit)
+    return parse_object(raw, required=required)
 
 
 @router.get("/healthz")

@@ -275,6 +275,14 @@ async def test_body_over_the_limit_is_413(harness: Harness) -> None:
     assert harness.tool_server.executed == []
 
 
+async def test_session_start_with_a_body_over_the_limit_is_413(harness: Harness) -> None:
+    headers = {"X-Sentinel-Key": KEY}
+    response = await harness.client.post("/session/start", headers=headers, content=b"{" + b" " * (1024 * 1024) + b"}")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+    assert harness.tool_server.keys == {}  # no session was registered
+
+
 async def test_body_over_the_limit_without_content_length_is_413(harness: Harness) -> None:
     sid = await harness.start(KEY)
 
