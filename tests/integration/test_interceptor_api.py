@@ -329,6 +329,7 @@ async def test_tool_server_down_at_call_time_is_502(harness: Harness) -> None:
     response = await harness.call(KEY, sid, "list_calendar")
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "tool_server_unreachable"
+    assert response.json()["error"]["retryable"] is True  # refused connection: nothing was sent
 
 
 async def test_tool_server_down_at_start_is_502_and_no_session(state_store: StateStore, tmp_path: Path) -> None:
@@ -368,6 +369,7 @@ async def test_slow_tool_server_is_504_within_the_bounded_timeout(state_store: S
         response = await harness.call(KEY, sid, "list_calendar")
         assert response.status_code == 504
         assert response.json()["error"]["code"] == "tool_server_timeout"
+        assert response.json()["error"]["retryable"] is False  # the call was sent: it may run late
         assert time.monotonic() - began < 1.5
 
 
