@@ -121,10 +121,9 @@ def proxy_app(upstream_url: str) -> Any:
 
 
 def serve_proxy(port: int, upstream: str) -> None:
-    import uvicorn
+    from sentinel_cli._server import serve_app
 
-    uvicorn.run(proxy_app(upstream), host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                loop="uvloop", http="httptools")
+    serve_app(proxy_app(upstream), host="127.0.0.1", port=port, log_level="warning")  # as `sentinel serve`
 
 
 # --------------------------------------------------------------------------- processes

@@ -5,7 +5,7 @@
 
 Settings come from the environment (``SENTINEL_*``, ``MCP_UPSTREAM_URL``, ...),
 read once here and passed to ``create_app``. uvloop and httptools are used when
-installed. Heavy imports stay inside the command functions; this module must
+installed, each response leaving in one send (``_server.py``). Heavy imports stay inside the command functions; this module must
 never start a service with settings it could not validate (it exits 2 with the
 reason instead).
 """
@@ -13,7 +13,6 @@ reason instead).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from typing import Any
 
@@ -39,17 +38,9 @@ def _common(parser: argparse.ArgumentParser, port: int) -> None:
 
 
 def _run(app: Any, args: argparse.Namespace) -> int:
-    import uvicorn
+    from sentinel_cli._server import serve_app
 
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=args.access_log,
-        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        http="httptools" if importlib.util.find_spec("httptools") else "h11",
-    )
+    serve_app(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
     return 0
 
 
