@@ -3,8 +3,8 @@
 One hash per session (``{prefix}session:{sid}``) holds the project, the sealed
 key, the public key, the expiry, the ended flag, the facts JSON and the facts
 version, so ``load`` is one HGETALL and ``commit`` one Lua script (EVALSHA,
-reloaded on NOSCRIPT by redis-py); the commits of concurrent calls share one
-pipeline per event-loop tick (``_batch.py``). Every key carries a TTL equal to the
+reloaded on NOSCRIPT), pipelined with the commits of concurrent calls over one
+dedicated connection (``sentinel_redis``). Every key carries a TTL equal to the
 session's expiry: an expired session leaves nothing behind. Any Redis failure
 raises StateStoreError (503); this module must never return a guess instead.
 """
@@ -68,6 +68,7 @@ class RedisStateStore:
         return None  # connections open lazily; a down Redis fails the request, not the start
 
     async def close(self) -> None:
+        await self._batch.aclose()
         await self._client.aclose()
 
     async def ping(self) -> None:

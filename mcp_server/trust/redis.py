@@ -8,8 +8,8 @@ Cluster slot, so each Lua script touches a single slot.
 
 One round trip per call in steady state: session keys are cached in process
 (bounded LRU, immutable per sid), and the liveness + replay check is one Lua
-script (``admit.lua``), whose calls from concurrent requests share one pipeline
-per event-loop tick (``_batch.py``). Revocation is still immediate on every replica, because
+script (``admit.lua``), pipelined with the calls of concurrent requests over one
+dedicated connection (``sentinel_redis``). Revocation is still immediate on every replica, because
 ``admit.lua`` reads the marker. Any Redis failure raises StoreError: this module
 must never let a call through because Redis did not answer.
 """
@@ -126,6 +126,7 @@ class RedisTrustStore:
 
     async def aclose(self) -> None:
         self._cache.clear()
+        await self._batch.aclose()
         if self._owns_client:
             await self._redis.aclose()
 

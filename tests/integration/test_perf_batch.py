@@ -1,5 +1,6 @@
-"""Concurrent script calls share one Redis pipeline per event-loop tick: every
-caller gets its own reply or its own error, and a flushed script cache is survived.
+"""Script calls pipelined over one dedicated connection: every caller gets its own
+reply or its own error, a flushed script cache and a connection the server closed
+are survived, and closing the pipeline fails nobody silently.
 (One implementation, used by the interceptor's state store and the tool server's trust store.)"""
 
 from __future__ import annotations
@@ -20,8 +21,16 @@ ECHO = "if ARGV[1] == 'fail' then return redis.error_reply('boom') end return {K
 
 
 @pytest.fixture()
-def batch_class() -> Any:
-    return ScriptBatch
+async def batch_class() -> AsyncIterator[Any]:
+    made: list[ScriptBatch] = []
+
+    def make(client: aioredis.Redis) -> ScriptBatch:
+        made.append(ScriptBatch(client))
+        return made[-1]
+
+    yield make
+    for batch in made:
+        await batch.aclose()
 
 
 @pytest.fixture()
@@ -82,3 +91,28 @@ async def test_a_cancelled_caller_does_not_break_the_others(batch_class: Any, cl
     first.cancel()
     assert (await second)[1] == b"2"
     assert first.cancelled()
+
+
+async def test_a_connection_the_server_closed_is_replaced(batch_class: Any, redis_prefix: str) -> None:
+    name = "batch-" + redis_prefix.replace(":", "-")
+    client = aioredis.Redis.from_url(REDIS_URL, client_name=name)
+    try:
+        batch = batch_class(client)
+        script = client.register_script(ECHO)
+        assert (await batch.run(script, [redis_prefix + "a"], ["1"]))[1] == b"1"
+        ids = [c["id"] for c in await client.client_list() if c.get("name") == name and c.get("cmd") != "client|list"]
+        assert ids, "the pipeline's own connection is listed"
+        for client_id in ids:
+            await client.client_kill_filter(_id=client_id)
+        # Like a Redis restart or an idle timeout: the held connection is dead; the call still succeeds.
+        assert (await batch.run(script, [redis_prefix + "b"], ["2"]))[1] == b"2"
+    finally:
+        await client.aclose()
+
+
+async def test_closing_fails_waiting_callers_and_a_later_call_reopens(batch_class: Any, client: aioredis.Redis, redis_prefix: str) -> None:
+    batch = batch_class(client)
+    script = client.register_script(ECHO)
+    assert (await batch.run(script, [redis_prefix + "a"], ["1"]))[1] == b"1"
+    await batch.aclose()
+    assert (await batch.run(script, [redis_prefix + "b"], ["2"]))[1] == b"2"
