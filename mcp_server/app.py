@@ -3,6 +3,7 @@
 The lifespan opens the trust store (in-process, or Redis when ``redis_url`` is
 set), seeds the demo data folder if it is missing, and opens the audit log; it
 closes what it opened. Tests may inject a registry, a trust store or a clock.
+``POST /rpc`` is answered before FastAPI (see ``_ToolServerApp``).
 
 It must never start with verification on and no trusted interceptor key, and
 never turn verification off without a loud warning.
@@ -14,11 +15,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from mcp_server.audit import AuditLog
 from mcp_server.demo import build_registry, seed_data_dir
+from mcp_server.endpoint import RPC_PATH, serve_rpc
 from mcp_server.errors import ConfigError
 from mcp_server.guard import CallGuard
 from mcp_server.registry import ToolRegistry
@@ -30,6 +33,32 @@ from mcp_server.trust import TrustStore, open_trust_store
 __all__ = ["create_app"]
 
 _log = logging.getLogger("mcp_server")
+
+
+class _ToolServerApp(FastAPI):
+    """FastAPI, except that ``POST /rpc`` goes straight to ``endpoint.serve_rpc``.
+
+    Nearly every request is a call, and FastAPI's middleware stack and route
+    wrappers cost more than the handler (docs/performance.md). Every other
+    request, an ``/rpc`` under a ``root_path`` (Starlette routes those by a path
+    relative to it) and anything before the lifespan has run go through FastAPI
+    as usual, where the ``/rpc`` route answers through the same code.
+    """
+
+    holder: RuntimeHolder
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == RPC_PATH
+            and scope["method"] == "POST"
+            and not scope.get("root_path")
+        ):
+            runtime = self.holder.runtime
+            if runtime is not None:
+                await serve_rpc(runtime, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -85,6 +114,9 @@ def create_app(
             if trust_store is None:
                 await store.aclose()
 
-    app = FastAPI(title="Sentinel tool server", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = _ToolServerApp(
+        title="Sentinel tool server", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.holder = holder
     app.router.routes.extend(build_routes(holder))
     return app

@@ -1,8 +1,9 @@
 """The HTTP edge: ``POST /rpc``, ``POST /sessions``, ``DELETE /sessions/{sid}``, ``GET /healthz``.
 
 Thin on purpose: read a capped body, hand it to the service, map errors to a
-response once. Plain Starlette routes (no FastAPI dependency injection) because
-``/rpc`` is the hot path.
+response once. ``POST /rpc`` is normally answered as raw ASGI before FastAPI
+(:mod:`mcp_server.endpoint`); the Starlette route here serves whatever that
+dispatch does not take, through the same function and body reader.
 
 Session endpoints answer HTTP statuses (201/200, 400, 401 refused token, 409
 revoked or conflicting sid, 413, 503 store down) with ``{"error": {"code",
@@ -24,12 +25,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mcp_server.audit import AuditLog
+from mcp_server.endpoint import answer_rpc, read_body
 from mcp_server.errors import AuthError, McpError, ProtocolError
-from mcp_server.rpc import RpcService, error_response
+from mcp_server.rpc import RpcService
 from mcp_server.trust import TrustStore
 from sentinel_contract import ContractError, verify_registration, verify_revocation
 
-__all__ = ["Runtime", "RuntimeHolder", "build_routes", "read_body"]
+__all__ = ["Runtime", "RuntimeHolder", "build_routes"]
 
 
 @dataclass
@@ -55,40 +57,17 @@ def _json(content: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(content), status_code=status, media_type="application/json")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refusing anything over ``limit`` bytes without reading it all."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            too_big = int(declared) > limit
-        except ValueError:
-            raise ProtocolError("invalid_request", "bad Content-Length") from None
-        if too_big:
-            raise ProtocolError("payload_too_large", f"the body exceeds {limit} bytes", http_status=413)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ProtocolError("payload_too_large", f"the body exceeds {limit} bytes", http_status=413)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def build_routes(holder: RuntimeHolder) -> list[BaseRoute]:
     def runtime() -> Runtime:
         assert holder.runtime is not None, "the app's lifespan has not run"
         return holder.runtime
 
     async def rpc(request: Request) -> Response:
-        rt = runtime()
-        try:
-            body = await read_body(request, rt.max_body_bytes)
-        except McpError as exc:
-            rt.audit.record("rejected", exc.code, method=None)
-            return _json(error_response(None, exc))
-        answer = await rt.service.handle(body, request.headers.get("authorization"))
-        return _json(answer)
+        headers = request.headers
+        payload = await answer_rpc(
+            runtime(), headers.get("authorization"), headers.get("content-length"), request.receive
+        )
+        return Response(payload, media_type="application/json")
 
     async def register(request: Request) -> Response:
         rt = runtime()
@@ -132,7 +111,7 @@ def build_routes(holder: RuntimeHolder) -> list[BaseRoute]:
 
 
 async def _token(request: Request, limit: int) -> str:
-    body = await read_body(request, limit)
+    body = await read_body(request.receive, request.headers.get("content-length"), limit)
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:

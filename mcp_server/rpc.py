@@ -7,7 +7,10 @@ Error objects carry a stable number (see :mod:`mcp_server.errors`), a short
 message that leaks nothing, and ``data: {"reason": <code>}``.
 
 Methods: ``tools/list``, ``tools/call`` (MCP names and result shapes, via
-``mcp_types``) and ``ping``. Batches and notifications are refused.
+``mcp_types``) and ``ping``. Batches and notifications are refused. The
+envelope is checked by hand (:func:`parse_request`): it accepts exactly what
+``mcp_types.JSONRPCRequest`` accepts (tests/unit/test_mcp_rpc_envelope.py
+compares the two), for a fraction of the cost.
 
 Each request leaves exactly one audit record; a refused request executes
 nothing. This module must never run a tool before the guard has passed.
@@ -22,14 +25,13 @@ from typing import Any
 import jwt
 import mcp_types
 import orjson
-import pydantic
 
 from mcp_server.audit import AuditLog
 from mcp_server.errors import McpError, ProtocolError
 from mcp_server.guard import CallGuard
 from mcp_server.registry import ToolRegistry
 
-__all__ = ["RpcService", "error_response"]
+__all__ = ["RpcService", "error_response", "parse_request"]
 
 _log = logging.getLogger("mcp_server.rpc")
 _METHODS = frozenset({"tools/list", "tools/call", "ping"})
@@ -48,8 +50,7 @@ class RpcService:
         tool: str | None = None
         claims = None
         try:
-            request = _parse(body)
-            request_id, method, params = request.id, request.method, request.params
+            request_id, method, params = parse_request(body)
             tool, arguments = _binding(method, params)
             if self.guard is not None:
                 claims = await self.guard.check(authorization, method=method, tool=tool, arguments=arguments)
@@ -95,7 +96,13 @@ class RpcService:
         return await registered.invoke(kwargs)
 
 
-def _parse(body: bytes) -> mcp_types.JSONRPCRequest:
+def parse_request(body: bytes) -> tuple[int | str, str, dict[str, Any] | None]:
+    """``(id, method, params)`` of one JSON-RPC 2.0 request, or ProtocolError.
+
+    Accepts exactly what ``mcp_types.JSONRPCRequest`` does (extra members
+    ignored): ``jsonrpc`` the string "2.0", ``id`` an integer (not a boolean or
+    a float) or a string, ``method`` a string, ``params`` an object, null or absent.
+    """
     try:
         message = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -106,10 +113,17 @@ def _parse(body: bytes) -> mcp_types.JSONRPCRequest:
         raise ProtocolError("invalid_request", "a JSON-RPC request must be an object")
     if "id" not in message and "method" in message:
         raise ProtocolError("notification_not_supported", "notifications are not accepted; send an id")
-    try:
-        return mcp_types.JSONRPCRequest.model_validate(message)
-    except pydantic.ValidationError:
-        raise ProtocolError("invalid_request", "not a valid JSON-RPC 2.0 request") from None
+    request_id = message.get("id")
+    method = message.get("method")
+    params = message.get("params")
+    if (
+        message.get("jsonrpc") != "2.0"
+        or not (isinstance(request_id, str) or (isinstance(request_id, int) and not isinstance(request_id, bool)))
+        or not isinstance(method, str)
+        or not (params is None or isinstance(params, dict))
+    ):
+        raise ProtocolError("invalid_request", "not a valid JSON-RPC 2.0 request")
+    return request_id, method, params
 
 
 def _binding(method: str, params: Mapping[str, Any] | None) -> tuple[str, Any]:

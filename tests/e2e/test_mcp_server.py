@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -90,3 +91,35 @@ def test_oversized_body_is_refused_without_waiting_for_it(server):
             reply += chunk
         elapsed = time.monotonic() - started
     assert b"payload_too_large" in reply and elapsed < 3
+
+
+def test_chunked_body_past_the_limit_is_refused_over_http(server):
+    _, port, _, root = server
+    chunk = b" " * 65536
+    framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+        reply = b""
+        try:
+            for _ in range(64):  # 4 MiB offered, no Content-Length; the server stops reading past 1 MiB
+                sock.sendall(framed)
+                if _answered(sock):
+                    break
+        except OSError:  # the server may close a connection whose body it will not read
+            pass
+        while b"payload_too_large" not in reply:
+            data = sock.recv(65536)
+            if not data:
+                break
+            reply += data
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert json.loads(body)["error"] == {"code": -32006, "message": "the body exceeds 1048576 bytes",
+                                         "data": {"reason": "payload_too_large"}}
+    audit = [json.loads(line) for line in (root / "audit.jsonl").read_text().splitlines()]
+    assert [(r["event"], r["reason"]) for r in audit] == [("rejected", "payload_too_large")]
+
+
+def _answered(sock: socket.socket) -> bool:
+    return bool(select.select([sock], [], [], 0)[0])
