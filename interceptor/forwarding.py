@@ -1,14 +1,18 @@
 """The interceptor's side of the wire to the tool server (Zone C).
 
 Session registration and revocation, and the signed ``tools/call`` JSON-RPC
-request, over ONE pooled long-lived client. The default client is aiohttp: the
-forwarding hop is the largest single cost of a governed call, and measured on
-two cores aiohttp costs about a fifth of the CPU of httpx per forwarded request
+request, over ONE pooled long-lived client, and the one place where what
+happened on the wire becomes an error the agent can act on (retry or not).
+The default client is the small keep-alive HTTP/1.1 client in
+``interceptor._http`` (asyncio Protocols + httptools): the forwarding hop is the
+largest single cost of a governed call, and on two cores it costs a fraction of
+aiohttp's CPU per forwarded request, itself a fifth of httpx's
 (docs/performance.md). An injected ``httpx.AsyncClient`` (tests: a stub tool
 server in-process) is used as given. Every exchange is bounded by ``timeout`` in
 total (not only per socket operation). It must never send a call that was not
-signed, and never alter the arguments between hashing and sending: the body
-carries exactly the JSON value that was hashed.
+signed, never alter the arguments between hashing and sending (the body carries
+exactly the JSON value that was hashed), and never mark an error retryable once
+bytes of the request may have reached the tool server.
 """
 
 from __future__ import annotations
@@ -16,11 +20,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-import aiohttp
 import httpx
 import orjson
 
-from interceptor.errors import ToolServerError, ToolServerTimeout
+from interceptor import _http
+from interceptor.errors import SettingsError, ToolServerError, ToolServerTimeout
 
 __all__ = ["ToolServerClient"]
 
@@ -39,23 +43,29 @@ def _broken(exc: Exception) -> ToolServerError:
     return ToolServerError("the connection to the tool server broke", code="tool_server_unreachable", retryable=False)
 
 
+def _garbage(message: str) -> ToolServerError:
+    # It answered, so the call may have run: never retried.
+    return ToolServerError(message, code="tool_server_error", retryable=False)
+
+
 class _Transport(Protocol):
-    async def send(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]: ...
+    async def send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]: ...
 
     async def close(self) -> None: ...
 
 
 class _HttpxTransport:
-    def __init__(self, client: httpx.AsyncClient, owned: bool, timeout: float) -> None:
+    def __init__(self, client: httpx.AsyncClient, base_url: str, owned: bool, timeout: float) -> None:
         self._client = client
+        self._base = base_url
         self._owned = owned
         self._timeout = timeout
 
-    async def send(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    async def send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         try:
             # In total, whatever the injected client's own settings (or transport) do.
             async with asyncio.timeout(self._timeout):
-                response = await self._client.request(method, url, content=body, headers=headers)
+                response = await self._client.request(method, self._base + path, content=body, headers=headers)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise ToolServerTimeout("the tool server did not answer in time") from exc
         except httpx.ConnectError as exc:
@@ -69,56 +79,48 @@ class _HttpxTransport:
             await self._client.aclose()
 
 
-class _AiohttpTransport:
-    """aiohttp, opened on first use (a ClientSession belongs to the running loop)."""
+class _KeepAliveTransport:
+    """The default: ``_http.KeepAliveClient``, bound to the running loop on first use."""
 
-    def __init__(self, timeout: float) -> None:
-        self._timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
-
-    def _open(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=_KEEPALIVE_SECONDS, ttl_dns_cache=60)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            # total: connecting, sending and reading the whole answer (the body is read inside it).
-            timeout=aiohttp.ClientTimeout(total=self._timeout),
-            cookie_jar=aiohttp.DummyCookieJar(),  # no state may travel between sessions
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent",),
-        )
-        return self._session
-
-    async def send(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        session = self._session or self._open()
+    def __init__(self, base_url: str, timeout: float) -> None:
         try:
-            async with session.request(method, url, data=body, headers=headers, allow_redirects=False) as response:
-                return response.status, await response.read()
-        except TimeoutError as exc:
+            self._client = _http.KeepAliveClient(base_url, timeout, keepalive=_KEEPALIVE_SECONDS)
+        except ValueError as exc:
+            raise SettingsError(f"bad tool server URL: {exc}") from exc
+
+    async def send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        try:
+            return await self._client.request(method, path, body, headers)
+        except _http.ExchangeTimeout as exc:
             raise ToolServerTimeout("the tool server did not answer in time") from exc
-        except aiohttp.ClientConnectorError as exc:
+        except _http.ConnectFailed as exc:
             raise _unreachable(exc) from exc
-        except (aiohttp.ClientError, OSError) as exc:
+        except _http.ResponseTooLarge as exc:
+            raise _garbage("the tool server's answer is too large") from exc
+        except _http.MalformedResponse as exc:
+            raise _garbage("the tool server answered malformed HTTP") from exc
+        except _http.ExchangeFailed as exc:
             raise _broken(exc) from exc
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._client.close()
 
 
 class ToolServerClient:
     def __init__(self, base_url: str, timeout: float, client: httpx.AsyncClient | None = None) -> None:
+        base = base_url.rstrip("/")
         self._transport: _Transport = (
-            _HttpxTransport(client, owned=False, timeout=timeout) if client is not None else _AiohttpTransport(timeout)
+            _HttpxTransport(client, base, owned=False, timeout=timeout)
+            if client is not None
+            else _KeepAliveTransport(base, timeout)
         )
-        self._base = base_url.rstrip("/")
 
     async def close(self) -> None:
         await self._transport.close()
 
     async def _send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         headers = {"content-type": "application/json", **headers}
-        return await self._transport.send(method, self._base + path, body, headers)
+        return await self._transport.send(method, path, body, headers)
 
     async def register(self, token: str) -> None:
         status, _ = await self._send("POST", "/sessions", orjson.dumps({"token": token}), {})
