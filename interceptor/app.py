@@ -3,8 +3,9 @@ client and the routes into one FastAPI app.
 
 Tool calls bypass FastAPI's request machinery (see ``_InterceptorApp``).
 The lifespan opens what was not injected (config store, state store, ONE pooled
-forwarding client: aiohttp, or the injected httpx client) and closes only what it opened. Nothing here
-reads the environment except through InterceptorSettings, built once.
+forwarding client: the keep-alive client of ``_http.py``, or the injected httpx
+client) and closes only what it opened. Nothing here reads the environment
+except through InterceptorSettings, built once.
 """
 
 from __future__ import annotations

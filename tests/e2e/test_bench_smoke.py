@@ -18,6 +18,7 @@ RUNS = {
     "memory.py": ["--sessions", "200"],
     "interceptor_cost.py": ["--calls", "50", "--e2e-seconds", "0.3"],
     "verify_cost.py": ["--calls", "50"],
+    "forwarding_cost.py": ["--calls", "50", "--rounds", "1"],
     "policy_eval.py": ["--calls", "200"],
     "classifier_accuracy.py": [],
     "generated_policy.py": [],
