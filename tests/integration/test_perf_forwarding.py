@@ -101,8 +101,9 @@ async def test_a_call_sends_the_signed_json_rpc_request_and_returns_the_result(s
     assert len(seen) == 3
 
 
-async def test_an_unreachable_tool_server_is_502_and_safe_to_retry() -> None:
-    client = ToolServerClient(f"http://127.0.0.1:{free_port()}", 2.0)
+@pytest.mark.parametrize("scheme", ["http", "https"])  # an https URL is accepted the same way
+async def test_an_unreachable_tool_server_is_502_and_safe_to_retry(scheme: str) -> None:
+    client = ToolServerClient(f"{scheme}://127.0.0.1:{free_port()}", 2.0)
     try:
         with pytest.raises(ToolServerError) as caught:
             await client.call_tool("t", "j", "x", b"{}")
@@ -863,16 +864,6 @@ async def test_https_refuses_a_certificate_it_cannot_verify_before_sending_anyth
     assert peer.requests == []
 
 
-async def test_an_https_url_is_accepted_and_a_refused_port_is_safe_to_retry() -> None:
-    client = ToolServerClient(f"https://127.0.0.1:{free_port()}", 2.0)
-    try:
-        with pytest.raises(ToolServerError) as caught:
-            await client.call_tool("t", "j", "x", b"{}")
-    finally:
-        await client.close()
-    assert caught.value.code == "tool_server_unreachable" and caught.value.retryable is True
-
-
 # --------------------------------------------------------------------------- lifecycle
 
 
@@ -949,7 +940,7 @@ _ON_UVLOOP = [
     functools.partial(test_a_connection_whose_exchange_did_not_finish_is_closed_not_reused, "timeout"),
     functools.partial(test_a_connection_whose_exchange_did_not_finish_is_closed_not_reused, "cancelled"),
     test_https_verifies_the_certificate_and_keeps_the_connection_alive,
-    test_an_https_url_is_accepted_and_a_refused_port_is_safe_to_retry,
+    functools.partial(test_an_unreachable_tool_server_is_502_and_safe_to_retry, "https"),
     test_close_shuts_every_pooled_connection_and_later_calls_fail_cleanly,
     test_close_fails_a_call_in_flight_as_not_retryable,
     functools.partial(test_a_connection_that_breaks_after_the_request_was_written_is_not_retryable, _reset),
