@@ -4,9 +4,9 @@ Library code, not shared state: each zone still talks to its own keys under its
 own prefix, and nothing here knows either zone's data.
 """
 
-from sentinel_redis._batch import ScriptBatch
+from sentinel_redis._pipeline import ScriptPipeline
 
-__all__ = ["ScriptBatch", "delete_prefix"]
+__all__ = ["ScriptPipeline", "delete_prefix"]
 
 
 def delete_prefix(redis_url: str, prefix: str) -> int:

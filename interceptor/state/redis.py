@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from interceptor.policy import SessionFacts
-from sentinel_redis import ScriptBatch
+from sentinel_redis import ScriptPipeline
 from interceptor.state._model import Approval, Commit, SessionRecord, StateStoreError
 
 __all__ = ["RedisStateStore"]
@@ -55,7 +55,7 @@ class RedisStateStore:
         )
         self._client: Any = aioredis.Redis.from_pool(pool)
         self._commit = self._client.register_script(_COMMIT_LUA)
-        self._batch = ScriptBatch(self._client)
+        self._scripts = ScriptPipeline(self._client)
         self._end = self._client.register_script(_END_LUA)
 
     def _session_key(self, sid: str) -> str:
@@ -68,7 +68,7 @@ class RedisStateStore:
         return None  # connections open lazily; a down Redis fails the request, not the start
 
     async def close(self) -> None:
-        await self._batch.aclose()
+        await self._scripts.aclose()
         await self._client.aclose()
 
     async def ping(self) -> None:
@@ -121,7 +121,7 @@ class RedisStateStore:
 
     async def commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Commit:
         try:
-            reply = await self._batch.run(
+            reply = await self._scripts.run(
                 self._commit, [self._session_key(sid)], [expected_version, new_facts.to_json(), new_facts.version]
             )
         except (RedisError, OSError) as exc:

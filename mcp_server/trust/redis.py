@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from mcp_server.errors import AuthError, StoreError
-from sentinel_redis import ScriptBatch
+from sentinel_redis import ScriptPipeline
 from mcp_server.trust._model import RegistrationOutcome, SessionKey
 from sentinel_contract import ContractError, load_public_key
 
@@ -61,7 +61,7 @@ class RedisTrustStore:
         self._cache_size = cache_size
         self._owns_client = owns_client
         self._admit = client.register_script(_script("admit.lua"))
-        self._batch = ScriptBatch(client)
+        self._scripts = ScriptPipeline(client)
         self._register = client.register_script(_script("register.lua"))
         self._revoke = client.register_script(_script("revoke.lua"))
 
@@ -115,7 +115,7 @@ class RedisTrustStore:
         jti_key = f"{self._prefix}j:{{{sid}}}:{jti}"
         ttl = max(1, int(token_exp + self._leeway + 1 - now))
         try:
-            result = await self._batch.run(self._admit, [session, revoked, jti_key], [int(now), ttl, "1" if check_session else "0"])
+            result = await self._scripts.run(self._admit, [session, revoked, jti_key], [int(now), ttl, "1" if check_session else "0"])
         except (RedisError, OSError) as exc:
             raise StoreError() from exc
         outcome = result.decode() if isinstance(result, bytes) else str(result)
@@ -126,7 +126,7 @@ class RedisTrustStore:
 
     async def aclose(self) -> None:
         self._cache.clear()
-        await self._batch.aclose()
+        await self._scripts.aclose()
         if self._owns_client:
             await self._redis.aclose()
 

@@ -19,6 +19,7 @@ RUNS = {
     "interceptor_cost.py": ["--calls", "50", "--e2e-seconds", "0.3"],
     "verify_cost.py": ["--calls", "50"],
     "forwarding_cost.py": ["--calls", "50", "--rounds", "1"],
+    "redis_pipeline.py": ["--calls", "100", "--rounds", "1"],
     "policy_eval.py": ["--calls", "200"],
     "classifier_accuracy.py": [],
     "generated_policy.py": [],

@@ -1,20 +1,26 @@
 """Script calls pipelined over one dedicated connection: every caller gets its own
 reply or its own error, a flushed script cache and a connection the server closed
-are survived, and closing the pipeline fails nobody silently.
+are survived, a Redis that stops answering or answers out of turn fails the
+waiting callers (never hangs them, never gives them another's reply), and closing
+the pipeline fails nobody silently.
 (One implementation, used by the interceptor's state store and the tool server's trust store.)"""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import hiredis
 import pytest
+import redis
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from sentinel_redis import ScriptBatch
+from sentinel_redis import ScriptPipeline
 from tests.conftest import REDIS_URL, free_port
 
 ECHO = "if ARGV[1] == 'fail' then return redis.error_reply('boom') end return {KEYS[1], ARGV[1]}"
@@ -22,10 +28,10 @@ ECHO = "if ARGV[1] == 'fail' then return redis.error_reply('boom') end return {K
 
 @pytest.fixture()
 async def batch_class() -> AsyncIterator[Any]:
-    made: list[ScriptBatch] = []
+    made: list[ScriptPipeline] = []
 
-    def make(client: aioredis.Redis) -> ScriptBatch:
-        made.append(ScriptBatch(client))
+    def make(client: aioredis.Redis) -> ScriptPipeline:
+        made.append(ScriptPipeline(client))
         return made[-1]
 
     yield make
@@ -116,3 +122,95 @@ async def test_closing_fails_waiting_callers_and_a_later_call_reopens(batch_clas
     assert (await batch.run(script, [redis_prefix + "a"], ["1"]))[1] == b"1"
     await batch.aclose()
     assert (await batch.run(script, [redis_prefix + "b"], ["2"]))[1] == b"2"
+
+
+async def test_a_call_is_on_the_wire_before_its_caller_yields(
+    batch_class: Any, client: aioredis.Redis, redis_prefix: str
+) -> None:
+    # What lets the interceptor sign while its commit is in flight: `start` sends at once.
+    batch = batch_class(client)
+    script = client.register_script("redis.call('SET', KEYS[1], ARGV[1]) return 1")
+    assert await batch.run(script, [redis_prefix + "warm"], ["0"]) == 1  # connection open, script loaded
+    pending = batch.start(script, [redis_prefix + "k"], ["sent"])
+    seen = redis.Redis.from_url(REDIS_URL)
+    try:
+        value = None
+        for _ in range(200):  # the loop never runs in between: only a write made by `start` counts
+            value = seen.get(redis_prefix + "k")
+            if value is not None:
+                break
+            time.sleep(0.005)
+        assert value == b"sent"
+    finally:
+        seen.close()
+    assert await pending == 1
+
+
+class _FakeRedis:
+    """Answers the connection handshake (+OK to anything else), then scripts as told:
+    ``silent`` never answers them, ``double`` answers each one twice."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> _FakeRedis:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        parser = hiredis.Reader()
+        try:
+            while data := await reader.read(65536):
+                parser.feed(data)
+                while (command := parser.gets()) is not False:
+                    name = command[0].upper()
+                    if name not in (b"EVALSHA", b"EVAL"):
+                        writer.write(b"+OK\r\n")
+                    elif self.mode == "double":
+                        writer.write(b":1\r\n:2\r\n")
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+
+async def test_a_redis_that_stops_answering_fails_the_waiting_callers(batch_class: Any) -> None:
+    async with _FakeRedis("silent") as fake:
+        silent = aioredis.Redis.from_url(f"redis://127.0.0.1:{fake.port}/0", socket_timeout=0.3)
+        try:
+            batch = batch_class(silent)
+            script = silent.register_script(ECHO)
+            started = time.monotonic()
+            outcomes = await asyncio.wait_for(
+                asyncio.gather(*(batch.run(script, ["k"], [str(i)]) for i in range(3)), return_exceptions=True), 5
+            )
+            assert all(isinstance(outcome, RedisTimeoutError) for outcome in outcomes), outcomes
+            assert time.monotonic() - started < 2
+        finally:
+            await silent.aclose()
+
+
+async def test_a_reply_nobody_asked_for_fails_the_connection(batch_class: Any) -> None:
+    # Two replies to one call: the stream is out of step, so no later caller may read from it.
+    async with _FakeRedis("double") as fake:
+        chatty = aioredis.Redis.from_url(f"redis://127.0.0.1:{fake.port}/0", socket_timeout=0.5)
+        try:
+            batch = batch_class(chatty)
+            script = chatty.register_script(ECHO)
+            first = await batch.run(script, ["k"], ["1"])
+            assert first == 1
+            second = await asyncio.gather(batch.run(script, ["k"], ["2"]), return_exceptions=True)
+            # The stray ":2" is never handed out as this call's reply: the connection was dropped.
+            assert second[0] == 1 or isinstance(second[0], RedisError)
+            assert second[0] != 2
+        finally:
+            await chatty.aclose()
