@@ -43,6 +43,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 __all__ = ["ScriptPipeline"]
 
 _NOT_ENOUGH_DATA = object()
+# RESP3 out-of-band messages (e.g. a server's maintenance notices) answer no command.
+_PUSH: Any = getattr(hiredis, "PushNotification", ())
 
 
 class _Call:
@@ -104,6 +106,8 @@ class _Connection(asyncio.Protocol):
                 return
             if reply is _NOT_ENOUGH_DATA:
                 break
+            if isinstance(reply, _PUSH):
+                continue
             if not waiting:
                 self.fail(InvalidResponse("Redis sent a reply nobody asked for"))
                 return

@@ -148,7 +148,8 @@ async def test_a_call_is_on_the_wire_before_its_caller_yields(
 
 class _FakeRedis:
     """Answers the connection handshake (+OK to anything else), then scripts as told:
-    ``silent`` never answers them, ``double`` answers each one twice."""
+    ``silent`` never answers them, ``double`` answers each one twice, ``push`` sends
+    an out-of-band RESP3 push message before each reply."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -176,6 +177,8 @@ class _FakeRedis:
                         writer.write(b"+OK\r\n")
                     elif self.mode == "double":
                         writer.write(b":1\r\n:2\r\n")
+                    elif self.mode == "push":
+                        writer.write(b">2\r\n$4\r\nnote\r\n$2\r\nhi\r\n:1\r\n")
                 await writer.drain()
         except ConnectionError:
             pass
@@ -214,3 +217,14 @@ async def test_a_reply_nobody_asked_for_fails_the_connection(batch_class: Any) -
             assert second[0] != 2
         finally:
             await chatty.aclose()
+
+
+async def test_an_out_of_band_push_message_is_nobody_s_reply(batch_class: Any) -> None:
+    async with _FakeRedis("push") as fake:
+        noisy = aioredis.Redis.from_url(f"redis://127.0.0.1:{fake.port}/0", socket_timeout=0.5)
+        try:
+            batch = batch_class(noisy)
+            script = noisy.register_script(ECHO)
+            assert await asyncio.gather(*(batch.run(script, ["k"], [str(i)]) for i in range(3))) == [1, 1, 1]
+        finally:
+            await noisy.aclose()
