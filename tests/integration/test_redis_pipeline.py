@@ -228,3 +228,28 @@ async def test_an_out_of_band_push_message_is_nobody_s_reply(batch_class: Any) -
             assert await asyncio.gather(*(batch.run(script, ["k"], [str(i)]) for i in range(3))) == [1, 1, 1]
         finally:
             await noisy.aclose()
+
+
+async def test_both_zones_fail_closed_when_redis_stops_answering() -> None:
+    # A hung Redis is an unavailable store in either zone (503), within the socket timeout,
+    # never a call that waits forever or one that goes through unchecked.
+    from interceptor.policy import SessionFacts
+    from interceptor.state import StateStoreError
+    from interceptor.state.redis import RedisStateStore
+    from mcp_server.errors import StoreError
+    from mcp_server.trust import RedisTrustStore
+
+    async with _FakeRedis("silent") as fake:
+        url = f"redis://127.0.0.1:{fake.port}/0"
+        state = RedisStateStore(url, socket_timeout=0.3)
+        trust = RedisTrustStore(aioredis.Redis.from_url(url, socket_timeout=0.3), owns_client=True)
+        try:
+            started = time.monotonic()
+            with pytest.raises(StateStoreError):
+                await asyncio.wait_for(state.commit("sid", 0, SessionFacts()), 5)
+            with pytest.raises(StoreError):
+                await asyncio.wait_for(trust.admit("j" * 22, int(time.time()) + 30, sid="sid", check_session=True, now=time.time()), 5)
+            assert time.monotonic() - started < 3
+        finally:
+            await state.close()
+            await trust.aclose()
