@@ -1,7 +1,8 @@
 """One tool call, from decision to forwarded result: the policy enforcement point.
 
-    load -> evaluate (pure) -> commit the delta with compare-and-set (re-decide on stale)
-         -> sign -> forward -> observe the output -> commit its delta the same way
+    load -> evaluate (pure) -> commit the delta with compare-and-set (re-decide on stale),
+         signing while the commit is in flight -> forward -> observe the output
+         -> commit its delta the same way
 
 The commit is the linearisation point: a call is allowed only if the facts it
 was decided on are still current when its effects are stored, so a check and
@@ -21,6 +22,7 @@ import asyncio
 import random
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +45,7 @@ from interceptor.policy import (
 from interceptor.projects import ProjectDirectory
 from interceptor.sessions import Sessions
 from interceptor.state import Approval, StateStore
-from sentinel_contract import ContractError, args_sha256, sign_call
+from sentinel_contract import CallClaims, ContractError, args_sha256, sign_call
 
 __all__ = ["CallEnforcer", "CallOutcome", "MAX_COMMIT_TRIES"]
 
@@ -105,7 +107,14 @@ class CallEnforcer:
                 )
             )
 
-        decision = await self._decide(sid, project.name, policy, call, facts, fresh)
+        def sign() -> tuple[str, CallClaims]:
+            pair = self._sessions.keyring.key_for(sid, record.sealed_key)
+            return sign_call(
+                pair, iss=self._iss, aud=self._aud, sid=sid, tool=tool, arguments=arguments,
+                ttl=self._call_ttl, digest=digest,
+            )
+
+        decision, signed = await self._decide(sid, project.name, policy, call, facts, fresh, sign)
         if decision.effect is Effect.DENY:
             audit(decision, None, 403)
             raise PolicyDenied(decision.rule, decision.reason)
@@ -114,18 +123,9 @@ class CallEnforcer:
             audit(decision, None, 202)
             body = {"approval_id": approval_id, "status": "pending", "rule": decision.rule, "reason": decision.reason}
             return CallOutcome(202, body)
-
-        pair = self._sessions.keyring.key_for(sid, record.sealed_key)
-        token, claims = sign_call(
-            pair,
-            iss=self._iss,
-            aud=self._aud,
-            sid=sid,
-            tool=tool,
-            arguments=arguments,
-            ttl=self._call_ttl,
-            digest=digest,
-        )
+        if signed is None:  # an allow always carries its token; never forward unsigned
+            raise InterceptorError("internal error")
+        token, claims = signed
         try:
             result = await self._upstream.call_tool(token, claims.jti, tool, arguments_json)
         except InterceptorError as exc:
@@ -147,9 +147,18 @@ class CallEnforcer:
         )
 
     async def _decide(
-        self, sid: str, project: str, policy: CompiledPolicy, call: ToolCall, facts: SessionFacts, fresh: bool
-    ) -> Decision:
+        self,
+        sid: str,
+        project: str,
+        policy: CompiledPolicy,
+        call: ToolCall,
+        facts: SessionFacts,
+        fresh: bool,
+        sign: Callable[[], tuple[str, CallClaims]],
+    ) -> tuple[Decision, tuple[str, CallClaims] | None]:
+        """The decision that holds, and for an allow the call's token (signed once, never sent otherwise)."""
         cache = self._sessions.cache
+        signed: tuple[str, CallClaims] | None = None
         for attempt in range(MAX_COMMIT_TRIES):
             decision = evaluate(policy, call, facts, datetime.now(UTC))
             if decision.effect is not Effect.ALLOW:
@@ -158,14 +167,21 @@ class CallEnforcer:
                     # (and answer 404, not 403, for a session ended elsewhere).
                     facts, fresh = (await self._sessions.resolve(sid, project))[1], True
                     continue
-                return decision  # deny and approval commit nothing
+                return decision, None  # deny and approval commit nothing, sign nothing
             # Committed even when the delta changes nothing: the version check is what
             # orders this call before any taint committed after its facts were read.
-            outcome = await self._state.commit(sid, facts.version, apply_delta(facts, decision.delta))
+            committing = self._state.begin_commit(sid, facts.version, apply_delta(facts, decision.delta))
+            # Signed while the store runs the commit (the call's longest wait). The token
+            # leaves this process only if the commit holds; a stale commit re-decides.
+            try:
+                if signed is None:
+                    signed = sign()
+            finally:
+                outcome = await committing
             if outcome.ok:
                 if outcome.facts is not None:
                     cache.saw(sid, outcome.facts)
-                return decision
+                return decision, signed
             if outcome.facts is None:
                 cache.forget(sid)
                 raise SessionNotFound()
@@ -185,7 +201,7 @@ class CallEnforcer:
                 raise SessionNotFound()
             facts = loaded[1]
         for attempt in range(MAX_COMMIT_TRIES):
-            outcome = await self._state.commit(sid, facts.version, apply_delta(facts, delta))
+            outcome = await self._state.begin_commit(sid, facts.version, apply_delta(facts, delta))
             if outcome.ok:
                 if outcome.facts is not None:
                     cache.saw(sid, outcome.facts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -68,8 +69,16 @@ class StateStore(Protocol):
     async def load(self, sid: str) -> tuple[SessionRecord, SessionFacts] | None:
         """The session and its facts in one round trip; None when unknown or expired."""
 
+    def begin_commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Awaitable[Commit]:
+        """Store ``new_facts`` only if the stored version is still ``expected_version``.
+
+        The compare-and-set is sent before this returns; its outcome is awaited
+        later, so the caller may work while the store runs it (the enforcer signs
+        the call then). The returned awaitable must always be awaited.
+        """
+
     async def commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Commit:
-        """Store ``new_facts`` only if the stored version is still ``expected_version``."""
+        """``begin_commit``, awaited at once."""
 
     async def end_session(self, sid: str) -> bool:
         """Mark the session ended; False when it did not exist."""

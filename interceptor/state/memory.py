@@ -9,6 +9,7 @@ Redis).
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 
 from interceptor.policy import SessionFacts
@@ -64,7 +65,13 @@ class MemoryStateStore:
         entry = self._live(sid)
         return None if entry is None else (entry.record, entry.facts)
 
+    def begin_commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Awaitable[Commit]:
+        return _ready(self._compare_and_set(sid, expected_version, new_facts))
+
     async def commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Commit:
+        return self._compare_and_set(sid, expected_version, new_facts)
+
+    def _compare_and_set(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Commit:
         entry = self._live(sid)
         if entry is None or entry.record.ended:
             return Commit(False, None)
@@ -90,3 +97,7 @@ class MemoryStateStore:
             del self._approvals[approval_id]
             return None
         return approval
+
+
+async def _ready(outcome: Commit) -> Commit:
+    return outcome

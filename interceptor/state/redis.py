@@ -2,7 +2,7 @@
 
 One hash per session (``{prefix}session:{sid}``) holds the project, the sealed
 key, the public key, the expiry, the ended flag, the facts JSON and the facts
-version, so ``load`` is one HGETALL and ``commit`` one Lua script (EVALSHA,
+version, so ``load`` is one HGETALL and a commit one Lua script (EVALSHA,
 reloaded on NOSCRIPT), pipelined with the commits of concurrent calls over one
 dedicated connection (``sentinel_redis``). Every key carries a TTL equal to the
 session's expiry: an expired session leaves nothing behind. Any Redis failure
@@ -11,6 +11,7 @@ raises StateStoreError (503); this module must never return a guess instead.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from importlib import resources
 from typing import Any
 
@@ -119,18 +120,27 @@ class RedisStateStore:
             raise StateStoreError("the session record is corrupt", code="state_corrupt") from exc
         return record, facts
 
+    def begin_commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Awaitable[Commit]:
+        # On the wire when this returns (ScriptPipeline.start); parsed when awaited.
+        reply = self._scripts.start(
+            self._commit, [self._session_key(sid)], [expected_version, new_facts.to_json(), new_facts.version]
+        )
+        return self._committed(reply, new_facts)
+
     async def commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Commit:
+        return await self.begin_commit(sid, expected_version, new_facts)
+
+    @staticmethod
+    async def _committed(reply: Awaitable[Any], new_facts: SessionFacts) -> Commit:
         try:
-            reply = await self._scripts.run(
-                self._commit, [self._session_key(sid)], [expected_version, new_facts.to_json(), new_facts.version]
-            )
+            value = await reply
         except (RedisError, OSError) as exc:
             raise StateStoreError("the session store is unreachable") from exc
-        status = int(reply[0])
+        status = int(value[0])
         if status == 1:
             return Commit(True, new_facts)
         if status == 0:
-            return Commit(False, SessionFacts.from_json(reply[2], int(reply[1])))
+            return Commit(False, SessionFacts.from_json(value[2], int(value[1])))
         return Commit(False, None)
 
     async def end_session(self, sid: str) -> bool:

@@ -440,11 +440,15 @@ async def test_output_is_withheld_when_its_taint_cannot_be_stored(
         def __getattr__(self, name: str) -> Any:
             return getattr(self.inner, name)
 
-        async def commit(self, *args: Any) -> Any:
+        def begin_commit(self, *args: Any) -> Any:
             self.commits += 1
             if self.commits == 2:
-                raise StateStoreError("the session store is unreachable")
-            return await self.inner.commit(*args)
+                return self._unreachable()
+            return self.inner.begin_commit(*args)
+
+        @staticmethod
+        async def _unreachable() -> Any:
+            raise StateStoreError("the session store is unreachable")
 
     store = FailsOnSecondCommit(state_store)
     async with running_interceptor(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import pytest
@@ -39,10 +39,13 @@ class InterleavingStore:
             await asyncio.sleep(0)
         return await self._inner.load(sid)  # type: ignore[return-value]
 
-    async def commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Commit:
+    def begin_commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Awaitable[Commit]:
+        return self._commit(sid, expected_version, new_facts)
+
+    async def _commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Commit:
         for _ in range(random.randint(0, 3)):
             await asyncio.sleep(0)
-        outcome = await self._inner.commit(sid, expected_version, new_facts)
+        outcome = await self._inner.begin_commit(sid, expected_version, new_facts)
         if outcome.ok and new_facts.version != expected_version:
             self.committed.append(new_facts)
         return outcome

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,9 +38,9 @@ class CountingStore:
         self.loads += 1
         return await self._inner.load(sid)
 
-    async def commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Commit:
+    def begin_commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Awaitable[Commit]:
         self.commits += 1
-        return await self._inner.commit(sid, expected_version, new_facts)
+        return self._inner.begin_commit(sid, expected_version, new_facts)
 
 
 @pytest.fixture(params=["memory", "redis"])
