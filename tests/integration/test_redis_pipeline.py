@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import hiredis
@@ -186,48 +187,40 @@ class _FakeRedis:
             writer.close()
 
 
-async def test_a_redis_that_stops_answering_fails_the_waiting_callers(batch_class: Any) -> None:
-    async with _FakeRedis("silent") as fake:
-        silent = aioredis.Redis.from_url(f"redis://127.0.0.1:{fake.port}/0", socket_timeout=0.3)
+@asynccontextmanager
+async def _fake_pipeline(batch_class: Any, mode: str, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
+    """A pipeline (and an ECHO script) on a client of a ``_FakeRedis`` in ``mode``."""
+    async with _FakeRedis(mode) as fake:
+        client = aioredis.Redis.from_url(f"redis://127.0.0.1:{fake.port}/0", socket_timeout=timeout)
         try:
-            batch = batch_class(silent)
-            script = silent.register_script(ECHO)
-            started = time.monotonic()
-            outcomes = await asyncio.wait_for(
-                asyncio.gather(*(batch.run(script, ["k"], [str(i)]) for i in range(3)), return_exceptions=True), 5
-            )
-            assert all(isinstance(outcome, RedisTimeoutError) for outcome in outcomes), outcomes
-            assert time.monotonic() - started < 2
+            yield batch_class(client), client.register_script(ECHO)
         finally:
-            await silent.aclose()
+            await client.aclose()
+
+
+async def test_a_redis_that_stops_answering_fails_the_waiting_callers(batch_class: Any) -> None:
+    async with _fake_pipeline(batch_class, "silent", 0.3) as (batch, script):
+        started = time.monotonic()
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(*(batch.run(script, ["k"], [str(i)]) for i in range(3)), return_exceptions=True), 5
+        )
+        assert all(isinstance(outcome, RedisTimeoutError) for outcome in outcomes), outcomes
+        assert time.monotonic() - started < 2
 
 
 async def test_a_reply_nobody_asked_for_fails_the_connection(batch_class: Any) -> None:
     # Two replies to one call: the stream is out of step, so no later caller may read from it.
-    async with _FakeRedis("double") as fake:
-        chatty = aioredis.Redis.from_url(f"redis://127.0.0.1:{fake.port}/0", socket_timeout=0.5)
-        try:
-            batch = batch_class(chatty)
-            script = chatty.register_script(ECHO)
-            first = await batch.run(script, ["k"], ["1"])
-            assert first == 1
-            second = await asyncio.gather(batch.run(script, ["k"], ["2"]), return_exceptions=True)
-            # The stray ":2" is never handed out as this call's reply: the connection was dropped.
-            assert second[0] == 1 or isinstance(second[0], RedisError)
-            assert second[0] != 2
-        finally:
-            await chatty.aclose()
+    async with _fake_pipeline(batch_class, "double", 0.5) as (batch, script):
+        assert await batch.run(script, ["k"], ["1"]) == 1
+        second = await asyncio.gather(batch.run(script, ["k"], ["2"]), return_exceptions=True)
+        # The stray ":2" is never handed out as this call's reply: the connection was dropped.
+        assert second[0] == 1 or isinstance(second[0], RedisError)
+        assert second[0] != 2
 
 
 async def test_an_out_of_band_push_message_is_nobody_s_reply(batch_class: Any) -> None:
-    async with _FakeRedis("push") as fake:
-        noisy = aioredis.Redis.from_url(f"redis://127.0.0.1:{fake.port}/0", socket_timeout=0.5)
-        try:
-            batch = batch_class(noisy)
-            script = noisy.register_script(ECHO)
-            assert await asyncio.gather(*(batch.run(script, ["k"], [str(i)]) for i in range(3))) == [1, 1, 1]
-        finally:
-            await noisy.aclose()
+    async with _fake_pipeline(batch_class, "push", 0.5) as (batch, script):
+        assert await asyncio.gather(*(batch.run(script, ["k"], [str(i)]) for i in range(3))) == [1, 1, 1]
 
 
 async def test_both_zones_fail_closed_when_redis_stops_answering() -> None:
