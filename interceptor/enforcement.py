@@ -19,6 +19,7 @@ commit anything for a denied call, and never log raw arguments.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import secrets
 import time
@@ -176,8 +177,11 @@ class CallEnforcer:
             try:
                 if signed is None:
                     signed = sign()
-            finally:
-                outcome = await committing
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await committing  # always awaited; the signing error is the one to report
+                raise
+            outcome = await committing
             if outcome.ok:
                 if outcome.facts is not None:
                     cache.saw(sid, outcome.facts)

@@ -22,15 +22,19 @@ A pipeline shares the socket; each command is still its own atomic script.
 NOSCRIPT (a flushed script cache) is answered by sending the same call as
 EVAL, which loads the script and runs it in one step.
 
-It must never drop a command, hand a caller another's reply, or swallow an
-error: a connection that breaks, closes or stops answering (no reply for the
-client's ``socket_timeout`` while commands wait) fails every command still
-waiting on it and is never used again.
+It must never drop a command, hand a caller another's reply, run a command
+twice, or swallow an error: a connection that breaks, closes or stops answering
+(no reply for the client's ``socket_timeout`` while commands wait; out-of-band
+push messages do not count as answers) fails every command written to it and is
+never used again. A failed command is not sent again, since it may have run and
+only its reply been lost; its caller gets the error (a 503 in either zone).
+Only a command that never reached the socket is sent on a new connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from typing import Any
 
@@ -48,9 +52,9 @@ _PUSH: Any = getattr(hiredis, "PushNotification", ())
 
 
 class _Call:
-    """One script call in flight: its future, and what it takes to send it again."""
+    """One script call in flight: its future, and what it takes to send it."""
 
-    __slots__ = ("future", "script", "keys", "args", "evaluated", "reused", "retried")
+    __slots__ = ("future", "script", "keys", "args", "evaluated", "opens")
 
     def __init__(self, future: asyncio.Future[Any], script: Any, keys: list[Any], args: list[Any]) -> None:
         self.future = future
@@ -58,8 +62,11 @@ class _Call:
         self.keys = keys
         self.args = args
         self.evaluated = False  # sent as EVAL after a NOSCRIPT
-        self.reused = False  # written to a connection that had answered before
-        self.retried = False  # already sent again after a lost connection
+        self.opens = 0  # connections opened for it (a call never written may be sent on another)
+
+
+_MAX_OPENS = 3
+_CLOSED = "the Redis connection was closed"
 
 
 class _Connection(asyncio.Protocol):
@@ -67,7 +74,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, pipeline: ScriptPipeline, loop: asyncio.AbstractEventLoop, opened: Any, writer: Any) -> None:
         self._pipeline = pipeline
-        self._loop = loop
+        self.loop = loop
         self._pack = opened.pack_command  # redis-py's encoder: the client's encoding rules
         self._writer = writer  # held: a StreamWriter closes its transport when collected
         kwargs: dict[str, Any] = {
@@ -79,13 +86,13 @@ class _Connection(asyncio.Protocol):
             kwargs["encoding"] = opened.encoder.encoding
         self._reader = hiredis.Reader(**kwargs)
         self._transport: asyncio.Transport = writer.transport
-        self._waiting: deque[_Call] = deque()
-        self._outbox: list[bytes] = []
+        self._waiting: deque[_Call] = deque()  # written or about to be, in wire order
+        self._outbox: list[bytes] = []  # what the tick's flush will write
+        self._unsent: list[_Call] = []  # the calls of that outbox: never on the wire yet
         self._flush_pending = False
         self._timeout: float | None = pipeline.timeout
         self._timer: asyncio.TimerHandle | None = None
-        self._progress = 0.0
-        self._answered = False
+        self._progress = 0.0  # when the oldest waiting call started to wait, or the last reply came
         self.usable = True
 
     def adopt(self, buffered: bytes) -> None:
@@ -105,98 +112,97 @@ class _Connection(asyncio.Protocol):
                 self.fail(exc)
                 return
             if reply is _NOT_ENOUGH_DATA:
-                break
+                return
             if isinstance(reply, _PUSH):
-                continue
+                continue  # answers nothing, and is no sign that Redis answers commands
             if not waiting:
                 self.fail(InvalidResponse("Redis sent a reply nobody asked for"))
                 return
             call = waiting.popleft()
-            self._answered = True
-            if isinstance(reply, NoScriptError) and not call.evaluated:
+            self._progress = self.loop.time()
+            if call.future.done():
+                pass  # its caller went away; the reply was still read, so the stream stays in step
+            elif isinstance(reply, NoScriptError) and not call.evaluated:
                 call.evaluated = True  # the script cache was flushed: EVAL loads and runs it
                 self.send(call)
-            elif call.future.done():
-                pass  # its caller went away; the reply was still read, so the stream stays in step
             elif isinstance(reply, Exception):
                 call.future.set_exception(reply)
             else:
                 call.future.set_result(reply)
-        self._progress = self._loop.time()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.fail(RedisConnectionError("the Redis connection was closed"), closed=True)
+        self.fail(RedisConnectionError(_CLOSED))
 
     # pause_writing/resume_writing: the transport buffers; every caller is bounded by the timeout.
 
     # ------------------------------------------------------------------ sending
 
     def send(self, call: _Call) -> None:
-        call.reused = self._answered
+        if not self.usable:
+            self._pipeline.send_later([call])  # never written here: safe to send on another
+            return
         keys, args = call.keys, call.args
         if call.evaluated:
             packed = self._pack("EVAL", call.script.script, len(keys), *keys, *args)
         else:
             packed = self._pack("EVALSHA", call.script.sha, len(keys), *keys, *args)
         if not self._waiting:
-            self._progress = self._loop.time()
+            self._progress = self.loop.time()
             if self._timer is None and self._timeout is not None:
-                self._timer = self._loop.call_later(self._timeout, self._check_timeout)
+                self._timer = self.loop.call_later(self._timeout, self._check_timeout)
         self._waiting.append(call)
         if self._flush_pending:
             self._outbox.extend(packed)
+            self._unsent.append(call)
         else:
             # The first command of a tick leaves at once, so Redis works while the caller
             # goes on; whatever else is sent in the same tick leaves together, in one send.
             self._transport.writelines(packed)
             self._flush_pending = True
-            self._loop.call_soon(self._flush)
+            self.loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_pending = False
-        if self._outbox:
-            pending, self._outbox = self._outbox, []
-            if self.usable:
-                self._transport.write(b"".join(pending))
+        if self._outbox and self.usable:
+            pending, self._outbox, self._unsent = self._outbox, [], []
+            self._transport.write(b"".join(pending))
 
     def _check_timeout(self) -> None:
         self._timer = None
-        if not self._waiting or not self.usable or self._timeout is None:
+        if not self._waiting or self._timeout is None:
             return
-        idle = self._loop.time() - self._progress
+        idle = self.loop.time() - self._progress
         if idle >= self._timeout:
             self.fail(RedisTimeoutError("Redis did not answer in time"))
         else:
-            self._timer = self._loop.call_later(self._timeout - idle, self._check_timeout)
+            self._timer = self.loop.call_later(self._timeout - idle, self._check_timeout)
 
     # ------------------------------------------------------------------ failing
 
-    def fail(self, exc: Exception, *, closed: bool = False) -> None:
-        """Fail every waiting call and close: the position in the reply stream is lost.
+    def fail(self, exc: Exception, *, resend: bool = True) -> None:
+        """Fail every call written here and close: the position in the reply stream is lost.
 
-        A closed connection that had answered before (a server restart, an idle
-        timeout) hands its calls back to the pipeline to be sent once more.
+        A call that was written may have run (its reply is what was lost), so it is
+        never sent again: its caller gets the error (503, nothing forwarded or
+        executed on a guess). Calls still waiting for the tick's flush were never on
+        the wire; with ``resend`` they go to another connection, else they fail too.
         """
-        if not self.usable:
-            return
         self.usable = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        unsent = {id(call) for call in self._unsent}
+        again = [call for call in self._unsent if not call.future.done()]
         waiting, self._waiting = self._waiting, deque()
-        self._outbox = []
-        again: list[_Call] = []
+        self._outbox, self._unsent = [], []
         for call in waiting:
-            if call.future.done():
-                continue
-            if closed and call.reused and not call.retried:
-                again.append(call)
-            else:
+            if (not resend or id(call) not in unsent) and not call.future.done():
                 call.future.set_exception(exc)
         if not self._transport.is_closing():
-            self._transport.close()
-        if again:
-            self._pipeline.send_again(again)
+            with contextlib.suppress(RuntimeError):  # its loop is closed: nothing more to close
+                self._transport.close()
+        if again and resend:
+            self._pipeline.send_later(again)
 
 
 class ScriptPipeline:
@@ -223,7 +229,7 @@ class ScriptPipeline:
         if connection is not None and connection.usable and self._loop is loop:
             connection.send(call)
         else:
-            self._spawn(self._open_and_send([call]))
+            self.send_later([call])
         return future
 
     async def run(self, script: Any, keys: list[Any], args: list[Any]) -> Any:
@@ -233,29 +239,39 @@ class ScriptPipeline:
     async def aclose(self) -> None:
         """Close the connection; calls still waiting fail. A later call opens a new one."""
         connection, self._connection = self._connection, None
+        tasks, self._tasks = self._tasks, set()
         if connection is not None:
-            connection.fail(RedisConnectionError("the Redis script pipeline was closed"))
-        for task in list(self._tasks):
+            connection.fail(RedisConnectionError("the Redis script pipeline was closed"), resend=False)
+        running = asyncio.get_running_loop()
+        mine = [task for task in tasks if task.get_loop() is running]
+        for task in mine:
             task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if mine:
+            await asyncio.gather(*mine, return_exceptions=True)
 
-    def send_again(self, calls: list[_Call]) -> None:
-        # Safe for the scripts run here: a compare-and-set re-run after a lost reply sees
-        # its own write as a newer version (the caller re-decides), and a claim-once re-run
-        # is refused as a replay (fails closed).
-        for call in calls:
-            call.retried = True
-        self._spawn(self._open_and_send(calls))
-
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
+    def send_later(self, calls: list[_Call]) -> None:
+        """Send calls that are on no wire yet, once a usable connection is open."""
+        task = asyncio.get_running_loop().create_task(self._open_and_send(calls))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _open_and_send(self, calls: list[_Call]) -> None:
         try:
-            connection = await self._open()
+            while calls:
+                calls = [call for call in calls if not call.future.done()]
+                for call in calls:
+                    call.opens += 1
+                gone = [call for call in calls if call.opens > _MAX_OPENS]
+                for call in gone:
+                    call.future.set_exception(RedisConnectionError(_CLOSED))
+                calls = [call for call in calls if call.opens <= _MAX_OPENS]
+                if not calls:
+                    return
+                connection = await self._open()
+                if connection.usable:  # else it failed while this task waited: open another
+                    for call in calls:
+                        connection.send(call)
+                    return
         except BaseException as exc:
             error = exc if isinstance(exc, Exception) else RedisConnectionError("interrupted")
             for call in calls:
@@ -263,16 +279,16 @@ class ScriptPipeline:
                     call.future.set_exception(error)
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            return
-        for call in calls:
-            if not call.future.done():
-                connection.send(call)
 
     async def _open(self) -> _Connection:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             # A new loop (tests run one per test): nothing of the old one may be reused.
-            self._loop, self._connection, self._opening = loop, None, None
+            old, self._connection = self._connection, None
+            if old is not None:
+                old.fail(RedisConnectionError("the Redis script pipeline moved to another event loop"), resend=False)
+            self._loop, self._opening = loop, None
+            self._tasks = {task for task in self._tasks if task.get_loop() is loop}
         connection = self._connection
         if connection is not None and connection.usable:
             return connection
@@ -303,4 +319,3 @@ class ScriptPipeline:
         connection = _Connection(self, loop, opened, writer)
         connection.adopt(buffered)
         return connection
-
