@@ -8,9 +8,10 @@ the pipeline fails nobody silently.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import hiredis
@@ -241,6 +242,62 @@ async def test_a_redis_that_stops_answering_fails_the_waiting_callers(batch_clas
         )
         assert all(isinstance(outcome, RedisTimeoutError) for outcome in outcomes), outcomes
         assert time.monotonic() - started < 2
+
+
+@contextmanager
+def _fake_in_a_thread(mode: str) -> Iterator[_FakeRedis]:
+    """A ``_FakeRedis`` on its own loop and thread: it answers while the client's loop is busy."""
+    fake = _FakeRedis(mode)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    def serve() -> None:
+        loop.run_until_complete(fake.__aenter__())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    try:
+        yield fake
+    finally:
+        asyncio.run_coroutine_threadsafe(fake.__aexit__(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+async def test_a_caller_waiting_for_the_connection_never_lands_on_a_failed_one(
+    batch_class: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two callers before the connection is open: one opens it, the other waits for it. The
+    # connection fails before the waiter's turn (a stray second reply to the first call,
+    # read while this loop was busy elsewhere for 20 ms). The waiter must still end, on a
+    # new connection or with an error, and never wait on the dead one.
+    from sentinel_redis import _pipeline
+
+    original = _pipeline._Connection.send
+    stalled: list[bool] = []
+
+    def send_then_stall(self: Any, call: Any) -> None:
+        original(self, call)
+        if not stalled:
+            stalled.append(True)
+            time.sleep(0.02)  # other requests' work in the same loop step
+
+    monkeypatch.setattr(_pipeline._Connection, "send", send_then_stall)
+    with _fake_in_a_thread("double") as fake:
+        client = aioredis.Redis.from_url(f"redis://127.0.0.1:{fake.port}/0", socket_timeout=0.3)
+        try:
+            batch = batch_class(client)
+            script = client.register_script(ECHO)
+            first, second = batch.start(script, ["k"], ["a"]), batch.start(script, ["k"], ["b"])
+            outcomes = await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 3)
+            assert outcomes[0] == 1
+            assert outcomes[1] == 1 or isinstance(outcomes[1], RedisError), outcomes
+        finally:
+            await client.aclose()
 
 
 async def test_push_messages_are_no_answer_to_a_waiting_call(batch_class: Any) -> None:
