@@ -77,9 +77,6 @@ class StateStore(Protocol):
         the call then). The returned awaitable must always be awaited.
         """
 
-    async def commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Commit:
-        """``begin_commit``, awaited at once."""
-
     async def end_session(self, sid: str) -> bool:
         """Mark the session ended; False when it did not exist."""
 

@@ -66,10 +66,8 @@ class MemoryStateStore:
         return None if entry is None else (entry.record, entry.facts)
 
     def begin_commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Awaitable[Commit]:
+        # Decided here and now (no await between check and write); the caller awaits a done value.
         return _ready(self._compare_and_set(sid, expected_version, new_facts))
-
-    async def commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Commit:
-        return self._compare_and_set(sid, expected_version, new_facts)
 
     def _compare_and_set(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Commit:
         entry = self._live(sid)

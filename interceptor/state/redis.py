@@ -127,9 +127,6 @@ class RedisStateStore:
         )
         return self._committed(reply, new_facts)
 
-    async def commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Commit:
-        return await self.begin_commit(sid, expected_version, new_facts)
-
     @staticmethod
     async def _committed(reply: Awaitable[Any], new_facts: SessionFacts) -> Commit:
         try:

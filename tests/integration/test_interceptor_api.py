@@ -463,3 +463,41 @@ async def test_output_is_withheld_when_its_taint_cannot_be_stored(
         assert response.json()["error"]["retryable"] is False
         [record] = audit_records(harness)
         assert record["jti"] == harness.tool_server.executed[0].jti
+
+
+async def test_a_signing_failure_during_a_failed_commit_is_reported_as_itself(
+    state_store: StateStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The call is signed while its commit is in flight. If both fail, the agent must not get
+    # a retryable 503 for what is a fault of this interceptor (a retry would fail the same
+    # way): the signing error wins, answered as the fixed 500. Nothing is forwarded.
+    from interceptor import enforcement
+    from interceptor.state import StateStoreError
+    from sentinel_contract import ContractError
+
+    def broken_sign(*args: Any, **kwargs: Any) -> Any:
+        raise ContractError("bad_key", "the session key cannot sign")
+
+    class CommitFails:
+        def __init__(self, inner: StateStore) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+        def begin_commit(self, *args: Any) -> Any:
+            return self._unreachable()
+
+        @staticmethod
+        async def _unreachable() -> Any:
+            raise StateStoreError("the session store is unreachable")
+
+    async with running_interceptor(
+        StaticConfigStore(demo_projects()), state_store=CommitFails(state_store), audit_log=tmp_path / "a.jsonl"  # type: ignore[arg-type]
+    ) as harness:
+        sid = await harness.start(KEY)
+        monkeypatch.setattr(enforcement, "sign_call", broken_sign)
+        response = await harness.call(KEY, sid, "list_calendar")
+        assert response.status_code == 500
+        assert response.json()["error"]["code"] == "internal_error"
+        assert harness.tool_server.executed == []

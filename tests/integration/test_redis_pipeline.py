@@ -364,7 +364,7 @@ async def test_both_zones_fail_closed_when_redis_stops_answering() -> None:
         try:
             started = time.monotonic()
             with pytest.raises(StateStoreError):
-                await asyncio.wait_for(state.commit("sid", 0, SessionFacts()), 5)
+                await asyncio.wait_for(state.begin_commit("sid", 0, SessionFacts()), 5)
             with pytest.raises(StoreError):
                 await asyncio.wait_for(trust.admit("j" * 22, int(time.time()) + 30, sid="sid", check_session=True, now=time.time()), 5)
             assert time.monotonic() - started < 3

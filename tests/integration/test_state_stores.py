@@ -45,7 +45,7 @@ async def test_unknown_session_loads_none(store: StateStore) -> None:
 async def test_commit_on_current_version_stores_the_facts(store: StateStore) -> None:
     await store.create_session(record())
     new = apply_delta(SessionFacts(), StateDelta(add_tags=frozenset({"untrusted"}), record_call="read_inbox"))
-    outcome = await store.commit("s1", 0, new)
+    outcome = await store.begin_commit("s1", 0, new)
     assert outcome.ok and outcome.facts == new
     loaded = await store.load("s1")
     assert loaded is not None and loaded[1] == new and loaded[1].version == 1
@@ -54,9 +54,9 @@ async def test_commit_on_current_version_stores_the_facts(store: StateStore) -> 
 async def test_commit_on_stale_version_is_refused_and_returns_current_facts(store: StateStore) -> None:
     await store.create_session(record())
     first = apply_delta(SessionFacts(), StateDelta(add_tags=frozenset({"untrusted"})))
-    assert (await store.commit("s1", 0, first)).ok
+    assert (await store.begin_commit("s1", 0, first)).ok
     second = apply_delta(SessionFacts(), StateDelta(record_call="send_email"))
-    outcome = await store.commit("s1", 0, second)
+    outcome = await store.begin_commit("s1", 0, second)
     assert not outcome.ok and outcome.facts == first
     loaded = await store.load("s1")
     assert loaded is not None and loaded[1] == first
@@ -64,16 +64,16 @@ async def test_commit_on_stale_version_is_refused_and_returns_current_facts(stor
 
 async def test_unchanged_facts_commit_checks_the_version_without_writing(store: StateStore) -> None:
     await store.create_session(record())
-    assert (await store.commit("s1", 0, SessionFacts())).ok
+    assert (await store.begin_commit("s1", 0, SessionFacts())).ok
     tainted = apply_delta(SessionFacts(), StateDelta(add_tags=frozenset({"t"})))
-    assert (await store.commit("s1", 0, tainted)).ok
-    assert not (await store.commit("s1", 0, SessionFacts())).ok  # the check sees the taint
+    assert (await store.begin_commit("s1", 0, tainted)).ok
+    assert not (await store.begin_commit("s1", 0, SessionFacts())).ok  # the check sees the taint
 
 
 async def test_ended_session_refuses_commits_but_still_loads_as_ended(store: StateStore) -> None:
     await store.create_session(record())
     assert await store.end_session("s1")
-    outcome = await store.commit("s1", 0, apply_delta(SessionFacts(), StateDelta(record_call="x")))
+    outcome = await store.begin_commit("s1", 0, apply_delta(SessionFacts(), StateDelta(record_call="x")))
     assert not outcome.ok and outcome.facts is None
     loaded = await store.load("s1")
     assert loaded is not None and loaded[0].ended
@@ -88,7 +88,7 @@ async def test_expired_session_leaves_nothing(store: StateStore) -> None:
     await store.create_session(record(ttl=1))
     await asyncio.sleep(2.1)
     assert await store.load("s1") is None
-    assert not (await store.commit("s1", 0, SessionFacts())).ok
+    assert not (await store.begin_commit("s1", 0, SessionFacts())).ok
 
 
 async def test_approval_round_trip(store: StateStore) -> None:
@@ -108,7 +108,7 @@ async def test_concurrent_compare_and_set_loses_no_update(store: StateStore) -> 
         facts = loaded[1]
         while True:
             await asyncio.sleep(random.uniform(0, 0.002))
-            outcome = await store.commit("s1", facts.version, apply_delta(facts, StateDelta(add_tags=frozenset({tag}))))
+            outcome = await store.begin_commit("s1", facts.version, apply_delta(facts, StateDelta(add_tags=frozenset({tag}))))
             if outcome.ok:
                 return
             assert outcome.facts is not None
@@ -124,7 +124,7 @@ async def test_redis_keys_carry_the_session_ttl(redis_prefix: str) -> None:
     store = RedisStateStore(REDIS_URL, prefix=redis_prefix)
     try:
         await store.create_session(record(ttl=100))
-        await store.commit("s1", 0, apply_delta(SessionFacts(), StateDelta(record_call="x")))
+        await store.begin_commit("s1", 0, apply_delta(SessionFacts(), StateDelta(record_call="x")))
         await store.end_session("s1")
         client = aioredis.Redis.from_url(REDIS_URL)
         ttl = await client.ttl(f"{redis_prefix}session:s1")
@@ -138,12 +138,12 @@ async def test_redis_reloads_its_scripts_after_script_flush(redis_prefix: str) -
     store = RedisStateStore(REDIS_URL, prefix=redis_prefix)
     try:
         await store.create_session(record())
-        assert (await store.commit("s1", 0, SessionFacts())).ok
+        assert (await store.begin_commit("s1", 0, SessionFacts())).ok
         client = aioredis.Redis.from_url(REDIS_URL)
         # SCRIPT FLUSH drops cached scripts only (no data): the next EVALSHA gets NOSCRIPT.
         await client.script_flush()
         await client.aclose()
-        assert (await store.commit("s1", 0, SessionFacts())).ok
+        assert (await store.begin_commit("s1", 0, SessionFacts())).ok
     finally:
         await store.close()
 
@@ -155,7 +155,7 @@ async def test_redis_down_raises_state_store_error_on_every_operation() -> None:
             store.ping(),
             store.create_session(record()),
             store.load("s1"),
-            store.commit("s1", 0, SessionFacts()),
+            store.begin_commit("s1", 0, SessionFacts()),
             store.end_session("s1"),
         ):
             with pytest.raises(StateStoreError):
