@@ -134,6 +134,7 @@ class Stack:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     ports: dict[str, int] = field(default_factory=dict)  # target -> port the load goes to
     pids: dict[str, list[int]] = field(default_factory=dict)  # target -> server pids on its path
+    roles: dict[str, dict[str, int]] = field(default_factory=dict)  # target -> role -> pid (Redis too, if local)
     prefixes: list[str] = field(default_factory=list)
 
     def stop(self) -> None:
@@ -190,12 +191,14 @@ def start_stack(tmp: Path, targets: Sequence[str]) -> Stack:
     open_port, open_pid = tool_server("open", False, None)
     if "direct" in targets:
         stack.ports["direct"], stack.pids["direct"] = open_port, [open_pid]
+        stack.roles["direct"] = {"tool_server": open_pid}
     if "proxy" in targets:
         port = free_port()
         pid = launch("proxy", [sys.executable, str(Path(__file__)), "--serve-proxy", str(port),
                                "--upstream", f"http://127.0.0.1:{open_port}"], base,
                      f"http://127.0.0.1:{port}/healthz")
         stack.ports["proxy"], stack.pids["proxy"] = port, [pid, open_pid]
+        stack.roles["proxy"] = {"front": pid, "tool_server": open_pid}
     for backend in ("memory", "redis"):
         if backend not in targets:
             continue
@@ -213,6 +216,10 @@ def start_stack(tmp: Path, targets: Sequence[str]) -> Stack:
         pid = launch(backend, [*cli, "interceptor", "--port", str(port), *quiet], env,
                      f"http://127.0.0.1:{port}/healthz")
         stack.ports[backend], stack.pids[backend] = port, [pid, mcp_pid]
+        stack.roles[backend] = {"front": pid, "tool_server": mcp_pid}
+        redis_pid = _local_redis_pid() if prefix else None
+        if redis_pid:
+            stack.roles[backend]["redis"] = redis_pid
     try:
         for url in waits:
             _wait(url, deadline=60)
@@ -226,6 +233,25 @@ def _sha256(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _local_redis_pid() -> int | None:
+    """Redis's pid when it runs on this machine and its CPU can be read (else its cost is not shown)."""
+    import redis
+
+    try:
+        with redis.Redis.from_url(REDIS_URL) as client:
+            pid = int(client.info("server")["process_id"])
+        _cpu_seconds(pid)
+    except (OSError, ValueError, KeyError, redis.RedisError):
+        return None
+    return pid
+
+
+def _machine_busy() -> tuple[int, int]:
+    """(all, idle) jiffies of the whole machine, from /proc/stat."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(ticks), ticks[3] + ticks[4]
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -312,11 +338,15 @@ def measure(stack: Stack, target: str, connections: int, seconds: float) -> dict
     # Enough requests for the phase at 12k/s, bounded: the phase ends at `seconds` or when they run out.
     per_connection = min(MAX_CALLS_PER_PHASE // connections, int(12_000 * seconds / connections) + 300)
     requests = _requests(target, stack.ports[target], connections, per_connection)
-    cpu_before = {pid: _cpu_seconds(pid) for pid in stack.pids[target]}
+    roles = stack.roles[target]
+    cpu_before = {role: _cpu_seconds(pid) for role, pid in roles.items()}
+    own_before, machine_before = time.process_time(), _machine_busy()
     outcome = asyncio.run(_drive(stack.ports[target], requests, seconds, warmup=1))
     # The warm-up is inside the CPU window; count its calls too (per connection: len//10 capped at 200).
     warm_calls = connections * min(per_connection // 10, 200)
-    cpu = {pid: _cpu_seconds(pid) - before for pid, before in cpu_before.items()}
+    cpu = {role: _cpu_seconds(roles[role]) - before for role, before in cpu_before.items()}
+    cpu["load_generator"] = time.process_time() - own_before
+    machine_all, machine_idle = (a - b for a, b in zip(_machine_busy(), machine_before, strict=True))
     ms = sorted(x * 1000 for x in outcome["latencies"])
     calls = len(ms)
     if outcome["failures"]:
@@ -326,7 +356,12 @@ def measure(stack: Stack, target: str, connections: int, seconds: float) -> dict
         "calls_per_s": round(calls / outcome["wall"], 1),
         "p50_ms": round(statistics.median(ms), 3),
         "p99_ms": round(ms[min(calls - 1, int(calls * 0.99))], 3),
-        "server_cpu_us_per_call": round(sum(cpu.values()) * 1e6 / (calls + warm_calls), 1),
+        # The servers on the path (front + tool server), as in every earlier round of this bench.
+        "server_cpu_us_per_call": round((cpu.get("front", 0) + cpu["tool_server"]) * 1e6 / (calls + warm_calls), 1),
+        # Each process on its own; Redis only when it runs here (its CPU counts any other client too).
+        **{f"cpu_{role}_us": round(seconds_used * 1e6 / (calls + warm_calls), 1) for role, seconds_used in cpu.items()},
+        # How many of the machine's cores were busy with anything, over warm-up and phase.
+        "machine_busy_cores": round((os.cpu_count() or 1) * (1 - machine_idle / machine_all), 2) if machine_all else 0.0,
     }
 
 
@@ -402,6 +437,11 @@ def main() -> None:
     for name, r in rows.items():
         print(f"{name:<20}{r['calls_per_s']:>10.0f}{r['p50_ms']:>9.3f}{r['p99_ms']:>9.3f}"
               f"{r['server_cpu_us_per_call']:>20.0f}")
+    print(f"\n{'CPU µs per call':<20}{'front':>8}{'tool srv':>10}{'Redis':>8}{'load gen':>10}{'busy cores':>12}")
+    for name, r in rows.items():
+        split = [r.get(f"cpu_{role}_us") for role in ("front", "tool_server", "redis", "load_generator")]
+        cells = "".join(f"{'-' if v is None else round(v):>{w}}" for v, w in zip(split, (8, 10, 8, 10), strict=True))
+        print(f"{name:<20}{cells}{r['machine_busy_cores']:>12.2f}")
     print(f"\n{'comparison':<22}{'added p50':>10}{'added p99':>10}{'calls/s ratio':>15}{'added CPU µs':>14}")
     for name, pair in compare.items():
         print(f"{name:<22}{pair['added_p50_ms']:>10.3f}{pair['added_p99_ms']:>10.3f}"

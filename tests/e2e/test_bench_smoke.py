@@ -6,6 +6,8 @@ the numbers quoted in docs/performance.md come from scripts that work.
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +38,17 @@ def test_bench_runs_and_prints_numbers(script):
                           cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert any(ch.isdigit() for ch in proc.stdout)
+
+
+def test_overhead_splits_the_cpu_of_a_governed_call_by_process():
+    """docs/performance.md argues from this split: each server, Redis and the load generator."""
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "overhead.py"), *RUNS["overhead.py"]],
+                          cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = json.loads(proc.stdout[: proc.stdout.index("\n}\n") + 2])
+    governed, direct = report["rows"]["redis@1"], report["rows"]["direct@1"]
+    assert governed["cpu_front_us"] > 0 and governed["cpu_tool_server_us"] > 0
+    assert governed["cpu_redis_us"] > 0  # Redis runs on this machine in the test environment
+    assert "cpu_front_us" not in direct and "cpu_redis_us" not in direct
+    assert 0 < governed["machine_busy_cores"] <= (os.cpu_count() or 1)
+    assert "CPU µs per call" in proc.stdout
