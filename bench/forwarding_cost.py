@@ -59,7 +59,7 @@ TOKEN = "e" * 300  # about the size of a signed call token
 async def tool_server_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Raw ASGI: read the body, answer the fixed result (JSON), nothing else."""
     if scope["type"] == "lifespan":
-        while (message := await receive())["type"] != "lifespan.shutdown":
+        while (await receive())["type"] != "lifespan.shutdown":
             await send({"type": "lifespan.startup.complete"})
         await send({"type": "lifespan.shutdown.complete"})
         return

@@ -185,7 +185,8 @@ class _Connection(asyncio.Protocol):
         self._error = None
         deadlines = self._client._deadlines
         assert deadlines is not None
-        waiter = self._waiter = self._loop.create_future()
+        waiter: asyncio.Future[tuple[int, bytes, bool]] = self._loop.create_future()
+        self._waiter = waiter
         key = deadlines.add(self, deadline)
         self.transport.write(data)
         try:

@@ -153,7 +153,7 @@ def _arg_test(name: str, op: str, expected: Any, place: str, problems: list[str]
             problems.append(f"{place}: {op} must be a number")
             return None
         bound = float(expected)
-        compare = {
+        compare: Callable[[float], bool] = {
             "gt": lambda x: x > bound, "gte": lambda x: x >= bound,
             "lt": lambda x: x < bound, "lte": lambda x: x <= bound,
         }[op]

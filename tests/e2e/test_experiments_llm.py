@@ -15,8 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from sentinel_agent.agents import ChatCompletionsModel, LLMAgent
 from sentinel_agent.experiments import SCENARIOS, resolve_policy, run_experiments
 from sentinel_agent.testing import StubChatServer, gullible_brain
