@@ -95,7 +95,8 @@ def create_app(
             stack.callback(audit.close)
 
             identity_key = load_signing_key(settings.identity_key.get_secret_value().strip())
-            sealer = KeySealer(identity_key.seed)
+            previous = [load_signing_key(seed).seed for seed in settings.previous_identity_seeds()]
+            sealer = KeySealer(identity_key.seed, previous)
             identity = SessionIdentity(settings.interceptor_id, settings.mcp_id, identity_key)
             sessions = Sessions(
                 identity, state, upstream, sealer, SessionKeyRing(sealer), settings.session_ttl_seconds

@@ -24,12 +24,16 @@ class InterceptorSettings(BaseSettings):
     interceptor_id: str = "sentinel-interceptor"
     mcp_id: str = "sentinel-mcp"
     identity_key: SecretStr
+    # Identity seeds retired by a rotation (comma-separated): they only open the session
+    # keys sealed before it; nothing new is sealed or signed with them.
+    previous_identity_keys: SecretStr | None = None
     # The upstream and Supabase variables keep the names of the original deployment (no prefix).
     mcp_upstream_url: str = Field(
         "http://localhost:9000", validation_alias=AliasChoices("MCP_UPSTREAM_URL", "mcp_upstream_url")
     )
     config_path: Path = Field(Path("examples/sentinel.yaml"), validation_alias=AliasChoices("SENTINEL_CONFIG", "config_path"))
     database_url: SecretStr | None = None
+    database_schema: str | None = None  # PostgreSQL schema of the config tables (search_path)
     supabase_project_url: str | None = Field(
         None, validation_alias=AliasChoices("SUPABASE_PROJECT_URL", "supabase_project_url")
     )
@@ -57,10 +61,33 @@ class InterceptorSettings(BaseSettings):
             raise ValueError(f"SENTINEL_IDENTITY_KEY is not a 32-byte base64url seed; {_IDENTITY_HINT}") from None
         return value
 
+    @field_validator("previous_identity_keys")
+    @classmethod
+    def _previous_are_seeds(cls, value: SecretStr | None) -> SecretStr | None:
+        from sentinel_contract import ContractError, load_signing_key
+
+        if value is None:
+            return None
+        for position, seed in enumerate(_split(value.get_secret_value()), start=1):
+            try:
+                load_signing_key(seed)
+            except ContractError:
+                raise ValueError(
+                    f"SENTINEL_PREVIOUS_IDENTITY_KEYS: entry {position} is not a 32-byte base64url seed; {_IDENTITY_HINT}"
+                ) from None
+        return value
+
+    def previous_identity_seeds(self) -> list[str]:
+        return _split(self.previous_identity_keys.get_secret_value()) if self.previous_identity_keys else []
+
     @field_validator("mcp_upstream_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+
+def _split(keys: str) -> list[str]:
+    return [part.strip() for part in keys.split(",") if part.strip()]
 
 
 def load_settings(**overrides: object) -> InterceptorSettings:

@@ -4,13 +4,16 @@ A session's Ed25519 seed is sealed with a SecretBox whose key is derived, per
 session, from the interceptor identity seed (HKDF-SHA256 to a master sealing
 key, then keyed BLAKE2b over the session id), so any replica holding the same
 identity key can serve any session, and a sealed key copied onto another
-session id does not open. This module must never write an unsealed seed
+session id does not open. After a rotation of the identity key, the retired
+seeds (``SENTINEL_PREVIOUS_IDENTITY_KEYS``) still open the sessions sealed
+before it; everything new is sealed under the current seed. This module must never write an unsealed seed
 anywhere but process memory, nor put one in a log or an error.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 
 import nacl.encoding
 import nacl.exceptions
@@ -29,27 +32,31 @@ _PERSON = b"sentinel-seal-v1"  # BLAKE2b personalisation: 16 bytes at most
 
 
 class KeySealer:
-    """Seals and opens session seeds under keys derived from the identity seed."""
+    """Seals session seeds under the identity seed; opens them under it or a retired one."""
 
-    def __init__(self, identity_seed: bytes) -> None:
-        self._master = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(identity_seed)
-
-    def _box(self, sid: str) -> nacl.secret.SecretBox:
-        key = nacl.hash.blake2b(
-            sid.encode(), key=self._master, person=_PERSON, digest_size=32, encoder=nacl.encoding.RawEncoder
-        )
-        return nacl.secret.SecretBox(key)
+    def __init__(self, identity_seed: bytes, previous_seeds: Sequence[bytes] = ()) -> None:
+        self._masters = [_master(identity_seed), *(_master(seed) for seed in previous_seeds)]
 
     def seal(self, sid: str, seed: bytes) -> bytes:
-        return bytes(self._box(sid).encrypt(seed))
+        return bytes(_box(self._masters[0], sid).encrypt(seed))
 
     def open(self, sid: str, sealed: bytes) -> SigningKeyPair:
-        try:
-            seed = self._box(sid).decrypt(sealed)
-        except nacl.exceptions.CryptoError as exc:
-            # Another identity key, or a record tampered with: refuse, never guess.
-            raise ServiceUnavailable("the session key cannot be opened", code="session_key_unreadable") from exc
-        return load_signing_key(seed)
+        for master in self._masters:  # authenticated encryption: a wrong key never "opens"
+            try:
+                return load_signing_key(_box(master, sid).decrypt(sealed))
+            except nacl.exceptions.CryptoError:
+                continue
+        # Another identity key, or a record tampered with: refuse, never guess.
+        raise ServiceUnavailable("the session key cannot be opened", code="session_key_unreadable")
+
+
+def _master(identity_seed: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(identity_seed)
+
+
+def _box(master: bytes, sid: str) -> nacl.secret.SecretBox:
+    key = nacl.hash.blake2b(sid.encode(), key=master, person=_PERSON, digest_size=32, encoder=nacl.encoding.RawEncoder)
+    return nacl.secret.SecretBox(key)
 
 
 class SessionKeyRing:

@@ -37,3 +37,21 @@ async def test_projects_from_postgres_drive_decisions(pg_schema: str, redis_pref
     finally:
         await config.close()
         await store.close()
+
+
+async def test_the_interceptor_reads_the_schema_the_cli_writes(pg_schema: str, redis_prefix: str, tmp_path: Path) -> None:
+    # SENTINEL_DATABASE_SCHEMA is read by `sentinel policy push` and by the interceptor alike:
+    # a project pushed into a schema is served from it, not from `public`.
+    backend = PostgresConfigStore(POSTGRES_DSN, schema=pg_schema)
+    await backend.create_project("demo", api_key_hash(KEY))
+    await backend.push_tools("demo", TOOLS)
+    await backend.push_policy("demo", POLICIES, author="test")
+    await backend.close()
+    store = RedisStateStore(REDIS_URL, prefix=redis_prefix)
+    try:
+        async with running_interceptor(None, state_store=store, audit_log=tmp_path / "a.jsonl",  # type: ignore[arg-type]
+                                       database_url=POSTGRES_DSN, database_schema=pg_schema) as harness:
+            sid = await harness.start(KEY)
+            assert (await harness.call(KEY, sid, "send_email", {"to": "a@b.c"})).status_code == 200
+    finally:
+        await store.close()

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from interceptor.state.redis import RedisStateStore
 from interceptor.testing import StaticConfigStore, StubToolServer, running_interceptor, running_replicas
-from sentinel_contract import generate_keypair
+from sentinel_contract import b64url_encode, generate_keypair
 from tests.conftest import free_port
 from tests.integration.test_interceptor_api import KEY, demo_projects
 
@@ -41,6 +40,33 @@ async def test_a_replica_with_another_identity_key_cannot_serve_the_session(
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "session_key_unreadable"
     assert tool_server.executed == []
+
+
+async def test_a_rotated_identity_key_keeps_the_live_sessions_with_the_retired_key_listed(
+    redis_state_stores: tuple[RedisStateStore, RedisStateStore], tmp_path: Path
+) -> None:
+    # The operator guide's rotation: interceptors switch to a new identity key and list the
+    # old one in SENTINEL_PREVIOUS_IDENTITY_KEYS; sessions started before keep working.
+    old, new = generate_keypair(), generate_keypair()
+    tool_server = StubToolServer(old.public)
+    config = StaticConfigStore(demo_projects())
+    async with running_interceptor(config, state_store=redis_state_stores[0], identity=old,
+                                   tool_server=tool_server, audit_log=tmp_path / "old.jsonl") as before:
+        sid = await before.start(KEY)
+        assert (await before.call(KEY, sid, "read_inbox")).status_code == 200  # tainted before the switch
+    tool_server.identity = new.public  # the tool servers now trust the new identity key
+    async with running_interceptor(config, state_store=redis_state_stores[1], identity=new, tool_server=tool_server,
+                                   audit_log=tmp_path / "new.jsonl", previous_identity_keys=b64url_encode(old.seed)) as after:
+        assert (await after.call(KEY, sid, "list_calendar")).status_code == 200  # unsealed with the retired seed
+        denied = await after.call(KEY, sid, "send_email")  # the session's taint came through the rotation
+        assert denied.status_code == 403 and denied.json()["error"]["rule"] == "CHECK_TAINT:send_email"
+        fresh = await after.start(KEY)  # registered with the new identity key, sealed under it
+        assert (await after.call(KEY, fresh, "list_calendar")).status_code == 200
+    async with running_interceptor(config, state_store=redis_state_stores[1], identity=new, tool_server=tool_server,
+                                   audit_log=tmp_path / "bare.jsonl") as without:
+        response = await without.call(KEY, sid, "list_calendar")  # the retired key is not listed: refuse
+        assert response.status_code == 503 and response.json()["error"]["code"] == "session_key_unreadable"
+    assert [item.tool for item in tool_server.executed] == ["read_inbox", "list_calendar", "list_calendar"]
 
 
 async def test_redis_down_is_503_and_nothing_is_forwarded(tmp_path: Path) -> None:

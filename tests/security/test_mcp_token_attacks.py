@@ -82,6 +82,16 @@ async def test_expired_token_is_refused(mcp, session):
     assert_refused(mcp, answer, code=TOKEN_REJECTED, reason="expired", audit_before=before)
 
 
+async def test_long_lived_token_signed_with_the_session_key_is_refused(mcp, session):
+    # A stolen session key must not mint a token that outlives the 60 s contract window:
+    # signed with the right key, fresh, bound to the call, but valid for an hour.
+    claims = _claims(mcp, session, "send_email", EMAIL) | {"exp": int(mcp.clock()) + 3600}
+    token = jwt.encode(claims, session.key.private, algorithm="EdDSA", headers={"kid": session.sid})
+    before = len(mcp.audit())
+    answer = await _send_email_with(mcp, token)
+    assert_refused(mcp, answer, code=TOKEN_REJECTED, reason="bad_ttl", audit_before=before)
+
+
 async def test_token_with_iat_in_the_future_is_refused(mcp, session):
     token = mcp.sign(session, "send_email", EMAIL, now=mcp.clock() + 60)
     before = len(mcp.audit())

@@ -27,6 +27,17 @@ BRIEF_VARIABLES = [
 ]
 
 
+def read_elsewhere() -> set[str]:
+    """Variables read outside the settings classes: `os.environ`/`env.get` in the code, `${VAR:-...}` in scripts."""
+    names: set[str] = set()
+    for package in ("interceptor", "mcp_server", "sentinel_cli", "sentinel_sdk", "sentinel_agent", "rule_maker"):
+        for path in (ROOT / package).rglob("*.py"):
+            names |= set(re.findall(r"""(?:environ|env)(?:\.get\(|\[)["']([A-Z][A-Z0-9_]+)["']""", path.read_text()))
+    for path in (ROOT / "scripts").glob("*.sh"):
+        names |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]+):-", path.read_text()))
+    return names - {"USER", "PYTHON"}
+
+
 def settings_variables() -> set[str]:
     names: set[str] = set()
     for settings in (InterceptorSettings, McpSettings):
@@ -68,14 +79,15 @@ def test_image_never_copies_secrets_or_the_whole_tree() -> None:
 # -- .env.example -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(set(BRIEF_VARIABLES) | settings_variables()))
+@pytest.mark.parametrize("name", sorted(set(BRIEF_VARIABLES) | settings_variables() | read_elsewhere()))
 def test_every_variable_is_documented_in_env_example(name: str) -> None:
     assert re.search(rf"^#?\s*{name}=", ENV_EXAMPLE, flags=re.M), f"{name} is not in .env.example"
 
 
 def test_env_example_holds_no_real_secret() -> None:
     values = dict(re.findall(r"^([A-Z_]+)=(.*)$", ENV_EXAMPLE, flags=re.M))
-    for name in ("SENTINEL_IDENTITY_KEY", "SUPABASE_SERVICE_ROLE_KEY", "OPENROUTER_API_KEY", "OPENAI_API_KEY", "SENTINEL_DATABASE_URL"):
+    for name in ("SENTINEL_IDENTITY_KEY", "SENTINEL_PREVIOUS_IDENTITY_KEYS", "SUPABASE_SERVICE_ROLE_KEY", "OPENROUTER_API_KEY",
+                 "OPENAI_API_KEY", "SENTINEL_DATABASE_URL"):
         assert values[name] == "", f"{name} must be empty in .env.example"
     assert "SENTINEL_MCP_VERIFY=false" not in values
 

@@ -80,6 +80,30 @@ def test_sealed_seed_does_not_open_under_another_identity() -> None:
         KeySealer(generate_keypair().seed).open("sid", sealed)
 
 
+def test_a_retired_identity_seed_opens_the_sessions_sealed_before_the_rotation() -> None:
+    old, new, session = generate_keypair(), generate_keypair(), generate_keypair()
+    sealed_before = KeySealer(old.seed).seal("sid", session.seed)
+    rotated = KeySealer(new.seed, [old.seed])
+    assert rotated.open("sid", sealed_before).public_b64 == session.public_b64
+    sealed_after = rotated.seal("sid-2", session.seed)  # new sessions are sealed under the new seed only
+    assert KeySealer(new.seed).open("sid-2", sealed_after).public_b64 == session.public_b64
+    with pytest.raises(ServiceUnavailable):
+        KeySealer(old.seed).open("sid-2", sealed_after)
+    with pytest.raises(ServiceUnavailable):
+        rotated.open("other-sid", sealed_before)  # still bound to its session id
+
+
+def test_a_bad_previous_identity_key_is_one_clear_error_without_the_secret() -> None:
+    good = b64url_encode(generate_keypair().seed)
+    with pytest.raises(InterceptorError) as caught:
+        load_settings(identity_key=good, previous_identity_keys=f"{good}, not-a-seed-but-secret")
+    assert "SENTINEL_PREVIOUS_IDENTITY_KEYS: entry 2" in caught.value.message
+    assert "not-a-seed-but-secret" not in caught.value.message
+    settings = load_settings(identity_key=good, previous_identity_keys=f" {good} ,")
+    assert settings.previous_identity_seeds() == [good]
+    assert good not in repr(settings)
+
+
 def test_key_ring_is_bounded_and_reopens_from_the_sealed_copy() -> None:
     sealer = KeySealer(generate_keypair().seed)
     ring = SessionKeyRing(sealer, capacity=2)
