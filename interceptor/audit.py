@@ -1,7 +1,7 @@
 """The decision audit trail: one JSON Lines record per decision, plus one log event.
 
 Record: ``{"ts", "project", "sid", "tool", "args_sha256", "decision", "rule",
-"reason", "jti", "latency_ms"}``; ``jti`` (null when nothing was signed) joins
+"reason", "jti", "latency_ms", "agent"}``; ``jti`` (null when nothing was signed) joins
 it to the tool server's execution record. It must never write raw arguments or
 key material: only the argument hash.
 """
@@ -34,6 +34,7 @@ class AuditRecord:
     jti: str | None
     latency_ms: float
     status: int
+    agent: str | None = None  # the agent the session was started for, if one was declared
 
     def as_line(self, ts: float) -> bytes:
         return orjson.dumps(
@@ -48,6 +49,7 @@ class AuditRecord:
                 "reason": self.reason,
                 "jti": self.jti,
                 "latency_ms": round(self.latency_ms, 3),
+                "agent": self.agent,
             },
             option=orjson.OPT_APPEND_NEWLINE,
         )

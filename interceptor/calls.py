@@ -89,7 +89,10 @@ async def answer_call(
     if not isinstance(arguments, dict):
         raise BadRequest("'arguments' must be a JSON object", code="invalid_arguments")
     # Re-serialised once: the same JSON value is hashed, signed and forwarded.
-    arguments_json = orjson.dumps(arguments)
+    try:
+        arguments_json = orjson.dumps(arguments)
+    except orjson.JSONEncodeError:  # parsed, but nested past what can be written back
+        raise BadRequest("'arguments' is nested too deeply", code="invalid_arguments") from None
     outcome = await runtime.enforcer.call(project, sid, tool, arguments, arguments_json, started)
     return outcome.status, orjson.dumps(outcome.body)
 

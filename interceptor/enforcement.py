@@ -28,9 +28,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from interceptor.audit import AuditLog, AuditRecord
 from interceptor.config import Project
-from interceptor.errors import BadRequest, InterceptorError, PolicyDenied, ServiceUnavailable, SessionNotFound
+from interceptor.errors import (
+    BadRequest,
+    InterceptorError,
+    PolicyDenied,
+    ServiceUnavailable,
+    SessionNotFound,
+    ToolServerError,
+)
 from interceptor.forwarding import ToolServerClient
 from interceptor.policy import (
     CompiledPolicy,
@@ -90,7 +99,7 @@ class CallEnforcer:
             raise BadRequest("arguments cannot be canonicalised as JSON (RFC 8785)", code="bad_arguments") from exc
         record, facts, fresh = await self._sessions.lookup(sid, project.name)
         policy = self._directory.policy_for(project)
-        call = ToolCall(tool=tool, arguments=arguments, project=project.name)
+        call = ToolCall(tool=tool, arguments=arguments, project=project.name, agent=record.agent)
 
         def audit(decision: Decision, jti: str | None, status: int) -> None:
             self._audit.write(
@@ -105,6 +114,7 @@ class CallEnforcer:
                     jti=jti,
                     latency_ms=(time.perf_counter() - started) * 1000,
                     status=status,
+                    agent=record.agent,
                 )
             )
 
@@ -132,7 +142,12 @@ class CallEnforcer:
         except InterceptorError as exc:
             audit(decision, claims.jti, exc.status)
             raise
-        delta = observe(policy, call, _output_text(result))
+        try:
+            output = _output_text(result)
+        except InterceptorError as exc:
+            audit(decision, claims.jti, exc.status)
+            raise
+        delta = observe(policy, call, output)
         if not delta.is_empty:
             # Withhold the output unless its taint is stored: untrusted content never
             # reaches the agent while the session still looks clean.
@@ -252,9 +267,29 @@ async def _backoff(attempt: int) -> None:
 
 
 def _output_text(result: dict[str, Any]) -> str:
+    """Everything in a tool's result that the agent will read, as text for ``observe``.
+
+    The agent gets the whole result, so all of it is observed: text items, the
+    text of embedded resources, and ``structuredContent`` (as JSON, where every
+    string it holds appears as written).
+    """
+    parts: list[str] = []
     content = result.get("content")
-    if not isinstance(content, list):
-        return ""
-    return "\n".join(
-        item["text"] for item in content if isinstance(item, dict) and isinstance(item.get("text"), str)
-    )
+    if isinstance(content, list):
+        for item in content:
+            if not isinstance(item, dict):
+                continue
+            if isinstance(item.get("text"), str):
+                parts.append(item["text"])
+            resource = item.get("resource")
+            if isinstance(resource, dict) and isinstance(resource.get("text"), str):
+                parts.append(resource["text"])
+    structured = result.get("structuredContent")
+    if structured is not None:
+        try:
+            parts.append(orjson.dumps(structured).decode())
+        except orjson.JSONEncodeError as exc:  # nested past what can be read back: not checked, not shown
+            raise ToolServerError(
+                "the tool's result cannot be checked", code="tool_result_unreadable", retryable=False
+            ) from exc
+    return "\n".join(parts)

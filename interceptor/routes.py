@@ -1,6 +1,6 @@
 """The agent-facing HTTP API: thin handlers that parse, call the enforcer, and answer.
 
-    POST /session/start          -> 200 {"session_id", "expires_at", "tools"}
+    POST /session/start          -> 200 {"session_id", "expires_at", "tools"[, "agent"]}  body {} or {"agent": name}
     GET  /session/{id}/tools     -> 200 {"tools"}
     POST /session/{id}/call      -> 200 {"result", "decision": {"rule", "reason"}, "jti"}
                                     202 {"approval_id", "status": "pending", "rule", "reason"}
@@ -14,6 +14,7 @@ themselves and never echo raw arguments back in an error.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from interceptor.calls import answer_call, parse_object, read_limited
-from interceptor.errors import InterceptorError, NotFound
+from interceptor.errors import BadRequest, InterceptorError, NotFound
 from interceptor.projects import agent_tools
 
 if TYPE_CHECKING:
@@ -58,11 +59,29 @@ async def healthz(request: Request) -> Response:
 async def start_session(request: Request) -> Response:
     runtime = _runtime(request)
     project = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))
-    await _read_object(request, runtime.settings.max_body_bytes, required=False)
+    body = await _read_object(request, runtime.settings.max_body_bytes, required=False)
+    agent = _agent(body.get("agent"))
     runtime.directory.policy_for(project)  # a broken policy refuses sessions, not just calls
-    record = await runtime.sessions.start(project.name)
+    record = await runtime.sessions.start(project.name, agent)
     expires_at = datetime.fromtimestamp(record.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return _json({"session_id": record.sid, "expires_at": expires_at, "tools": agent_tools(project)})
+    answer = {"session_id": record.sid, "expires_at": expires_at, "tools": agent_tools(project)}
+    if agent is not None:
+        answer["agent"] = agent
+    return _json(answer)
+
+
+_AGENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,127}")
+
+
+def _agent(value: Any) -> str | None:
+    """The agent the application declares for the session (``agent:`` conditions match it), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _AGENT.fullmatch(value):
+        raise BadRequest(
+            "'agent' must be 1-128 characters: letters, digits and . _ : @ + / - (not first)", code="invalid_agent"
+        )
+    return value
 
 
 @router.get("/session/{sid}/tools")

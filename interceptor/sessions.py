@@ -56,7 +56,7 @@ class Sessions:
         self._ttl = ttl_seconds
         self.cache = cache if cache is not None else SessionCache()
 
-    async def start(self, project: str) -> SessionRecord:
+    async def start(self, project: str, agent: str | None = None) -> SessionRecord:
         pair = generate_keypair()
         sid = secrets.token_urlsafe(16)
         # rounded up: a session lives at least its TTL, never up to a second less
@@ -67,6 +67,7 @@ class Sessions:
             sealed_key=self._sealer.seal(sid, pair.seed),
             public_key=pair.public_b64,
             expires_at=expires_at,
+            agent=agent,
         )
         # Stored first: if the store is down nothing is registered anywhere (503).
         await self._state.create_session(record)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -131,7 +132,10 @@ class StubToolServer:
                 break
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         status, answer = await self._route(scope["method"], scope["path"], headers, body)
-        payload = orjson.dumps(answer)
+        try:
+            payload = orjson.dumps(answer)
+        except orjson.JSONEncodeError:  # nested deeper than orjson writes: a real server may still send it
+            payload = json.dumps(answer).encode()
         await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": payload})
 

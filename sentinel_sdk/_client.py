@@ -68,6 +68,8 @@ class SentinelClient:
     ``async with SentinelClient() as client`` starts a session (``POST
     /session/start``) and ends it on exit. ``api_key`` and ``base_url`` default
     to ``SENTINEL_API_KEY`` and ``SENTINEL_URL`` (``http://localhost:8000``).
+    ``agent`` names who runs the session (policies' ``agent:`` conditions match
+    it); it is fixed when the session starts, so nothing the model reads can change it.
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class SentinelClient:
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        agent: str | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("SENTINEL_API_KEY", "")
         if not key:
@@ -85,6 +88,7 @@ class SentinelClient:
         self.base_url = (base_url or os.environ.get("SENTINEL_URL") or DEFAULT_URL).rstrip("/")
         self.retry = retry or RetryPolicy()
         self._api_key = key
+        self.agent = agent
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout,
@@ -125,7 +129,7 @@ class SentinelClient:
             raise SentinelError("this client already started a session", code="already_started")
         self._loop = asyncio.get_running_loop()
         try:
-            response = await self._request("POST", "/session/start", json={})
+            response = await self._request("POST", "/session/start", json={} if self.agent is None else {"agent": self.agent})
             body = read_json(check_status(response, self.base_url))
             self._session = SessionInfo.from_wire(body)
         except BaseException:

@@ -26,6 +26,9 @@ class SessionRecord:
     public_key: str
     expires_at: int  # unix seconds; the store forgets the session then
     ended: bool = False
+    # Who runs the session, declared by the application when it starts it (never by the
+    # model: a prompt cannot change it); what `agent:` conditions match. None: undeclared.
+    agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

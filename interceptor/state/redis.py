@@ -92,6 +92,7 @@ class RedisStateStore:
                         "ended": "1" if record.ended else "0",
                         "facts": SessionFacts().to_json(),
                         "version": 0,
+                        **({"agent": record.agent} if record.agent is not None else {}),
                     },
                 )
                 pipe.expireat(key, record.expires_at)
@@ -114,6 +115,7 @@ class RedisStateStore:
                 public_key=raw[b"public_key"].decode(),
                 expires_at=int(raw[b"expires_at"]),
                 ended=raw.get(b"ended") == b"1",
+                agent=raw[b"agent"].decode() if b"agent" in raw else None,
             )
             facts = SessionFacts.from_json(raw.get(b"facts"), int(raw[b"version"]))
         except (KeyError, ValueError) as exc:
