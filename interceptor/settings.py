@@ -41,7 +41,7 @@ class InterceptorSettings(BaseSettings):
         None, validation_alias=AliasChoices("SUPABASE_SERVICE_ROLE_KEY", "supabase_service_role_key")
     )
     redis_url: str | None = None
-    redis_prefix: str = "sentinel:"
+    redis_prefix: str = "sentinel:interceptor:"  # apart from the tool server's "sentinel:mcp:" (one ACL each)
     audit_log: Path = Path("./var/interceptor-audit.jsonl")
     session_ttl_seconds: int = Field(3600, gt=0)
     call_ttl_seconds: int = Field(30, gt=0, le=60)

@@ -87,7 +87,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             p.add_argument("--author", default=os.environ.get("USER", "unknown"))
         if name == "pull":
             p.add_argument("--format", choices=("yaml", "json"), default="yaml")
-        p.add_argument("--config", help="config store (file path or URL); default: settings (SENTINEL_CONFIG)")
+        p.add_argument("--config", metavar="FILE",
+                       help="a YAML config file; default: the interceptor's store from the environment "
+                            "(SENTINEL_DATABASE_URL, then Supabase, then SENTINEL_CONFIG)")
         p.set_defaults(handler=_STORE_HANDLERS[name])
 
 

@@ -15,7 +15,7 @@ from interceptor.state.cache import SessionCache
 __all__ = ["Approval", "Commit", "SessionCache", "SessionRecord", "StateStore", "StateStoreError", "open_state_store"]
 
 
-def open_state_store(redis_url: str | None, prefix: str = "sentinel:") -> StateStore:
+def open_state_store(redis_url: str | None, prefix: str = "sentinel:interceptor:") -> StateStore:
     """The backend for ``redis_url``: Redis when set (``redis://``, ``rediss://``, ``unix://``), memory when None or ``memory://``."""
     if not redis_url or redis_url.startswith("memory://"):
         from interceptor.state.memory import MemoryStateStore

@@ -38,7 +38,7 @@ class RedisStateStore:
         self,
         url: str,
         *,
-        prefix: str = "sentinel:",
+        prefix: str = "sentinel:interceptor:",
         connect_timeout: float = 1.0,
         socket_timeout: float = 2.0,
         max_connections: int = 64,

@@ -76,6 +76,13 @@ def test_image_never_copies_secrets_or_the_whole_tree() -> None:
     assert "." not in sources and ".env" not in sources and not any(s.startswith(".env") for s in sources)
 
 
+def test_the_two_services_default_redis_prefixes_are_disjoint() -> None:
+    # One ACL key pattern per service (`~PREFIX*`) must not reach the other service's keys.
+    interceptor = InterceptorSettings.model_fields["redis_prefix"].default
+    mcp = McpSettings.model_fields["redis_prefix"].default
+    assert not interceptor.startswith(mcp) and not mcp.startswith(interceptor)
+
+
 # -- .env.example -------------------------------------------------------------
 
 
