@@ -152,3 +152,30 @@ async def test_data_api_anon_role_reads_no_project_rows(pg_schema: str) -> None:
     finally:
         await conn.close()
     assert [(r["relname"], r["relrowsecurity"]) for r in rows] == [("policy_versions", True), ("projects", True)]
+
+
+async def test_a_rotated_api_key_stops_working_within_the_cache_ttl(tmp_path: Path) -> None:
+    # The operator guide's promise for `sentinel keys create --rotate`, against a running interceptor.
+    import shutil
+    import subprocess
+    import sys
+
+    from interceptor.testing import running_interceptor
+
+    config = tmp_path / "sentinel.yaml"
+    shutil.copy(Path(__file__).resolve().parents[2] / "examples" / "sentinel.yaml", config)
+
+    def create(*extra: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "sentinel_cli", "keys", "create", "--project", "acme",
+                               "--config", str(config), *extra], capture_output=True, text=True, timeout=60, check=True)
+        return proc.stdout.strip()
+
+    old = create()
+    async with running_interceptor(None, config_path=config, config_cache_ttl_seconds=0.2,  # type: ignore[arg-type]
+                                   audit_log=tmp_path / "audit.jsonl") as harness:
+        start = {"X-Sentinel-Key": old}
+        assert (await harness.client.post("/session/start", headers=start)).status_code == 200
+        new = create("--rotate")
+        await asyncio.sleep(0.5)
+        assert (await harness.client.post("/session/start", headers=start)).status_code == 401
+        assert (await harness.client.post("/session/start", headers={"X-Sentinel-Key": new})).status_code == 200
