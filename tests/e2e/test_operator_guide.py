@@ -24,6 +24,8 @@ def test_operator_guide_commands_work(tmp_path):
         proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, f"block failed:\n{block}\n{proc.stdout}\n{proc.stderr}"
+        if "policy explain" in block:  # it exits 0 for a deny too: check what it says
+            assert "send_email: deny by CHECK_TAINT:send_email" in proc.stdout, proc.stdout
     # the rotation really replaced the key: only the newest one is in acme.key, and it is not in the file
     key = (tmp_path / "acme.key").read_text().strip()
     assert key and key not in (tmp_path / "sentinel.yaml").read_text()
