@@ -31,6 +31,7 @@ import orjson
 from starlette.requests import ClientDisconnect
 
 from mcp_server.errors import McpError, ProtocolError
+from mcp_server.registry import is_request_cancelled
 from mcp_server.rpc import error_response
 
 if TYPE_CHECKING:
@@ -111,9 +112,11 @@ async def serve_rpc(runtime: Runtime, scope: _Scope, receive: _Receive, send: _S
         payload = await answer_rpc(runtime, authorization, declared, receive)
     except ClientDisconnect:
         return  # nobody to answer; nothing was executed
-    except Exception:
+    except BaseException as exc:
+        if is_request_cancelled(exc):
+            raise
         # Fail closed with a fixed message: no exception text reaches the caller.
-        _log.exception("/rpc failed unexpectedly")
+        _log.error("/rpc failed unexpectedly", exc_info=exc)
         payload = _INTERNAL_ERROR
     await send(
         {

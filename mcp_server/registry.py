@@ -6,17 +6,19 @@
     def send_email(to: str, subject: str, body: str) -> str: ...
 
 The JSON input schema comes from the type hints (a pydantic model built per
-tool, extra arguments forbidden); arguments are validated before the function
-runs. Sync functions run in a worker thread unless declared ``inline`` (cheap,
+tool, extra arguments forbidden); arguments are validated strictly, as JSON,
+before the function runs, so it gets the values that were signed, never coerced
+ones. Sync functions run in a worker thread unless declared ``inline`` (cheap,
 non-blocking ones). What a tool returns becomes an MCP ``CallToolResult``.
 
-This module must never let a tool's exception escape as a 500 or leak a
-traceback: only a :class:`~mcp_server.errors.ToolError` message reaches the caller.
-It never logs arguments.
+This module must never let a tool's exception (any BaseException but the
+cancellation of the request itself) escape as a 500 or leak a traceback: only a
+:class:`~mcp_server.errors.ToolError` message reaches the caller. It never logs arguments.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import math
@@ -32,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from mcp_server.errors import ProtocolError, ToolError
 
-__all__ = ["RegisteredTool", "ToolRegistry"]
+__all__ = ["RegisteredTool", "ToolRegistry", "is_request_cancelled"]
 
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -59,8 +61,17 @@ class RegisteredTool:
         """Validated keyword arguments, or ProtocolError(invalid_params) naming what is wrong."""
         if not isinstance(arguments, Mapping):
             raise ProtocolError("invalid_params", "arguments must be a JSON object")
+        # The tool must run on exactly the values that were signed and checked by policy:
+        # strict JSON-mode validation, so nothing is coerced ("yes" -> True, "10" -> 10,
+        # 10.0 -> 10, "NaN" -> nan), while JSON's own spellings (ISO dates, UUIDs) still parse.
         try:
-            parsed = self.model.model_validate(arguments)
+            document = orjson.dumps(arguments)
+        except orjson.JSONEncodeError:
+            raise ProtocolError("invalid_params", "invalid arguments: not representable as JSON") from None
+        if b"null" in document and not _finite(arguments):  # orjson writes NaN and +-Infinity as null
+            raise ProtocolError("invalid_params", "invalid arguments: numbers must be finite")
+        try:
+            parsed = self.model.model_validate_json(document, strict=True)
         except pydantic.ValidationError as exc:
             raise ProtocolError("invalid_params", _describe(exc)) from None
         return {name: getattr(parsed, name) for name in type(parsed).model_fields}
@@ -79,6 +90,14 @@ class RegisteredTool:
         except Exception:
             # The traceback stays in the server log; the caller learns only that it failed.
             _log.exception("tool %s raised", self.name)
+            return _error_result(f"the tool {self.name} failed")
+        except BaseException as exc:
+            # The tool has run, so its CancelledError (of its own subtask), SystemExit or
+            # KeyboardInterrupt is a failed call with its audit record, not a dropped request.
+            # Only a cancellation of this request's task goes on up.
+            if is_request_cancelled(exc):
+                raise
+            _log.error("tool %s raised %s", self.name, type(exc).__name__, exc_info=exc)
             return _error_result(f"the tool {self.name} failed")
         return to_result(value)
 
@@ -172,6 +191,28 @@ def _argument_model(tool_name: str, fn: Callable[..., Any]) -> type[pydantic.Bas
         fields[param.name] = (annotation, default)
     config = pydantic.ConfigDict(extra="forbid")
     return pydantic.create_model(f"{tool_name}_arguments", __config__=config, **fields)
+
+
+def is_request_cancelled(exc: BaseException) -> bool:
+    """True when ``exc`` is the cancellation of the running task itself (it must propagate),
+    not a CancelledError that merely escaped from some other task the code awaited."""
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running loop
+        return True
+    return task is None or task.cancelling() > 0
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, Mapping):
+        return all(_finite(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return all(_finite(item) for item in value)
+    return True
 
 
 def _schema(model: type[pydantic.BaseModel]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ response once. ``POST /rpc`` is normally answered as raw ASGI before FastAPI
 (:mod:`mcp_server.endpoint`); the Starlette route here serves whatever that
 dispatch does not take, through the same function and body reader.
 
-Session endpoints answer HTTP statuses (201/200, 400, 401 refused token, 409
+Session endpoints answer HTTP statuses (201/200, 400 bad body or sid, 401 refused token, 409
 revoked or conflicting sid, 413, 503 store down) with ``{"error": {"code",
 "message"}}``; ``/rpc`` always answers 200 with JSON-RPC (see :mod:`mcp_server.rpc`).
 Bodies are capped before they are read in full. Nothing here may execute a tool.
@@ -13,6 +13,7 @@ Bodies are capped before they are read in full. Nothing here may execute a tool.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ from mcp_server.trust import TrustStore
 from sentinel_contract import ContractError, verify_registration, verify_revocation
 
 __all__ = ["Runtime", "RuntimeHolder", "build_routes"]
+
+# What secrets.token_urlsafe makes (the interceptor's sids), at most the guard's kid limit.
+_SID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 @dataclass
@@ -77,6 +81,10 @@ def build_routes(holder: RuntimeHolder) -> list[BaseRoute]:
             now = rt.clock()
             claims = verify_registration(token, rt.trusted_keys, audience=rt.audience, leeway=rt.leeway, now=now)
             sid = claims.sid
+            if not _SID.fullmatch(sid):
+                # An sid with '/' could never be revoked (DELETE /sessions/{sid}), one over
+                # 128 characters never used (the guard refuses such a kid): refuse it here.
+                raise ProtocolError("invalid_sid", "a session id must be 1-128 characters of A-Z a-z 0-9 _ -")
             if claims.exp - claims.iat > rt.max_session_seconds:
                 raise AuthError("session_too_long", "the session would last longer than this server allows")
             outcome = await rt.store.register(claims.sid, claims.public_key, claims.exp, now=now)

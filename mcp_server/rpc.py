@@ -29,7 +29,7 @@ import orjson
 from mcp_server.audit import AuditLog
 from mcp_server.errors import McpError, ProtocolError
 from mcp_server.guard import CallGuard
-from mcp_server.registry import ToolRegistry
+from mcp_server.registry import ToolRegistry, is_request_cancelled
 
 __all__ = ["RpcService", "error_response", "parse_request"]
 
@@ -63,8 +63,12 @@ class RpcService:
                 verified=claims is not None,
             )
             return error_response(request_id, exc)
-        except Exception:
-            _log.exception("unexpected failure handling %s", method)
+        except BaseException as exc:
+            # Anything but the cancellation of this request still gets its record and a
+            # JSON-RPC answer (a tool's own failures never get here: they are results).
+            if is_request_cancelled(exc):
+                raise
+            _log.error("unexpected failure handling %s", method, exc_info=exc)
             self.audit.record(
                 "rejected", "internal_error", method=method, tool=tool,
                 jti=claims.jti if claims else None, sid=claims.sid if claims else None,

@@ -3,9 +3,10 @@
 Two facts outlive a request: which public key is registered for a session (and
 until when, and whether it was revoked), and which ``jti`` values were already
 used. :class:`TrustStore` holds both; ``memory.py`` and ``redis.py`` implement
-it. A store must never accept a ``jti`` twice while its token can still verify,
-and must answer "no" (or raise :class:`~mcp_server.errors.StoreError`) rather
-than guess when it cannot reach its backend.
+it. A store must never accept a ``jti`` twice while its token can still verify
+(on any replica whose clock is off by no more than the leeway), and must answer
+"no" (or raise :class:`~mcp_server.errors.StoreError`) rather than guess when it
+cannot reach its backend.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ class TrustStore(Protocol):
 
     async def admit(self, jti: str, token_exp: int, *, sid: str, check_session: bool, now: float) -> None:
         """After the signature verified: atomically check the session is still live (when
-        ``check_session``) and claim ``jti`` until the token can no longer verify.
+        ``check_session``) and claim ``jti`` until the token can no longer verify on any
+        replica whose clock is within the leeway of this one (``exp + 2 * leeway``, plus 1 s).
         Raises AuthError ``replayed_jti`` or a session reason."""
         ...
 

@@ -61,7 +61,9 @@ class MemoryTrustStore:
         slot = (sid, jti)
         if slot in self._jtis:
             raise AuthError("replayed_jti", "this token was already used")
-        until = max(token_exp + self._leeway + 1, now + 1)
+        # Another replica accepts the token until exp + leeway by *its* clock; keeping the jti
+        # one more leeway covers a replica up to the leeway behind this one (see redis.py).
+        until = max(token_exp + 2 * self._leeway + 1, now + 1)
         self._jtis[slot] = until
         self._schedule(until, ("j", sid, jti))
 

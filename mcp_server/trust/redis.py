@@ -3,8 +3,10 @@
 Keys (all under the configured prefix, each with an expiry, so nothing is left
 behind): ``s:{sid}`` = ``"<exp>|<public key>"`` until the session end (+ leeway),
 ``r:{sid}`` the revocation marker, ``j:{sid}:<jti>`` a used token until it can
-no longer verify. The ``{sid}`` hash tag keeps one session's keys in one Redis
-Cluster slot, so each Lua script touches a single slot.
+no longer verify on any replica whose clock is within the leeway of ours
+(``exp + 2 * leeway + 1``: 41 s for a default 30 s token and 5 s leeway). The
+``{sid}`` hash tag keeps one session's keys in one Redis Cluster slot, so each
+Lua script touches a single slot.
 
 One round trip per call in steady state: session keys are cached in process
 (bounded LRU, immutable per sid), and the liveness + replay check is one Lua
@@ -113,7 +115,10 @@ class RedisTrustStore:
     async def admit(self, jti: str, token_exp: int, *, sid: str, check_session: bool, now: float) -> None:
         session, revoked = self._keys(sid)
         jti_key = f"{self._prefix}j:{{{sid}}}:{jti}"
-        ttl = max(1, int(token_exp + self._leeway + 1 - now))
+        # A replica accepts the token until exp + leeway by its own clock, so one whose clock is
+        # behind ours would accept a replay once a jti kept for exp + leeway had expired here.
+        # Twice the leeway covers clock skew up to the leeway in either direction.
+        ttl = max(1, int(token_exp + 2 * self._leeway + 1 - now))
         try:
             result = await self._scripts.run(self._admit, [session, revoked, jti_key], [int(now), ttl, "1" if check_session else "0"])
         except (RedisError, OSError) as exc:

@@ -3,6 +3,7 @@ the other, and a revocation at one is seen at once by the other. Redis down fail
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextlib import AsyncExitStack
 
@@ -11,7 +12,7 @@ import pytest
 
 from mcp_server.app import create_app
 from mcp_server.settings import McpSettings
-from mcp_server.testing import McpHarness
+from mcp_server.testing import Clock, McpHarness
 from mcp_server.trust import RedisTrustStore
 from sentinel_contract import generate_keypair, sign_registration
 
@@ -40,6 +41,28 @@ async def test_a_token_used_at_one_replica_is_refused_at_the_other(pair):
     assert replay["error"]["data"]["reason"] == "replayed_jti"
     assert len(a.outbox()) == 1 and b.outbox() == []
     assert b.audit()[-1]["event"] == "rejected"
+
+
+async def test_a_replay_at_a_replica_whose_clock_lags_by_almost_the_leeway_is_refused(
+        tmp_path, redis_url, redis_prefix):
+    leeway = 3
+    identity = generate_keypair()
+    options = {"backend": "redis", "redis_url": redis_url, "redis_prefix": redis_prefix, "identity": identity,
+               "leeway_seconds": leeway}
+    async with McpHarness.open(tmp_path / "a", **options) as a, \
+            McpHarness.open(tmp_path / "b", clock=Clock(-(leeway - 0.5)), **options) as b:
+        session = await a.register()
+        await asyncio.sleep(1.02 - time.time() % 1)  # start just after a second boundary, so timing is stable
+        t0 = time.time()
+        exp = int(t0) - leeway + 1  # the oldest token a's clock still accepts
+        token = a.sign(session, "send_email", EMAIL, now=exp - 30, ttl=30)
+        assert (await a.call(session, "send_email", EMAIL, token=token))["result"]["isError"] is False
+        # Past exp + leeway + 1 by a's clock (where the jti used to be dropped), but b, 2.5 s
+        # behind, still accepts the token until exp + leeway by its own clock.
+        await asyncio.sleep(t0 + 2 - time.time())
+        replay = await b.call(session, "send_email", EMAIL, token=token)
+        assert replay["error"]["data"]["reason"] == "replayed_jti"  # not "expired": b's clock let it through
+        assert len(a.outbox()) == 1 and b.outbox() == []
 
 
 async def test_a_session_registered_at_one_replica_is_served_by_the_other(pair):

@@ -46,6 +46,19 @@ async def test_a_jti_is_admitted_once(store):
     assert await _reason(store.admit("j" * 22, int(now) + 30, sid="s1", check_session=True, now=now)) == "replayed_jti"
 
 
+async def test_a_used_jti_is_kept_for_twice_the_leeway_after_exp():
+    # Redis keeps it for the same time by TTL (test_every_redis_key_expires; the skew itself:
+    # tests/integration/test_mcp_replicas.py).
+    store = MemoryTrustStore(leeway=5, max_session_seconds=3600)
+    now = time.time()
+    exp = int(now) + 30
+    await store.register("s1", generate_keypair().public_b64, int(now) + 600, now=now)
+    await store.admit("k" * 22, exp, sid="s1", check_session=True, now=now)
+    later = exp + 2 * 5 + 0.5  # a replica 4.5 s behind still accepts this token (exp + leeway by its clock)
+    assert await _reason(store.admit("k" * 22, exp, sid="s1", check_session=True, now=later)) == "replayed_jti"
+    await store.admit("k" * 22, exp, sid="s1", check_session=True, now=exp + 2 * 5 + 1)  # forgotten: memory stays bounded
+
+
 async def test_admission_checks_the_session_is_still_live(store):
     now = time.time()
     await store.register("s1", generate_keypair().public_b64, int(now) + 60, now=now)
@@ -86,7 +99,8 @@ async def test_every_redis_key_expires(redis_url, redis_prefix):
         keys = list(client.scan_iter(match=redis_prefix + "*"))
         assert len(keys) == 3
         ttls = {key.decode().removeprefix(redis_prefix)[:2]: client.ttl(key) for key in keys}
-        assert 60 <= ttls["s:"] <= 66 and 30 <= ttls["j:"] <= 37 and 3600 <= ttls["r:"] <= 3606
+        # a used jti: exp + 2 * leeway + 1 (a replica up to the leeway behind still accepts the token)
+        assert 60 <= ttls["s:"] <= 66 and 39 <= ttls["j:"] <= 42 and 3600 <= ttls["r:"] <= 3606
     finally:
         client.close()
 

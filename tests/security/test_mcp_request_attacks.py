@@ -3,12 +3,21 @@ Each is refused (or contained) and executes nothing. Run against the in-process 
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
+import time
 
+import httpx
+import orjson
 import pytest
 
 from mcp_server import ToolRegistry
-from mcp_server.testing import BACKENDS, McpHarness, assert_refused
+from mcp_server.app import create_app
+from mcp_server.settings import McpSettings
+from mcp_server.testing import BACKENDS, McpHarness, Session, assert_refused
+from mcp_server.trust import MemoryTrustStore
+from sentinel_contract import generate_keypair
 
 EMAIL = {"to": "friend@example.com", "subject": "Lunch", "body": "See you at noon."}
 
@@ -151,3 +160,147 @@ async def test_transfer_of_a_non_positive_amount_is_a_tool_error(mcp, session):
         answer = await mcp.call(session, "transfer_funds", {"to_iban": "DE89370400440532013000", "amount": amount})
         assert answer["result"]["isError"] is True
     assert mcp.ledger() == []
+
+
+@pytest.fixture()
+async def strict(backend, tmp_path, redis_url, redis_prefix):
+    """A harness whose tools record the exact values they were called with."""
+    registry = ToolRegistry()
+    calls: list[tuple[str, dict[str, object]]] = []
+
+    @registry.tool(inline=True)
+    def delete_folder(path: str, recursive: bool = False) -> str:
+        calls.append(("delete_folder", {"path": path, "recursive": recursive}))
+        return "deleted"
+
+    @registry.tool(inline=True)
+    def pay(amount: float, count: int = 1) -> str:
+        calls.append(("pay", {"amount": amount, "count": count}))
+        return "paid"
+
+    async with McpHarness.open(tmp_path, backend=backend, redis_url=redis_url, redis_prefix=redis_prefix,
+                               registry=registry) as mcp:
+        yield mcp, calls
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("delete_folder", {"path": "docs", "recursive": "yes"}),
+        ("delete_folder", {"path": "docs", "recursive": 1}),
+        ("delete_folder", {"path": "docs", "recursive": "true"}),
+        ("pay", {"amount": "NaN"}),
+        ("pay", {"amount": "Infinity"}),
+        ("pay", {"amount": "-inf"}),
+        ("pay", {"amount": "10"}),
+        ("pay", {"amount": 5, "count": "10"}),
+        ("pay", {"amount": 5, "count": 10.0}),
+        ("pay", {"amount": 5, "count": True}),
+    ],
+)
+async def test_signed_arguments_that_would_be_coerced_are_refused_not_executed(strict, tool, arguments):
+    # The token is signed over exactly these values and policy checked them; the tool must not
+    # run on a coerced version of them ("yes" -> True, "10" -> 10, "NaN" -> nan).
+    mcp, calls = strict
+    session = await mcp.register()
+    before = len(mcp.audit())
+    answer = await mcp.call(session, tool, arguments)
+    assert_refused(mcp, answer, code=-32602, reason="invalid_params", audit_before=before)
+    assert calls == []
+
+
+async def test_exact_json_arguments_still_run_and_an_int_is_a_float(strict):
+    mcp, calls = strict
+    session = await mcp.register()
+    for tool, arguments in [("delete_folder", {"path": "docs", "recursive": True}), ("pay", {"amount": 5, "count": 2})]:
+        assert (await mcp.call(session, tool, arguments))["result"]["isError"] is False
+    assert calls == [("delete_folder", {"path": "docs", "recursive": True}), ("pay", {"amount": 5.0, "count": 2})]
+    assert isinstance(calls[1][1]["amount"], float)
+
+
+@pytest.fixture()
+async def failing(backend, tmp_path, redis_url, redis_prefix):
+    """Tools that have run and then die with a BaseException that is not an Exception."""
+    registry = ToolRegistry()
+    effects: list[str] = []
+
+    @registry.tool
+    def exit_process(code: int) -> str:  # sync: runs in a worker thread
+        effects.append("exit_process")
+        sys.exit(code)
+
+    @registry.tool
+    async def fetch_with_cancelled_subtask(url: str) -> str:
+        effects.append("fetch_with_cancelled_subtask")
+        subtask = asyncio.ensure_future(asyncio.sleep(10))
+        await asyncio.sleep(0)
+        subtask.cancel()
+        await subtask  # the subtask's CancelledError escapes the tool; the request was not cancelled
+        return "never"
+
+    async with McpHarness.open(tmp_path, backend=backend, redis_url=redis_url, redis_prefix=redis_prefix,
+                               registry=registry) as mcp:
+        yield mcp, effects
+
+
+@pytest.mark.parametrize(("tool", "arguments"), [
+    ("exit_process", {"code": 3}),
+    ("fetch_with_cancelled_subtask", {"url": "https://example.com/"}),
+])
+async def test_tool_raising_a_base_exception_is_a_tool_error_with_its_audit_record(failing, tool, arguments):
+    mcp, effects = failing
+    session = await mcp.register()
+    before = len(mcp.audit())
+    response = await mcp.post_rpc({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                                   "params": {"name": tool, "arguments": arguments}}, mcp.sign(session, tool, arguments))
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    answer = response.json()
+    assert answer["id"] == 7 and answer["result"]["isError"] is True
+    text = answer["result"]["content"][0]["text"]
+    assert text == f"the tool {tool} failed" and "SystemExit" not in text and "Cancelled" not in text
+    assert effects == [tool]
+    records = mcp.audit()[before:]
+    assert [(r["event"], r["reason"], r["tool"]) for r in records] == [("executed", "tool_error", tool)]
+
+
+async def test_a_base_exception_outside_any_tool_still_answers_json_rpc(tmp_path):
+    class ExitingStore(MemoryTrustStore):
+        async def admit(self, *args: object, **kwargs: object) -> None:
+            raise SystemExit(1)
+
+    store = ExitingStore()
+    async with McpHarness.open(tmp_path) as healthy:  # only to sign a registration and a call
+        session = Session(sid="s-exit", key=generate_keypair(), expires_at=int(time.time()) + 600)
+        await store.register(session.sid, session.key.public_b64, session.expires_at, now=time.time())
+        token = healthy.sign(session, "send_email", EMAIL)
+        identity = healthy.identity
+    settings = McpSettings(interceptor_public_keys=identity.public_b64, mcp_audit_log=tmp_path / "exit.jsonl",
+                           mcp_data_dir=tmp_path / "mcp-data")
+    app = create_app(settings, trust_store=store)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mcp") as client:
+            body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                    "params": {"name": "send_email", "arguments": EMAIL}}
+            response = await client.post("/rpc", json=body, headers={"authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.json()["error"]["data"]["reason"] == "internal_error"
+    records = [orjson.loads(line) for line in (tmp_path / "exit.jsonl").read_bytes().splitlines()]
+    assert [(r["event"], r["reason"]) for r in records] == [("rejected", "internal_error")]
+    assert (tmp_path / "mcp-data" / "outbox.jsonl").read_text() == ""
+
+
+async def test_a_base_exception_escaping_the_service_still_answers_json_rpc(tmp_path, monkeypatch):
+    async with McpHarness.open(tmp_path) as mcp:
+        session = await mcp.register()
+
+        class Abort(BaseException):  # like KeyboardInterrupt, which would stop pytest itself
+            pass
+
+        def record(*args: object, **kwargs: object) -> None:
+            raise Abort
+
+        monkeypatch.setattr(mcp.app.holder.runtime.audit, "record", record)
+        response = await mcp.post_rpc({"jsonrpc": "2.0", "id": 1, "method": "ping"}, mcp.sign(session, "ping", {}))
+        assert response.status_code == 200
+        assert response.json()["error"] == {"code": -32603, "message": "internal error",
+                                            "data": {"reason": "internal_error"}}

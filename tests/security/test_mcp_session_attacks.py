@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+
 import jwt
 import pytest
 
+from mcp_server.errors import AuthError
 from mcp_server.testing import BACKENDS, McpHarness, Session, assert_refused
 from sentinel_contract import generate_keypair, sign_revocation
 
@@ -141,3 +144,24 @@ async def test_registration_without_a_token_is_refused(mcp):
     assert response.status_code == 400 and response.json()["error"]["code"] == "missing_token"
     response = await mcp.client.post("/sessions", content=b"{not json")
     assert response.status_code == 400 and response.json()["error"]["code"] == "parse_error"
+
+
+@pytest.mark.parametrize("sid", ["a/b", "../s1", "x" * 129, "a b", "s.1", "s:1", "s%2F1", "sé", "s\n1"])
+async def test_registration_of_a_session_id_that_could_never_be_revoked_or_used_is_refused(mcp, sid):
+    # '/' could never be revoked (DELETE /sessions/{sid}); over 128 characters never used (kid limit).
+    before = len(mcp.audit())
+    session = Session(sid=sid, key=generate_keypair(), expires_at=int(mcp.clock()) + 600)
+    response = await mcp.post_session(mcp.registration_token(session))
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_sid"
+    assert "A-Z a-z 0-9 _ -" in response.json()["error"]["message"]
+    with pytest.raises(AuthError) as err:  # nothing stored
+        await mcp.app.holder.runtime.store.session_key(sid, now=mcp.clock())
+    assert err.value.code == "unknown_session"
+    assert [(r["event"], r["reason"]) for r in mcp.audit()[before:]] == [("rejected", "invalid_sid")]
+
+
+@pytest.mark.parametrize("sid", [secrets.token_urlsafe(16), "A" * 128, "s_1-x", "z"])
+async def test_registration_of_a_well_formed_session_id_is_accepted(mcp, sid):
+    session = await mcp.register(sid)  # the interceptor's sids are secrets.token_urlsafe(16)
+    assert (await mcp.call(session, "get_current_time", {}))["result"]["isError"] is False
+    assert (await mcp.revoke(session)).status_code == 200

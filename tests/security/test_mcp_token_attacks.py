@@ -223,3 +223,13 @@ async def test_tools_list_signed_by_an_untrusted_identity_key_is_refused(mcp):
     before = len(mcp.audit())
     answer = await mcp.rpc("tools/list", None, token)
     assert_refused(mcp, answer, code=TOKEN_REJECTED, reason="bad_signature", audit_before=before)
+
+
+async def test_sentinel_verify_in_the_environment_does_not_turn_verification_off(tmp_path, monkeypatch):
+    # Only SENTINEL_MCP_VERIFY may; the bare field name with the prefix used to as well.
+    monkeypatch.delenv("SENTINEL_MCP_VERIFY", raising=False)
+    monkeypatch.setenv("SENTINEL_VERIFY", "false")
+    async with McpHarness.open(tmp_path) as mcp:
+        assert mcp.settings.verify is True
+        answer = await mcp.rpc("tools/call", {"name": "send_email", "arguments": EMAIL}, None)
+        assert_refused(mcp, answer, code=-32001, reason="missing_token", audit_before=0)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+from datetime import UTC, datetime
 
 import pytest
 
@@ -94,3 +96,71 @@ async def test_unexpected_exception_is_contained_and_not_leaked(registry, caplog
     assert result.is_error is True
     assert "secret" not in result.content[0].text and "KeyError" not in result.content[0].text
     assert "fail raised" in caplog.text  # the operator still sees it in the server log
+
+
+@pytest.fixture()
+def typed():
+    registry = ToolRegistry()
+
+    @registry.tool
+    def schedule(at: datetime, amount: float, ids: list[int], note: str | None = None, limit: float | None = None) -> str:
+        return "ok"
+
+    return registry.get("schedule")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragment"),
+    [
+        ({"at": "2024-05-01T09:00:00Z", "amount": "5", "ids": []}, "argument 'amount'"),
+        ({"at": "2024-05-01T09:00:00Z", "amount": 5, "ids": ["1"]}, "argument 'ids.0'"),
+        ({"at": "2024-05-01T09:00:00Z", "amount": 5, "ids": [1.0]}, "argument 'ids.0'"),
+        ({"at": "2024-05-01T09:00:00Z", "amount": 5, "ids": [], "note": 7}, "argument 'note'"),
+        ({"at": "2024-05-01T09:00:00Z", "amount": math.nan, "ids": []}, "numbers must be finite"),
+        ({"at": "2024-05-01T09:00:00Z", "amount": 5, "ids": [], "limit": math.inf}, "numbers must be finite"),
+        ({"at": "2024-05-01T09:00:00Z", "amount": 5, "ids": [2**70]}, "not representable as JSON"),
+    ],
+)
+def test_arguments_are_validated_strictly_as_json(typed, arguments, fragment):
+    with pytest.raises(ProtocolError) as err:
+        typed.validate(arguments)
+    assert err.value.code == "invalid_params" and fragment in err.value.message
+
+
+def test_json_spellings_still_parse_strictly(typed):
+    kwargs = typed.validate({"at": "2024-05-01T09:00:00Z", "amount": 5, "ids": [1, 2], "limit": None})
+    assert kwargs["at"] == datetime(2024, 5, 1, 9, tzinfo=UTC)
+    assert kwargs["amount"] == 5.0 and isinstance(kwargs["amount"], float) and kwargs["ids"] == [1, 2]
+
+
+async def test_a_cancelled_subtask_inside_a_tool_is_a_tool_error():
+    registry = ToolRegistry()
+
+    @registry.tool
+    async def fetch() -> str:
+        subtask = asyncio.ensure_future(asyncio.sleep(10))
+        await asyncio.sleep(0)
+        subtask.cancel()
+        await subtask
+        return "never"
+
+    result = await registry.get("fetch").invoke({})
+    assert result.is_error is True and result.content[0].text == "the tool fetch failed"
+
+
+async def test_cancelling_the_request_still_cancels_a_running_tool():
+    registry = ToolRegistry()
+    started = asyncio.Event()
+
+    @registry.tool
+    async def slow() -> str:
+        started.set()
+        await asyncio.sleep(10)
+        return "never"
+
+    task = asyncio.ensure_future(registry.get("slow").invoke({}))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert task.cancelled()

@@ -52,3 +52,18 @@ def test_error_numbers_are_stable():
                                       "missing_token", "bad_signature", "unknown_session", "replayed_jti",
                                       "payload_too_large", "store_unavailable")] == [
         -32700, -32600, -32601, -32602, -32001, -32003, -32004, -32005, -32006, -32010]
+
+
+@pytest.mark.parametrize("name", ["SENTINEL_VERIFY", "sentinel_verify", "VERIFY", "MCP_VERIFY"])
+def test_only_sentinel_mcp_verify_can_turn_verification_off(monkeypatch, name):
+    monkeypatch.delenv("SENTINEL_MCP_VERIFY", raising=False)
+    monkeypatch.setenv(name, "false")
+    assert McpSettings().verify is True
+
+
+def test_sentinel_mcp_verify_is_read_case_insensitively_and_a_keyword_still_wins(monkeypatch):
+    monkeypatch.setenv("sentinel_mcp_verify", "0")
+    assert McpSettings().verify is False
+    assert McpSettings(verify=True).verify is True
+    monkeypatch.delenv("sentinel_mcp_verify")
+    assert McpSettings(verify=False).verify is False  # benchmarks and tests construct it so
