@@ -3,13 +3,16 @@
 Each ``parse_*`` function turns one raw condition (from YAML/JSON) into a
 ``Check`` (a label for explanations plus a test function), appending every
 problem it finds to ``problems`` with its place in the file. A test may raise
-``RuleEvalError`` at evaluation (an argument of the wrong type): the evaluator
-then skips the rule and records why. Nothing here does I/O or reads the clock.
+``RuleEvalError`` at evaluation (an argument of the wrong type, a number that is
+not finite, a value nested too deep): the evaluator then skips the rule and
+records why. Error messages name the argument and its JSON type, never its
+value (they end up in reasons). Nothing here does I/O or reads the clock.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,10 +25,12 @@ from interceptor.policy._values import (
     KINDS,
     MAX_SCAN_CHARS,
     OVERFLOW_TAG,
+    RuleEvalError,
     addresses,
     extract,
     filter_has,
     fingerprint,
+    json_type,
     normalise,
     strings,
     url_host,
@@ -34,10 +39,6 @@ from interceptor.policy._values import (
 Test = Callable[[ToolCall, SessionFacts, datetime], bool]
 USED_TAG = "sentinel:used:"  # + tool: kept for tools that history conditions name, so history never forgets them
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class RuleEvalError(Exception):
-    """A condition could not be evaluated for this call (wrong argument type, ...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +61,26 @@ def as_str_list(raw: Any, place: str, problems: list[str], what: str = "a string
 
 
 def _number(value: Any, place: str) -> float:
-    if isinstance(value, bool):
-        raise RuleEvalError(f"{place}: {value!r} is not a number")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            raise RuleEvalError(f"{place}: {value!r} is not a number") from None
-    raise RuleEvalError(f"{place}: a {type(value).__name__} is not a number")
+    """A number or numeric text as a finite float. A comparison with NaN is always false (a deny on gt would
+    never fire) and infinity is beyond every bound, so a non-finite number (nan, inf, 1e999, an integer too
+    big for a float) is an error, not a value."""
+    kind = type(value)
+    try:
+        if kind is int or kind is float:  # the common case first: this runs for every range test
+            number = float(value)
+        elif isinstance(value, str):
+            number = float(value.strip())
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            raise RuleEvalError(f"{place} is not a number ({json_type(value)})")
+    except ValueError:
+        raise RuleEvalError(f"{place} is not a number ({json_type(value)})") from None
+    except OverflowError:
+        raise RuleEvalError(f"{place} is not a finite number ({json_type(value)})") from None
+    if not math.isfinite(number):
+        raise RuleEvalError(f"{place} is not a finite number ({json_type(value)})")
+    return number
 
 
 def _elements(value: Any) -> list[Any]:
@@ -138,8 +149,9 @@ def _arg_test(name: str, op: str, expected: Any, place: str, problems: list[str]
             if v is _MISSING:
                 return False
             items = _elements(v)
-            if not all(isinstance(x, str) for x in items):
-                raise RuleEvalError(f"argument {name}: regex needs text")
+            for x in items:
+                if not isinstance(x, str):
+                    raise RuleEvalError(f"argument {name} is not text ({json_type(x)}); regex needs text")
             return bool(items) and all(pattern.search(x) for x in items)
 
         return regex

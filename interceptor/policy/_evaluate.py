@@ -6,8 +6,9 @@ recorded in ``Decision.errors``, but it never lowers the decision: effects are
 ordered allow < require_approval < deny, and the decision is the highest of
 the deciding rule's effect and the effects of the rules skipped on the way to
 it (a skipped deny denies, a skipped hold holds at least). An error never
-turns into a silent allow nor a deny into a hold. Nothing here does I/O or
-reads the clock (``now`` comes in).
+turns into a silent allow nor a deny into a hold, and its text never carries an
+argument value (reasons reach the audit record, the HTTP answer and the logs).
+Nothing here does I/O or reads the clock (``now`` comes in).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from interceptor.policy._values import (
     MAX_SCAN_CHARS,
     OVERFLOW_TAG,
     UNTRUSTED_TAG,
+    RuleEvalError,
     extract,
     extract_zoned,
     fingerprint,
@@ -60,7 +62,7 @@ def evaluate(policy: CompiledPolicy, call: ToolCall, facts: SessionFacts, now: d
                 decided = rule
                 break
         except Exception as exc:  # noqa: BLE001 - a failing rule is recorded, never fatal
-            errors.append(f"{rule.name}: {exc}")
+            errors.append(f"{rule.name}: {_error_text(exc)}")
             if skipped is None or _RANK[rule.effect] > _RANK[skipped.effect]:
                 skipped, why = rule, errors[-1]
     if skipped is not None and _RANK[skipped.effect] > _RANK[decided.effect]:
@@ -77,6 +79,22 @@ def evaluate(policy: CompiledPolicy, call: ToolCall, facts: SessionFacts, now: d
     return Decision(Effect.ALLOW, decided.name, reason, _allow_delta(policy, decided, call, facts), tuple(errors))
 
 
+def _error_text(exc: Exception) -> str:
+    """Why a rule could not be evaluated. Only RuleEvalError messages are ours (they name an argument and its
+    JSON type, never its value); any other exception's text could quote the call, so only its type is given."""
+    return str(exc) if isinstance(exc, RuleEvalError) else f"internal error ({type(exc).__name__})"
+
+
+def _argument_values(call: ToolCall) -> set[tuple[str, str]]:
+    """(kind, value) of every value in the call's arguments, extracted as data-flow conditions extract them.
+    Raises RuleEvalError when an argument is nested too deep to read."""
+    found: set[tuple[str, str]] = set()
+    for argument in call.arguments.values():
+        for text in strings(argument):
+            found.update(extract(text[:MAX_SCAN_CHARS]))
+    return found
+
+
 def _allow_delta(policy: CompiledPolicy, rule: Rule, call: ToolCall, facts: SessionFacts) -> StateDelta:
     """Taint is added when the call is allowed, at decision time, before it executes."""
     tool = call.tool
@@ -87,11 +105,15 @@ def _allow_delta(policy: CompiledPolicy, rule: Rule, call: ToolCall, facts: Sess
     if policy.tracks_values and UNTRUSTED_TAG not in facts.tags:
         # Before any untrusted text entered the session, the arguments come from the user: trusted context.
         found: set[str] = set()
-        for text in strings(call.arguments):
-            for kind, value in extract(text[:MAX_SCAN_CHARS]):
-                found.add(fingerprint("t", kind, value))
-                if len(found) >= _MAX_ARG_VALUES:
-                    break
+        try:
+            for argument in call.arguments.values():
+                for text in strings(argument):
+                    for kind, value in extract(text[:MAX_SCAN_CHARS]):
+                        found.add(fingerprint("t", kind, value))
+                        if len(found) >= _MAX_ARG_VALUES:
+                            break
+        except RuleEvalError:  # too deep to read: vouch for none of it (fail closed)
+            found = set()
         values = frozenset(found)
     return StateDelta(add_tags=frozenset(tags), record_call=tool, add_values=values)
 
@@ -108,8 +130,19 @@ def observe(policy: CompiledPolicy, call: ToolCall, output: str) -> StateDelta:
         return EMPTY_DELTA
     if zone == "u" and len(output) > MAX_SCAN_CHARS:
         tags.add(OVERFLOW_TAG)
+    echoed: set[tuple[str, str]] = set()
+    if zone == "t":
+        # A trusted tool that repeats its input (search_contacts_by_email(query=X) -> "No contacts found
+        # with email X") vouches for nothing: a value the call itself passed in is not trusted by coming
+        # back out, or any injected address could be laundered through a lookup.
+        try:
+            echoed = _argument_values(call)
+        except RuleEvalError:  # arguments too deep to read: cannot tell echoes apart, trust nothing
+            return EMPTY_DELTA
     found: set[str] = set()
     for kind, value, in_text in extract_zoned(output[:MAX_SCAN_CHARS]):
+        if (kind, value) in echoed:
+            continue
         found.add(fingerprint(zone, kind, value))
         if in_text and zone == "u":
             found.add(fingerprint("p", kind, value))

@@ -2,7 +2,8 @@
 
 Lint warns about what compiles but is probably wrong: rules shadowed by an
 earlier rule, rules that can never match, tools named but not defined, tools
-without a security class. Diff lists what changed between two policies, rule
+without a security class, restricting rules that one more list element in an
+argument defeats. Diff lists what changed between two policies, rule
 by rule. Neither does I/O nor evaluates a call.
 """
 
@@ -12,10 +13,35 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from interceptor.policy._compile import CompiledPolicy, Rule, compile_policy
+from interceptor.policy._model import Effect
+
+# Argument tests that one more list element turns false (in, regex, domain_in, host_in need every element;
+# not_in needs none; equals the whole value) and, for `unless`, true (some element suffices).
+_FALSE_WITH_EXTRA = ("equals", "in", "not_in", "regex", "domain_in", "host_in")
+_TRUE_WITH_EXTRA = ("not_equals", "contains", "domain_not_in", "host_not_in")
 
 
 def _unconditional(rule: Rule) -> bool:
     return not rule.checks and not rule.unless
+
+
+def _defeated_by_extra_element(rule: Rule, raw: Any) -> list[str]:
+    """A deny or hold whose argument test an agent defeats by adding one element to a list argument
+    ({to: [blocked, harmless]}): the semantics are documented, but rarely what a restriction means."""
+    if rule.effect is Effect.ALLOW or not isinstance(raw, Mapping):
+        return []
+    warnings: list[str] = []
+    for part, ops, verb in (("when", _FALSE_WITH_EXTRA, "stops matching"), ("unless", _TRUE_WITH_EXTRA, "exempts the call")):
+        section = raw.get(part)
+        args = section.get("args") if isinstance(section, Mapping) else None
+        for name, tests in args.items() if isinstance(args, Mapping) else ():
+            for op in (o for o in tests if o in ops) if isinstance(tests, Mapping) else ():
+                warnings.append(
+                    f"{rule.place}.{part}.args.{name}.{op}: if {name} is a list, one more element {verb} and the "
+                    f"{rule.effect.value} no longer applies; state what is allowed instead, in an allow rule or in "
+                    f"unless, where in / not_in / regex / domain_in / host_in must hold for every element"
+                )
+    return warnings
 
 
 def lint_policy(policies: Mapping[str, Any], tools: Sequence[Mapping[str, Any]] | None) -> list[str]:
@@ -47,6 +73,8 @@ def lint_policy(policies: Mapping[str, Any], tools: Sequence[Mapping[str, Any]] 
             blocked = [t for t in scope if any(_unconditional(r) and r.source != "rules" for r in policy.candidates(t)[:1])]
             if scope and len(blocked) == len(scope):
                 warnings.append(f"{rule.place}: never decides: a static DENY comes first for every tool it matches")
+    for rule, raw in zip(policy.rules, policies.get("rules", []) or [], strict=True):
+        warnings.extend(_defeated_by_extra_element(rule, raw))
     for tool in sorted(policy.tools):
         if tool not in policy.static and not any(r.effect.value == "allow" for r in policy.candidates(tool)) and policy.default.effect.value != "allow":
             warnings.append(f"tools.{tool}: no rule can allow it (denied by default)")

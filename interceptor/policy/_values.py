@@ -23,6 +23,18 @@ from typing import Any
 
 # Kinds of values followed through the session.
 KINDS = ("email", "url", "host", "number")
+# How deep ``strings`` looks into an argument value: as deep as the interceptor's
+# canonical JSON fast path goes. Deeper is an error, never a silent skip: a value
+# a rule cannot see must not pass it (fail closed).
+MAX_DEPTH = 64
+
+
+class RuleEvalError(Exception):
+    """A condition could not be evaluated for this call (wrong argument type, nested too deep, ...).
+
+    Its message names the argument and the JSON type at most, never an argument value:
+    it reaches the decision's reason (the audit record, the HTTP answer, the logs).
+    """
 
 # 2,048 bits (344 characters of base64) with 3 probes: about 2% false positives
 # at 200 distinct values, the most the AgentDojo workspace traces carry.
@@ -45,14 +57,15 @@ _URL = re.compile(
     r"|(?<![@\w.-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w@-])(?::\d+)?(?:/[^\s<>\"'`)\]]*)?"
 )
 # Account-like numbers: IBANs, international phone numbers and runs of 6+ digits
-# (accounts, cards, codes). Dates and times (2024-05-20, 10:00) are not numbers here.
+# (accounts, cards, codes). Dates and times (2024-05-20, 10:00), decimals and dotted addresses
+# are not numbers here; a run that ends a sentence ("to account 98765432.") is.
 # Text is lower-cased before matching (see ``normalise``), so IBANs match in any case;
 # an IBAN is also recognised in its printed form, 4-character groups separated by single
 # spaces ("DE89 3704 0044 0532 0130 00"), because that is how banks print it and tools
 # accept it (they strip the spaces and upper-case it).
 _NUMBER = re.compile(
     r"(?<![a-z0-9])(?P<iban>[a-z]{2}\d{2}(?:[a-z0-9]{8,30}|(?: [a-z0-9]{4}){2,7}(?: [a-z0-9]{1,3})?))(?![a-z0-9])"
-    r"|\+\d[\d -]{6,}\d|(?<![\d.:/-])\d{6,}(?![\d.:/-])"
+    r"|\+\d[\d -]{6,}\d|(?<![\d.:/-])\d{6,}(?![\d]|[.:/-]\d)"
 )
 _SHORTEST_IBAN = 15  # Norway
 # Full stops that IDNA (UTS #46) maps to "." in a domain name: ideographic, fullwidth, halfwidth.
@@ -161,17 +174,42 @@ def addresses(text: str, kind: str) -> tuple[list[str], bool]:
     return found, unread
 
 
+def json_type(value: Any) -> str:
+    """The JSON type of ``value`` ("a string", "an array", ...): what an error may say about an argument."""
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    return "null" if value is None else f"a {type(value).__name__}"
+
+
+def number_text(value: float) -> str:
+    """A JSON number as text: an integral float as the integer it equals, so 98765432.0 and 9.8765432e7
+    read as the account number 98765432 (a tool that takes an integer accepts them as that)."""
+    if value.is_integer() and abs(value) < 2**63:  # False for nan and inf
+        return str(int(value))
+    return str(value)
+
+
 def strings(value: Any, depth: int = 0) -> Iterator[str]:
-    """Every string inside an argument value (lists and objects included), bounded in depth."""
+    """Every string inside an argument value (lists and objects included; numbers as text).
+    Raises RuleEvalError for a value nested deeper than MAX_DEPTH."""
     if isinstance(value, str):
         yield value
-    elif depth < 8 and isinstance(value, Mapping):
-        for item in value.values():
+    elif isinstance(value, (Mapping, list, tuple)):
+        if depth >= MAX_DEPTH:
+            raise RuleEvalError(f"a value is nested deeper than {MAX_DEPTH} levels")
+        for item in value.values() if isinstance(value, Mapping) else value:
             yield from strings(item, depth + 1)
-    elif depth < 8 and isinstance(value, (list, tuple)):
-        for item in value:
-            yield from strings(item, depth + 1)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+    elif isinstance(value, float):
+        yield number_text(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
         yield str(value)
 
 

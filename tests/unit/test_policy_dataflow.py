@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from interceptor.policy import Effect, SessionFacts, ToolCall, compile_policy, observe, replay
-from interceptor.policy._values import addresses, extract
+from interceptor.policy._values import MAX_DEPTH, RuleEvalError, addresses, extract, fingerprint, strings
 
 NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 TOOLS = [
@@ -74,6 +74,23 @@ CASES = [
     ("field, context text", {"context": "text"}, [("read_mail", {}, MAIL), ("send", {"to": "boss@corp.com"}, "")], "rest"),
     ("running text, context text", {"context": "text"}, [("read_mail", {}, MAIL), ("send", {"to": "partner@ext.io"}, "")], "tainted"),
     ("lists of recipients", {}, [("read_mail", {}, MAIL), ("send", {"to": ["a@corp.com", "partner@ext.io"]}, "")], "tainted"),
+    ("a trusted lookup that echoes its query vouches for nothing", {},
+     [("read_mail", {}, MAIL), ("contacts", {"query": "partner@ext.io"}, "No contacts found with email partner@ext.io"),
+      ("send", {"to": "partner@ext.io"}, "")], "tainted"),
+    ("an echo is recognised as values are compared", {},
+     [("read_mail", {}, MAIL), ("contacts", {"query": ["PARTNER@ext\u3002io"]}, "no match for partner@ext.io"),
+      ("send", {"to": "partner@ext.io"}, "")], "tainted"),
+    ("an echoed account number vouches for nothing", {"kinds": ["number"]},
+     [("read_mail", {}, MAIL), ("notes", {"q": "DE89 3704 0044 0532 0130 00"}, "nothing about DE89370400440532013000"),
+      ("send", {"iban": "DE89370400440532013000"}, "")], "tainted"),
+    ("a lookup by name vouches for the address it returns", {},
+     [("read_mail", {}, MAIL), ("contacts", {"query": "Partner"}, "Partner Inc: partner@ext.io"), ("send", {"to": "partner@ext.io"}, "")], "rest"),
+    ("an echo of one value does not hide another", {},
+     [("read_mail", {}, MAIL), ("contacts", {"query": "x@ext.io"}, "x@ext.io: see partner@ext.io"), ("send", {"to": "partner@ext.io"}, "")], "rest"),
+    ("an account number as a JSON float", {"kinds": ["number"]},
+     [("read_mail", {}, "pay account 98765432"), ("send", {"account": 98765432.0}, "")], "tainted"),
+    ("an account number in exponent notation", {"kinds": ["number"]},
+     [("read_mail", {}, "pay account 98765432"), ("send", {"account": 9.8765432e7}, "")], "tainted"),
 ]
 
 
@@ -105,6 +122,56 @@ def test_observe_keeps_hashes_never_raw_values() -> None:
     assert b"partner" not in blob and b"ext.io" not in blob
 
 
+def nest(value: Any, levels: int) -> Any:
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_a_trusted_output_that_echoes_the_arguments_records_only_what_is_new() -> None:
+    call = ToolCall("contacts", {"query": "Partner@Ext.io", "page": {"n": [463820.0]}})
+    delta = observe(flow_policy(), call, "no contact partner@ext.io on page 463820\nsee also boss@corp.com")
+    assert delta.add_values == {fingerprint("t", "email", "boss@corp.com")}
+
+
+def test_a_trusted_output_of_a_call_too_deep_to_read_vouches_for_nothing() -> None:
+    call = ToolCall("contacts", {"query": nest("x", MAX_DEPTH + 1)})
+    assert observe(flow_policy(), call, "partner@ext.io").is_empty
+
+
+def test_an_allowed_call_too_deep_to_read_is_allowed_and_vouches_for_nothing() -> None:
+    decisions, _ = replay(flow_policy(), [{"tool": "send", "args": {"to": "a@corp.com", "x": nest("b@corp.com", MAX_DEPTH + 1)}}], NOW)
+    assert decisions[-1].rule == "tainted" and decisions[-1].effect is Effect.DENY  # the data-flow rule cannot read it: fail closed
+    policy = compile_policy({"rules": [{"name": "flow", "effect": "deny", "when": {"tool": "contacts", "flows_from_untrusted": True}},
+                                       {"name": "rest", "effect": "allow"}]}, TOOLS)
+    decision = replay(policy, [{"tool": "send", "args": {"to": "a@corp.com", "x": nest("b@corp.com", MAX_DEPTH + 1)}}], NOW)[0][-1]
+    assert decision.effect is Effect.ALLOW and not decision.delta.add_values
+
+
+@pytest.mark.parametrize(("value", "texts"), [
+    (98765432.0, ["98765432"]),
+    (9.8765432e7, ["98765432"]),
+    (-5.0, ["-5"]),
+    (1.5, ["1.5"]),
+    (1e20, ["1e+20"]),  # past 2**63: as Python prints it
+    (float("nan"), ["nan"]),
+    (float("inf"), ["inf"]),
+    (12, ["12"]),
+    (True, []),
+    (None, []),
+    ({"a": ["x", {"b": 2.0}]}, ["x", "2"]),
+    (nest("deep", 64), ["deep"]),  # as deep as the canonical JSON goes: still read
+])
+def test_strings_inside_an_argument_value(value: Any, texts: list[str]) -> None:
+    assert list(strings(value)) == texts
+
+
+@pytest.mark.parametrize("value", [nest("deep", MAX_DEPTH + 1), {"a": nest({"b": "deep"}, MAX_DEPTH)}])
+def test_strings_refuses_a_value_nested_deeper_than_the_bound(value: Any) -> None:
+    with pytest.raises(RuleEvalError, match="nested deeper than 64"):
+        list(strings(value))
+
+
 def test_policies_without_data_flow_rules_keep_the_original_state() -> None:
     policy = compile_policy({"staticRules": {"read_mail": "ALLOW"}}, TOOLS)
     assert observe(policy, ToolCall("read_mail", {}), MAIL).is_empty
@@ -116,6 +183,9 @@ def test_policies_without_data_flow_rules_keep_the_original_state() -> None:
     ("open report.docx", set()),
     ("on 2024-05-20 at 10:00", set()),
     ("code 463820", {("number", "463820")}),
+    ("pay to account 98765432.", {("number", "98765432")}),  # the end of a sentence is not a decimal point
+    ("account 98765432-", {("number", "98765432")}),
+    ("version 1234567.5, host 192.168.100.100, id 123456:78", set()),
     ("iban de89370400440532013000", {("number", "DE89370400440532013000")}),
     ("iban DE89 3704 0044 0532 0130 00.", {("number", n) for n in ("DE89370400440532", "DE893704004405320130",
                                                                     "DE89370400440532013000")}),

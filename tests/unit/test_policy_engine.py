@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from interceptor.policy import (
     observe,
     replay,
 )
+from interceptor.policy._conditions import Check
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)  # a Wednesday
 TOOLS = [
@@ -336,6 +338,35 @@ def test_an_allow_rule_that_errors_is_skipped_and_the_next_rule_decides() -> Non
     decision = decide(policies, "transfer_funds", {"amount": ["not", "a", "number"]})
     assert (decision.effect, decision.rule) == (Effect.REQUIRE_APPROVAL, "hold")
     assert decision.errors
+
+
+@pytest.mark.parametrize(("value", "why"), [
+    ("SECRET-4111111111111111", "argument amount is not a number (a string)"),
+    (["SECRET-4111111111111111"], "argument amount is not a number (an array)"),
+    ({"SECRET-4111111111111111": 1}, "argument amount is not a number (an object)"),
+    (True, "argument amount is not a number (a boolean)"),
+    (None, "argument amount is not a number (null)"),
+    ("NaN", "argument amount is not a finite number (a string)"),
+    (float("inf"), "argument amount is not a finite number (a number)"),
+])
+def test_an_evaluation_error_names_the_argument_and_its_json_type_never_its_value(value: Any, why: str) -> None:
+    decision = decide(rules({"name": "cap", "effect": "deny", "when": {"args": {"amount": {"gt": 1000}}}}, default="allow"),
+                      "transfer_funds", {"amount": value})
+    assert decision.errors == (f"cap: {why}",)
+    assert decision.reason == f"rule cap could not be evaluated (cap: {why}); denied rather than skipping a restriction"
+
+
+def test_an_unexpected_exception_in_a_condition_is_reported_by_its_type_only() -> None:
+    policy = compile_policy(rules({"name": "r", "effect": "deny", "when": {"tool": "send_email"}}, default="allow"), TOOLS)
+
+    def fails(call: ToolCall, facts: SessionFacts, now: datetime) -> bool:
+        raise KeyError(f"no contact {call.arguments['to']}")
+
+    rule = dataclasses.replace(policy.by_tool["send_email"][0], checks=(Check("fails", fails),))
+    policy = dataclasses.replace(policy, by_tool={**policy.by_tool, "send_email": (rule,)})
+    decision = evaluate(policy, ToolCall("send_email", {"to": "SECRET-4111111111111111"}), SessionFacts(), NOW)
+    assert (decision.effect, decision.rule, decision.errors) == (Effect.DENY, "r", ("r: internal error (KeyError)",))
+    assert "SECRET" not in decision.reason
 
 
 def test_regex_on_non_text_is_an_error_not_a_match() -> None:
