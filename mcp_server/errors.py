@@ -49,6 +49,7 @@ RPC_CODES: Final[dict[str, int]] = {
     "method_not_found": METHOD_NOT_FOUND,
     "invalid_params": INVALID_PARAMS,
     "unknown_tool": INVALID_PARAMS,
+    "bad_arguments": INVALID_PARAMS,  # not canonicalisable (RFC 8785): a bad request, not a bad token
     "internal_error": INTERNAL_ERROR,
     "missing_token": UNAUTHENTICATED,
     "unknown_session": SESSION_REJECTED,

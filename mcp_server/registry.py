@@ -256,14 +256,18 @@ def to_result(value: Any) -> mcp_types.CallToolResult:
         if isinstance(value, float) and not math.isfinite(value):
             value = str(value)
         try:
-            text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+            encoded = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
         except TypeError:
-            text = str(value)
-        else:
-            if isinstance(value, dict):
-                structured = value
-            elif isinstance(value, list | tuple):
-                structured = {"result": list(value)}  # MCP requires an object here
+            # Not JSON (an integer past 64 bits, an object): a failed call, never a Python repr
+            # passed off as the tool's answer.
+            _log.error("tool result of type %s is not representable as JSON", type(value).__name__)
+            return _error_result("the tool's result is not representable as JSON")
+        text = encoded.decode()
+        if isinstance(value, dict | list | tuple):
+            # Read back from the text, so the structured part says exactly what the text says
+            # (non-string keys as the JSON wrote them, tuples as lists).
+            decoded = orjson.loads(encoded)
+            structured = decoded if isinstance(decoded, dict) else {"result": decoded}  # MCP requires an object
     return mcp_types.CallToolResult(
         content=[mcp_types.TextContent(type="text", text=text)],
         structured_content=structured,

@@ -304,3 +304,12 @@ async def test_a_base_exception_escaping_the_service_still_answers_json_rpc(tmp_
         assert response.status_code == 200
         assert response.json()["error"] == {"code": -32603, "message": "internal error",
                                             "data": {"reason": "internal_error"}}
+
+
+async def test_arguments_that_cannot_be_canonicalised_are_invalid_params_and_run_nothing(mcp, session):
+    # An integer past 2**53 has no RFC 8785 form: the request is bad (-32602), whatever the token.
+    token = mcp.sign(session, "send_email", EMAIL)
+    before = len(mcp.audit())
+    arguments = EMAIL | {"subject": 2**53}
+    answer = await mcp.rpc("tools/call", {"name": "send_email", "arguments": arguments}, token)
+    assert_refused(mcp, answer, code=-32602, reason="bad_arguments", audit_before=before)

@@ -164,3 +164,27 @@ async def test_cancelling_the_request_still_cancels_a_running_tool():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert task.cancelled()
+
+
+# -- what a tool returns -----------------------------------------------------------
+
+
+def test_a_result_that_is_not_json_is_a_failed_call_not_a_python_repr() -> None:
+    from mcp_server.registry import to_result
+
+    result = to_result({"id": 2**64, "item": "y"})
+    assert result.is_error and result.structured_content is None
+    assert "18446744073709551616" not in result.content[0].text and "{'" not in result.content[0].text
+
+
+@pytest.mark.parametrize("value, text, structured", [
+    ({None: 1}, '{"null":1}', {"null": 1}),
+    ({"a": (1, 2)}, '{"a":[1,2]}', {"a": [1, 2]}),
+    ((1, "x"), '[1,"x"]', {"result": [1, "x"]}),
+])
+def test_the_structured_part_of_a_result_says_what_its_text_says(value: object, text: str, structured: object) -> None:
+    from mcp_server.registry import to_result
+
+    result = to_result(value)
+    assert not result.is_error
+    assert result.content[0].text == text and result.structured_content == structured
