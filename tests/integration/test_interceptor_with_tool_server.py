@@ -118,3 +118,17 @@ async def test_ending_a_session_revokes_it_at_the_tool_server(stack: Stack) -> N
     sid = await stack.start()
     ended = await stack.client.post(f"/session/{sid}/end", headers={"X-Sentinel-Key": DEMO_KEY})
     assert ended.status_code == 200 and ended.json()["revoked"] is True
+
+
+async def test_arguments_the_tool_refuses_are_400_naming_the_argument_and_nothing_runs(stack: Stack) -> None:
+    # The tool server checks the arguments against the tool's schema: the agent's mistake, which
+    # it can correct, so 400 (not a 502 "Sentinel is unavailable"); the value is never echoed.
+    sid = await stack.start()
+    response = await stack.call(sid, "send_email", {"to": "friend@example.com", "subject": "hi", "body": 12345678})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_arguments" and error["retryable"] is False
+    assert "'body'" in error["message"] and "12345678" not in error["message"]
+    assert stack.outbox() == []
+    fixed = await stack.call(sid, "send_email", {"to": "friend@example.com", "subject": "hi", "body": "text"})
+    assert fixed.status_code == 200 and len(stack.outbox()) == 1
