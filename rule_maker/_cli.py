@@ -1,6 +1,7 @@
 """``python -m rule_maker``: classify tools, draft a policy, push tools to a project.
 
-Thin: parse arguments, call the library, print. It must never print an API key.
+Thin: parse arguments, call the library, print. It must never print an API key,
+nor a raw control character from a catalogue to the terminal.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rule_maker._catalogue import annotate, dump_tools, load_tools
+from rule_maker._catalogue import annotate, dump_tools, load_tools, parse_tools, printable
 from rule_maker._classes import Classification
 from rule_maker._errors import RuleMakerError
 from rule_maker._offline import OfflineClassifier
@@ -44,7 +45,7 @@ def _classify(args: argparse.Namespace) -> int:
             raise RuleMakerError("give either NAME DESCRIPTION or --tools FILE, not both", code="usage")
         tools = load_tools(args.tools)
     elif args.name:
-        tools = [{"name": args.name, "description": args.description or ""}]
+        tools = parse_tools([{"name": args.name, "description": args.description or ""}])
     else:
         raise RuleMakerError("give NAME DESCRIPTION or --tools FILE", code="usage")
     results = classify_tools(tools, offline=args.offline)
@@ -52,7 +53,7 @@ def _classify(args: argparse.Namespace) -> int:
     if args.tools:
         _write(dump_tools(classified), args.out)
         counts = Counter(r.security_class.value for r in results)
-        review = [r.tool for r in results if r.needs_review]
+        review = [printable(r.tool) for r in results if r.needs_review]
         summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         print(f"classified {len(results)} tools: {summary}; needs review: {len(review)}" + (f" ({', '.join(review)})" if review else ""), file=sys.stderr)
     else:

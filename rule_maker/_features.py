@@ -24,6 +24,7 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _WORD = re.compile(r"[a-z]+")
 # Plurals that a bare "strip the s" would mangle.
 _KEEP = frozenset("address access news status bus class process alias business analysis canvas series species this is was has does".split())
+_AUXILIARIES = frozenset("is are was were be been has have had will would can could may might must should".split())
 _VERB_FORMS = {"searches": "search", "fetches": "fetch", "reschedules": "reschedule", "does": "do"}
 
 
@@ -69,6 +70,7 @@ class ToolFeatures:
     description: tuple[str, ...]
     description_verbs: tuple[str, ...]  # verbs that open a sentence of the description
     parameters: tuple[Parameter, ...] = field(default_factory=tuple)
+    name_words: tuple[str, ...] = ()  # every word of the name, in order
 
     @property
     def parameter_words(self) -> frozenset[str]:
@@ -125,9 +127,12 @@ def _sentence_verbs(description: str) -> tuple[str, ...]:
     for sentence in re.split(r"[.\n]+", description):
         ws = words(sentence)
         # "It also sends ...", "This will send ..." open with a subject; skip it.
-        while ws and ws[0] in ("it", "this", "also", "will", "then", "the", "tool", "function", "we", "you", "can", "and"):
+        # An adverb may lead too ("Recursively erases ..."), but "reply" and "apply" are verbs.
+        while ws and (ws[0] in ("it", "this", "also", "will", "then", "the", "tool", "function", "we", "you", "can", "and")
+                      or (ws[0].endswith("ly") and not _is_verb(ws[0]))):
             ws = ws[1:]
-        if ws and _is_verb(ws[0]):
+        # "Transfers are listed newest first": a word before an auxiliary is the subject, not a verb.
+        if ws and _is_verb(ws[0]) and not (len(ws) > 1 and ws[1] in _AUXILIARIES):
             found.append(ws[0])
     return tuple(found)
 
@@ -179,4 +184,5 @@ def extract(tool: Mapping[str, Any]) -> ToolFeatures:
         description=tuple(words(description)),
         description_verbs=description_verbs,
         parameters=_parameters(schema),
+        name_words=tuple(name_words),
     )

@@ -32,7 +32,8 @@ CONSEQUENTIAL_VERBS = frozenset(
     approve sign call dial text sms email mail message notify broadcast wire trade sell charge
     subscribe unsubscribe destroy erase purge wipe terminate kill shutdown merge push release
     donate rent hire fire expel evict unshare exfiltrate upvote retweet like follow unfollow click press
-    block suspend deactivate close transmit dispatch announce place checkout""".split()
+    block suspend deactivate close transmit dispatch announce place checkout
+    drop trash uninstall truncate unlink""".split()
 )
 
 # Prepositions that end the object phrase of a snake_case name (get_users_in_channel).
@@ -108,8 +109,17 @@ QUERY_PARAMS = frozenset("query search keyword keywords filter term terms q".spl
 # Verbs that destroy or take away: no undo, and often a goal of an injection on its own.
 DESTRUCTIVE_VERBS = frozenset(
     """delete remove erase purge wipe destroy drop revoke terminate kill kick ban expel evict
-    unshare trash deactivate suspend uninstall reset""".split()
+    unshare trash deactivate suspend uninstall reset truncate unlink""".split()
 )
+
+# Parameters a read has no use for: who receives something, a command to run, a secret to set.
+# A tool whose name says it reads but that takes one of these may be a write in disguise.
+ACTION_PARAMS = frozenset(
+    "recipient payee beneficiary receiver addressee command cmd script shell password passphrase".split()
+)
+
+# Words that join a second action onto a name (check_and_transfer, get_status_then_wipe_disk).
+NAME_CONJUNCTIONS = frozenset("and then or plus also".split())
 
 
 # Heads that only say "details of": the modifier says whose (user_info is personal, flight_info is not).

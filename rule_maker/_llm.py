@@ -164,11 +164,20 @@ class LLMClassifier:
                         await asyncio.sleep(self._backoff * 2**attempt)
                     continue
                 rationale = " ".join(answer.rationale.split())
-                flagged = answer.security_class is not offline.security_class
-                if flagged:
+                if answer.security_class is not offline.security_class:
+                    # The model may have obeyed the tool's own description; the drafter treats the tool
+                    # as the riskier of the two answers until a person checks it.
                     rationale += f" (offline classifier says {offline.security_class.value})"
+                    return Classification(
+                        str(tool["name"]), answer.security_class, answer.confidence, rationale, self.source, flagged=True,
+                        alternative=offline.security_class,
+                        flag_reason=f"the classifiers disagree: the LLM says {answer.security_class.value}, "
+                        f"the offline classifier says {offline.security_class.value}",
+                    )
+                # Agreeing with the offline answer does not clear what the offline classifier flagged.
                 return Classification(
-                    str(tool["name"]), answer.security_class, answer.confidence, rationale, self.source, flagged=flagged
+                    str(tool["name"]), answer.security_class, answer.confidence, rationale, self.source,
+                    flagged=offline.flagged, alternative=offline.alternative, flag_reason=offline.flag_reason,
                 )
         assert last is not None
         return Classification(
@@ -178,6 +187,8 @@ class LLMClassifier:
             f"LLM failed ({last.code}: {last}); {offline.rationale}",
             "offline-fallback",
             flagged=offline.flagged,
+            alternative=offline.alternative,
+            flag_reason=offline.flag_reason,
         )
 
     async def classify_many(self, tools: Sequence[Mapping[str, Any]]) -> list[Classification]:

@@ -12,17 +12,25 @@ It decides in two steps, each a small sum of weighted evidence:
    acts on) weighs most, then its modifiers (``sent`` emails are the user's own),
    the container it reads from, then words of the description and parameters.
 Confidence is the product of the two steps' margins (winner / (winner + runner-up)).
+
+A name is the cheapest thing to lie with: when the name's verb reads but the
+description, a second verb of the name or the parameters say the tool acts
+(``show_price(to_account, amount)``: "Transfers money"), the riskier reading
+wins, the tool is flagged for review and the read class is kept as the
+alternative. Every result carries an alternative class (the runner-up of the
+less certain step), which the policy drafter uses for a tool to review.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rule_maker._classes import Classification, SecurityClass
 from rule_maker._features import ToolFeatures, extract
 from rule_maker._lexicon import (
+    ACTION_PARAMS,
     CONSEQUENTIAL_HINTS,
     CONSEQUENTIAL_OBJECTS,
     CONSEQUENTIAL_PARAMS,
@@ -31,6 +39,7 @@ from rule_maker._lexicon import (
     CONTAINER_HEADS,
     CONTENT_PARAMS,
     INFO_HEADS,
+    NAME_CONJUNCTIONS,
     PERSON_OBJECTS,
     PERSON_WORDS,
     PUBLIC_ENTITIES,
@@ -71,6 +80,9 @@ class _Evidence:
         """The highest score; a tie goes to the more cautious answer (a write, untrusted, consequential)."""
         return max(cautious_first, key=lambda k: self.scores.get(k, 0.0))
 
+    def runner_up(self, cautious_first: tuple[str, ...], winner: str) -> str:
+        return self.best(tuple(k for k in cautious_first if k != winner))
+
     def top_reasons(self, n: int = 3) -> list[str]:
         ordered = sorted(self.reasons, key=lambda r: -r[0])
         seen: list[str] = []
@@ -90,7 +102,41 @@ def _object_class(word: str) -> SecurityClass | None:
     return None
 
 
-def _kind(f: ToolFeatures) -> _Evidence:
+@dataclass(frozen=True, slots=True)
+class _Conflict:
+    """Evidence that a tool whose name reads acts: the acting verb (if one was said) and why."""
+
+    verb: str | None
+    why: str
+    weight: float
+
+
+def _name_reads_but_acts(f: ToolFeatures) -> list[_Conflict]:
+    """What contradicts a read verb in the name; empty when the name does not read or nothing does."""
+    if f.verb_from != "name" or f.verb not in READ_VERBS:
+        return []
+    found: list[_Conflict] = []
+    # A second action joined onto the name: check_and_transfer, get_status_then_wipe_disk.
+    words = list(f.name_words)
+    for index, word in enumerate(words[:-1]):
+        after = words[index + 1]
+        if word in NAME_CONJUNCTIONS and after in CONSEQUENTIAL_VERBS and not _object_class(after):
+            found.append(_Conflict(after, f"the name reads ('{f.verb}') but also says '{after}'", 2.0))
+            break
+    # What the description says it does ("Transfers money ...", "Executes the given command").
+    acting = [v for v in f.description_verbs if v in CONSEQUENTIAL_VERBS and not _object_class(v)]
+    if acting:
+        found.append(_Conflict(acting[0], f"the name reads ('{f.verb}') but the description says '{acting[0]}'", 2.0))
+    # Parameters no read needs: a recipient, a command, a password, a destination account (to_account).
+    for p in f.parameters:
+        to_something = len(p.words) > 1 and p.words[0] == "to" and bool(set(p.words[1:]) & (CONSEQUENTIAL_OBJECTS | PERSON_WORDS))
+        if set(p.words) & ACTION_PARAMS or to_something:
+            found.append(_Conflict(None, f"the name reads ('{f.verb}') but it takes '{p.name}' (a recipient, command, secret or destination)", 1.5))
+            break
+    return found
+
+
+def _kind(f: ToolFeatures, conflicts: list[_Conflict]) -> _Evidence:
     ev = _Evidence({"read": 0.5, "write": 0.5})  # priors
     weight = 3.0 if f.verb_from == "name" else 2.0
     if f.verb in READ_VERBS:
@@ -106,6 +152,8 @@ def _kind(f: ToolFeatures) -> _Evidence:
             ev.add("read", 1.0, f"parameter '{p.name}' is a query")
     if not f.parameters and f.verb is None:
         ev.add("read", 0.5, "no parameters")
+    for conflict in conflicts:
+        ev.add("write", conflict.weight, conflict.why)
     return ev
 
 
@@ -121,10 +169,13 @@ def _write_class(f: ToolFeatures) -> _Evidence:
         ev.add(_C.value, 2.0, "acts on money, credentials or access")
     if f.head in COMMUNICATION_OBJECTS:
         ev.add(_C.value, 3.0, f"writes a {f.head} that others read")
-    reaching = [p.name for p in f.parameters if set(p.words) & (PERSON_WORDS | CONSEQUENTIAL_PARAMS)]
+    reaching = [p.name for p in f.parameters if set(p.words) & (PERSON_WORDS | CONSEQUENTIAL_PARAMS | ACTION_PARAMS)]
     for name in reaching[:2]:
-        ev.add(_C.value, 1.5, f"parameter '{name}' names a recipient, money or access")
-    side_verbs = [v for v in f.description_verbs[1:] if v in CONSEQUENTIAL_VERBS]
+        ev.add(_C.value, 1.5, f"parameter '{name}' names a recipient, money, access or a command")
+    # The description's first verb counts too when the name's verb is a different one (update_notes:
+    # "Deletes the account"); when it only repeats the name's verb it is no news.
+    said = f.description_verbs if f.verb_from == "name" else f.description_verbs[1:]
+    side_verbs = [v for v in said if v in CONSEQUENTIAL_VERBS and v != f.verb and not _object_class(v)]
     if side_verbs:
         ev.add(_C.value, 2.0, f"description: it also does '{side_verbs[0]}'")
     hinted: dict[str, str] = {}  # one hint prefix counts once, shown by the first word it matched
@@ -194,13 +245,35 @@ class OfflineClassifier:
 
     def classify(self, tool: Mapping[str, Any]) -> Classification:
         f = extract(tool)
-        kind = _kind(f)
-        is_write = kind.best(("write", "read")) == "write"
-        detail = _write_class(f) if is_write else _read_class(f)
-        cls = SecurityClass(detail.best(_WRITE_ORDER if is_write else _READ_ORDER))
-        confidence = kind.margin("write" if is_write else "read") * detail.margin(cls.value)
+        conflicts = _name_reads_but_acts(f)
+        kind = _kind(f, conflicts)
+        acting = next((c.verb for c in conflicts if c.verb), None)
+        # A read the tool's own words say acts is taken as the write it may be (the riskier reading,
+        # RISK_ORDER); a parameter alone only flags it, with the write as its alternative.
+        is_write = acting is not None or kind.best(("write", "read")) == "write"
+        write_features = replace(f, verb=acting, verb_from="description") if conflicts else f
+        detail = _write_class(write_features) if is_write else _read_class(f)
+        order = _WRITE_ORDER if is_write else _READ_ORDER
+        cls = SecurityClass(detail.best(order))
+        kind_margin, detail_margin = kind.margin("write" if is_write else "read"), detail.margin(cls.value)
+        confidence = kind_margin * detail_margin
+        # The alternative: the runner-up of the less certain step.
+        if conflicts or kind_margin < detail_margin:
+            other = _read_class(f) if is_write else _write_class(write_features)
+            alternative = SecurityClass(other.best(_READ_ORDER if is_write else _WRITE_ORDER))
+        else:
+            alternative = SecurityClass(detail.runner_up(order, cls.value))
         reasons = detail.top_reasons(3) or kind.top_reasons(1)
-        if not any(f"'{f.verb}'" in r for r in reasons):
+        lead = next((c for c in conflicts if c.verb), conflicts[0]) if conflicts else None
+        if lead:
+            reasons = [lead.why] + [r for r in reasons if r != lead.why][:2]
+        elif not any(f"'{f.verb}'" in r for r in reasons):
             reasons = kind.top_reasons(1) + reasons[:2]
         rationale = f"{'write' if is_write else 'read'}: " + "; ".join(reasons or ["no known words, default"])
-        return Classification(f.name, cls, confidence, rationale, self.source)
+        flag_reason = ""
+        if lead and is_write:
+            flag_reason = f"{lead.why}: classified as the riskier {cls.value}, not {alternative.value}"
+        elif lead:
+            flag_reason = f"{lead.why}: kept as {cls.value}, but it may be {alternative.value}"
+        return Classification(f.name, cls, confidence, rationale, self.source, flagged=bool(conflicts),
+                              alternative=alternative, flag_reason=flag_reason)

@@ -74,9 +74,28 @@ def test_unknown_mode_is_an_error() -> None:
 
 
 def test_yaml_header_names_tools_to_review_and_unclassified_ones() -> None:
-    tools = [{"name": "a", "class": "SAFE_READ", "needs_review": True}, {"name": "b"}]
+    tools = [{"name": "a", "class": "SAFE_READ", "needs_review": True, "confidence": 0.4}, {"name": "b"}]
     text = policy_yaml(generate_policy(tools), tools)
-    assert "check their class): a" in text and "denied by default: b" in text
+    assert "#   a: low confidence (0.40); candidates SAFE_READ; drafted as SAFE_READ" in text
+    assert "denied by default: b" in text
+
+
+def test_yaml_header_says_why_a_tool_needs_review() -> None:
+    tools = [
+        {"name": "send_money", "class": "SAFE_READ", "needs_review": True, "confidence": 1.0, "alternative_class": "CONSEQUENTIAL_WRITE",
+         "review_reason": "the classifiers disagree: the LLM says SAFE_READ, the offline classifier says CONSEQUENTIAL_WRITE"},
+        {"name": "get_users", "class": "SAFE_READ", "needs_review": True, "confidence": 0.57, "alternative_class": "UNTRUSTED_READ",
+         "review_reason": "low confidence (0.57)"},
+        {"name": "old_catalogue", "class": "SAFE_READ", "needs_review": True, "confidence": 0.9},
+    ]
+    header = [line for line in policy_yaml(generate_policy(tools), tools).splitlines() if line.startswith("#   ")]
+    assert header == [
+        "#   send_money: the classifiers disagree: the LLM says SAFE_READ, the offline classifier says CONSEQUENTIAL_WRITE; "
+        "candidates SAFE_READ or CONSEQUENTIAL_WRITE; drafted as CONSEQUENTIAL_WRITE",
+        "#   get_users: low confidence (0.57); candidates SAFE_READ or UNTRUSTED_READ; drafted as UNTRUSTED_READ",
+        "#   old_catalogue: flagged: two classifiers disagree; candidates SAFE_READ; drafted as SAFE_READ",
+    ]
+    assert "low confidence" not in header[0]
 
 
 @pytest.mark.parametrize("suite", ["slack", "workspace"])
