@@ -68,7 +68,7 @@ class StaticConfigStore:
         self.projects.append(project)
         return project
 
-    async def set_api_key(self, name: str, api_key_sha256: str) -> None:
+    async def set_api_key(self, name: str, api_key_sha256: str, *, expected_sha256: str | None = None) -> None:
         raise NotImplementedError
 
     async def push_tools(self, name: str, tools: Sequence[Mapping[str, Any]]) -> None:

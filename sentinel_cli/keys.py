@@ -10,6 +10,10 @@ examples/sentinel.yaml); ``--config FILE`` overrides all of them.
 
 It must never store or log an API key in clear, and prints each secret once,
 alone on stdout, so it can be captured (``KEY=$(sentinel keys create ...)``).
+The key is printed (and flushed) before its hash is stored, and a rotation
+replaces the hash only if it is still the one read (compare-and-set), so a
+failed print or a concurrent rotation never leaves a project with a key nobody
+was shown.
 """
 
 from __future__ import annotations
@@ -73,34 +77,68 @@ def _create(args: argparse.Namespace) -> int:
 
 async def _create_async(args: argparse.Namespace) -> int:
     from interceptor.config import api_key_sha256, open_backend, settings_from_env
+    from interceptor.config._records import check_name
 
+    check_name(args.project)  # refused before a key is printed
     store = open_backend(settings_from_env(config_path=args.config))
     try:
-        key = new_api_key()
-        key_hash = api_key_sha256(key)
         existing = await _get_project_or_none(store, args.project)
-        if existing is None:
-            await store.create_project(args.project, key_hash)
-            note = f"created project {args.project!r}"
-        elif args.rotate or not existing.api_key_sha256:
-            await store.set_api_key(args.project, key_hash)
-            note = (
-                f"replaced the key of project {args.project!r}; its old key no longer works"
-                if existing.api_key_sha256
-                else f"gave project {args.project!r} its first key"
-            )
-        else:
+        if existing is not None and existing.api_key_sha256 and not args.rotate:
             print(
                 f"sentinel keys create: project {args.project!r} already has a key; "
                 "pass --rotate to replace it (the old key stops working)",
                 file=sys.stderr,
             )
             return 1
+        key = new_api_key()
+        # The key is shown before its hash is stored: if it cannot be shown (a full
+        # disk, a closed pipe), nothing changes and the old key keeps working.
+        if not _show_once(key):
+            print("sentinel keys create: could not write the key to stdout; nothing was changed", file=sys.stderr)
+            return 1
+        key_hash = api_key_sha256(key)
+        if existing is None:
+            await store.create_project(args.project, key_hash)
+            note = f"created project {args.project!r}"
+        else:
+            # Compare-and-set on the hash just read: of two concurrent rotations one
+            # fails (conflict) instead of both printing a key only one of which works.
+            await store.set_api_key(args.project, key_hash, expected_sha256=existing.api_key_sha256)
+            note = (
+                f"replaced the key of project {args.project!r}; its old key no longer works"
+                if existing.api_key_sha256
+                else f"gave project {args.project!r} its first key"
+            )
     finally:
         await store.close()
-    print(key)
     print(f"# {note}; {store!r} holds only the key's SHA-256. This key is shown once.", file=sys.stderr)
     return 0
+
+
+def _show_once(key: str) -> bool:
+    """Print the key and flush; False if it could not be written (stdout full, closed, a broken pipe)."""
+    try:
+        print(key, flush=True)
+        return True
+    except (OSError, ValueError):
+        _silence_stdout()
+        return False
+
+
+def _silence_stdout() -> None:
+    # What is still buffered would fail again when the interpreter flushes stdout
+    # at exit ("Exception ignored ..."); point the descriptor at /dev/null instead.
+    import os
+
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 async def _get_project_or_none(store: Any, name: str) -> Any:
@@ -110,5 +148,9 @@ async def _get_project_or_none(store: Any, name: str) -> Any:
         return await store.get_project(name)
     except ConfigStoreError as exc:
         if exc.code == "config_unavailable" and type(store).__name__ == "YamlConfigStore" and not store.path.exists():
+            folder = store.path.parent if str(store.path.parent) else None
+            if folder is not None and not folder.is_dir():
+                # Refused before a key is printed: it could never be stored.
+                raise ConfigStoreError("config_unavailable", f"{folder}: no such directory for the config file") from None
             return None  # a first key creates the file
         raise

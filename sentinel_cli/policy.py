@@ -82,6 +82,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         if name == "push":
             p.add_argument("file")
             p.add_argument("--author", default=os.environ.get("USER", "unknown"))
+            p.add_argument("--project", dest="file_project", metavar="NAME",
+                           help="the project to take from a config file with several projects (default: PROJECT)")
         if name == "rollback":
             p.add_argument("version", type=int)
             p.add_argument("--author", default=os.environ.get("USER", "unknown"))
@@ -97,16 +99,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def read_document(path: str) -> Any:
+    """The file as the interceptor would read it: JSON, or YAML by PyYAML's rules; a key named twice is an error."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyFileError("unreadable", f"{path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # not UTF-8
+        raise PolicyFileError("unreadable", f"{path}: not UTF-8 text ({exc})") from exc
+    if path.endswith(".json"):
+        try:
+            return json.loads(text, object_pairs_hook=_unique_keys)
+        except (ValueError, RecursionError) as exc:
+            raise PolicyFileError("malformed", f"{path}: not valid JSON: {exc}") from exc
     import yaml
 
+    from interceptor.config import load_yaml, yaml_problem
+
     try:
-        return json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise PolicyFileError("malformed", f"{path}: not valid {'JSON' if path.endswith('.json') else 'YAML'}: {exc}") from exc
+        return load_yaml(text)
+    except yaml.YAMLError as exc:
+        raise PolicyFileError("malformed", f"{path}: not valid YAML: {yaml_problem(exc)}") from exc
+    except RecursionError as exc:
+        raise PolicyFileError("malformed", f"{path}: not valid YAML: nested too deep") from exc
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"duplicate key {key!r}")
+        found[key] = value
+    return found
 
 
 def _pick_project(doc: Mapping[str, Any], project: str | None, path: str) -> Mapping[str, Any]:
@@ -116,7 +139,8 @@ def _pick_project(doc: Mapping[str, Any], project: str | None, path: str) -> Map
     if project is not None:
         found = [p for p in projects if p.get("name") == project]
         if not found:
-            raise PolicyFileError("no_project", f"{path}: no project named {project!r}")
+            names = ", ".join(str(p.get("name")) for p in projects) or "none"
+            raise PolicyFileError("no_project", f"{path}: no project named {project!r} (the file has: {names}; choose one with --project)")
         return found[0]
     if len(projects) != 1:
         names = ", ".join(str(p.get("name")) for p in projects)
@@ -164,8 +188,40 @@ def _compile(args: argparse.Namespace, policy_path: str) -> Any:
 def _now(text: str | None) -> datetime:
     if not text:
         return datetime.now(UTC)
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise PolicyFileError("malformed", f"--now: {text!r} is not an ISO 8601 time (e.g. 2026-01-07T12:00:00+00:00)") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _check_calls(calls: Any, where: str, *, names: tuple[str, ...] = ("args", "arguments")) -> list[Mapping[str, Any]]:
+    """``calls`` as a list of {tool, args|arguments, output} objects, or PolicyFileError naming the first bad one."""
+    if not isinstance(calls, list):
+        raise PolicyFileError("malformed", f"{where}: must be a list of calls, not {_json_type(calls)}")
+    for index, call in enumerate(calls):
+        if not isinstance(call, Mapping):
+            raise PolicyFileError("malformed", f"{where}[{index}]: a call is an object {{tool, args, output}}, not {_json_type(call)}")
+        if not isinstance(call.get("tool"), str) or not call["tool"]:
+            raise PolicyFileError("malformed", f"{where}[{index}].tool: must be the tool's name")
+        for name in names:
+            if call.get(name) is not None and not isinstance(call[name], Mapping):
+                raise PolicyFileError("malformed", f"{where}[{index}].{name}: must be an object, not {_json_type(call[name])}")
+    return calls
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    return "an object" if isinstance(value, Mapping) else type(value).__name__
 
 
 def _fail(exc: Exception, path: str | None = None) -> int:
@@ -247,11 +303,18 @@ def _lint(args: argparse.Namespace) -> int:
 def _history_arg(text: str | None) -> list[Any]:
     if not text:
         return []
-    raw = Path(text[1:]).read_text(encoding="utf-8") if text.startswith("@") else text
-    data = json.loads(raw)
+    where = f"--history {text}" if text.startswith("@") else "--history"
+    try:
+        raw = Path(text[1:]).read_text(encoding="utf-8") if text.startswith("@") else text
+    except (OSError, ValueError) as exc:
+        raise PolicyFileError("unreadable", f"{where}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise PolicyFileError("malformed", f"{where}: not valid JSON: {exc}") from None
     if not isinstance(data, list):
-        raise PolicyFileError("malformed", "--history must be a JSON list of calls")
-    return data
+        raise PolicyFileError("malformed", f"{where}: must be a JSON list of calls")
+    return _check_calls(data, where)
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -259,9 +322,15 @@ def _explain(args: argparse.Namespace) -> int:
 
     try:
         policy = _compile(args, args.policy)
-        call_raw = json.loads(args.call)
+        try:
+            call_raw = json.loads(args.call)
+        except (ValueError, RecursionError) as exc:
+            raise PolicyFileError("malformed", f"--call: not valid JSON: {exc}") from None
         if not isinstance(call_raw, Mapping) or not isinstance(call_raw.get("tool"), str):
             raise PolicyFileError("malformed", '--call must be {"tool": ..., "arguments": {...}}')
+        for name in ("arguments", "args"):
+            if call_raw.get(name) is not None and not isinstance(call_raw[name], Mapping):
+                raise PolicyFileError("malformed", f"--call: {name} must be an object, not {_json_type(call_raw[name])}")
         now = _now(args.now)
         project = args.project or ""
         earlier, facts = replay(policy, _history_arg(args.history), now, project=project, agent=args.agent)
@@ -311,16 +380,28 @@ def _simulate(args: argparse.Namespace) -> int:
                         continue
                     try:
                         trace = json.loads(line)
-                    except ValueError as exc:
+                    except (ValueError, RecursionError) as exc:
                         raise PolicyFileError("malformed", f"{args.trace}:{number}: not JSON: {exc}") from exc
+                    _check_trace(trace, f"{args.trace}:{number}")
                     result = simulate_trace(policy, trace, now, project=args.project or "", agent=args.agent)
                     out.write(json.dumps(result) + "\n")
         finally:
             if out is not sys.stdout:
                 out.close()
-    except (PolicyError, PolicyFileError, OSError) as exc:
+    except (PolicyError, PolicyFileError) as exc:
         return _fail(exc, args.policy)
+    except OSError as exc:
+        return _fail(PolicyFileError("unreadable", f"{exc.filename or args.trace}: {exc.strerror or exc}"))
     return 0
+
+
+def _check_trace(trace: Any, where: str) -> None:
+    # A trace the simulator would read as empty must not pass as "no decisions".
+    if not isinstance(trace, Mapping):
+        raise PolicyFileError("malformed", f"{where}: a trace is an object {{id, calls: [...]}}, not {_json_type(trace)}")
+    if "calls" not in trace:
+        raise PolicyFileError("malformed", f"{where}: the trace has no `calls` list")
+    _check_calls(trace["calls"], f"{where}: calls", names=("args",))
 
 
 # --------------------------------------------------------------------------- store commands
@@ -365,7 +446,8 @@ def _push(args: argparse.Namespace) -> int:
     from interceptor.policy import PolicyError, compile_policy
 
     async def action(store: Any) -> int:
-        policies, _ = load_policy(args.file)
+        # A config file's project is chosen by name (--project, else PROJECT): never another project's policy.
+        policies, _ = load_policy(args.file, args.file_project or args.project_name)
         project = await store.get_project(args.project_name)
         if project is None:
             raise PolicyFileError("no_project", f"no project named {args.project_name!r} in the store")

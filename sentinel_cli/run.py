@@ -175,7 +175,27 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(0)  # unwinds run_stack, which stops both services
 
 
+def config_problem(config: str) -> str | None:
+    """Why the interceptor could not read this YAML config file, or None if it can.
+
+    The interceptor itself starts without a readable store and fails closed per
+    request (a database may come back); a file that is missing or invalid on a
+    laptop is a mistake to report before anything starts.
+    """
+    from interceptor.config import ConfigStoreError, YamlConfigStore
+
+    try:
+        asyncio.run(YamlConfigStore(config).list_projects())
+    except ConfigStoreError as exc:
+        return exc.message
+    return None
+
+
 def _up(args: argparse.Namespace) -> int:
+    problem = config_problem(args.config)
+    if problem is not None:
+        print(f"sentinel up: not starting: {problem}", file=sys.stderr)
+        return 2
     var_dir = Path(args.var_dir).resolve()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with run_stack(config=args.config, var_dir=var_dir, host=args.host, port=args.port, mcp_port=args.mcp_port, quiet=False) as stack:
@@ -278,6 +298,10 @@ def _check(outcomes: list[Outcome], var_dir: Path) -> list[str]:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    problem = config_problem(args.config)
+    if problem is not None:
+        print(f"sentinel demo: not starting: {problem}", file=sys.stderr)
+        return 2
     tmp = Path(tempfile.mkdtemp(prefix="sentinel-demo-"))
     print(f"Starting the tool server and the interceptor (state and audit logs in {tmp}) ...")
     with run_stack(config=args.config, var_dir=tmp) as stack:

@@ -17,6 +17,7 @@ from interceptor.config._model import ConfigStore, ConfigStoreError, PolicyVersi
 from interceptor.config._open import ConfigSettings, open_backend, open_config_store, settings_from_env
 from interceptor.config._records import api_key_sha256
 from interceptor.config._yaml import YamlConfigStore
+from interceptor.config._yaml_file import load_yaml, yaml_problem
 
 if TYPE_CHECKING:
     from interceptor.config._postgres import PostgresConfigStore
@@ -33,9 +34,11 @@ __all__ = [
     "SupabaseConfigStore",
     "YamlConfigStore",
     "api_key_sha256",
+    "load_yaml",
     "open_backend",
     "open_config_store",
     "settings_from_env",
+    "yaml_problem",
 ]
 
 

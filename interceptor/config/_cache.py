@@ -167,9 +167,12 @@ class CachedConfigStore:
         finally:
             self.invalidate()
 
-    async def set_api_key(self, name: str, api_key_sha256: str) -> None:
+    async def set_api_key(self, name: str, api_key_sha256: str, *, expected_sha256: str | None = None) -> None:
         try:
-            await self.store.set_api_key(name, api_key_sha256)
+            if expected_sha256 is None:
+                await self.store.set_api_key(name, api_key_sha256)
+            else:
+                await self.store.set_api_key(name, api_key_sha256, expected_sha256=expected_sha256)
         finally:
             self.invalidate()
 

@@ -9,6 +9,7 @@ The error tree (one root, ``code`` is machine-readable and safe to show):
         project_not_found    a write named a project that does not exist
         project_exists       create_project named an existing project
         version_not_found    rollback named a version that was never pushed
+        conflict             a compare-and-set write found the value changed since it was read
 
 Messages never contain API keys, key hashes of other projects, or connection strings.
 """
@@ -70,7 +71,9 @@ class ConfigStore(Protocol):
 
     async def create_project(self, name: str, api_key_sha256: str) -> Project: ...
 
-    async def set_api_key(self, name: str, api_key_sha256: str) -> None: ...
+    async def set_api_key(self, name: str, api_key_sha256: str, *, expected_sha256: str | None = None) -> None:
+        """Replace the project's key hash; with ``expected_sha256`` only if it still holds that one
+        ("" for no key yet), else ConfigStoreError('conflict') and nothing changes."""
 
     async def push_tools(self, name: str, tools: Sequence[Mapping[str, Any]]) -> None: ...
 

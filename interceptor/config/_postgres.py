@@ -21,6 +21,7 @@ import orjson
 
 from interceptor.config._model import ConfigStoreError, PolicyVersion, Project
 from interceptor.config._records import (
+    check_json,
     check_key_hash,
     check_name,
     check_policies,
@@ -103,8 +104,12 @@ class PostgresConfigStore:
                     raise ConfigStoreError("config_unavailable", f"PostgreSQL refused the connection ({exc.sqlstate})") from None
                 try:
                     await self._migrate(pool)
-                except BaseException:
+                except BaseException as exc:
                     await pool.close()
+                    if isinstance(exc, asyncpg.PostgresError):
+                        raise ConfigStoreError("config_unavailable", _migration_failure(exc, self._schema)) from None
+                    if isinstance(exc, _UNAVAILABLE):
+                        raise ConfigStoreError("config_unavailable", f"PostgreSQL unreachable ({type(exc).__name__})") from None
                     raise
                 self._pool = pool
         return self._pool
@@ -174,15 +179,32 @@ class PostgresConfigStore:
         )
         return project_from_row(dict(row), f"projects[{name}]")
 
-    async def set_api_key(self, name: str, api_key_sha256: str) -> None:
+    async def set_api_key(self, name: str, api_key_sha256: str, *, expected_sha256: str | None = None) -> None:
         key_hash = check_key_hash(api_key_sha256)
-        await self._update(name, "api_key_sha256", key_hash)
+        if expected_sha256 is None:
+            await self._update(name, "api_key_sha256", key_hash)
+            return
+        found = await self._run(
+            "fetchval",
+            "update projects set api_key_sha256 = $2, updated_at = now()"
+            " where name = $1 and coalesce(lower(api_key_sha256), '') = $3 returning 1",
+            name,
+            key_hash,
+            expected_sha256.lower(),
+            taken="that key is in use by another project",
+        )
+        if found is None:
+            await self._need(name)
+            raise ConfigStoreError("conflict", f"the key of project {name!r} changed since it was read; nothing was written")
 
     async def push_tools(self, name: str, tools: Sequence[Mapping[str, Any]]) -> None:
-        await self._update(name, "tools", list(check_tools(tools)))
+        clean = list(check_tools(tools))
+        check_json(clean, "tools")
+        await self._update(name, "tools", clean)
 
     async def push_policy(self, name: str, policies: Mapping[str, Any], author: str, note: str = "") -> int:
         clean = check_policies(policies)
+        check_json(clean, "policies")
         version = await self._run("fetchval", "select sentinel_push_policy($1, $2::jsonb, $3, $4)", name, clean, author, note)
         return int(version)
 
@@ -209,3 +231,12 @@ class PostgresConfigStore:
     async def _need(self, name: str) -> None:
         if await self._run("fetchval", "select 1 from projects where name = $1", name) is None:
             raise ConfigStoreError("project_not_found", f"no project named {name!r}")
+
+
+def _migration_failure(exc: asyncpg.PostgresError, schema: str | None) -> str:
+    # 3F000 invalid_schema_name: "no schema has been selected to create in" when search_path names none that exists.
+    if exc.sqlstate == "3F000" and schema:
+        return f"PostgreSQL schema {schema!r} does not exist (SENTINEL_DATABASE_SCHEMA); create it or unset the variable"
+    if exc.sqlstate == "42501":
+        return "PostgreSQL refused the migrations: the role may not create the tables (42501 insufficient_privilege)"
+    return f"PostgreSQL migrations failed ({exc.sqlstate})"

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from interceptor.config._model import ConfigStoreError, PolicyVersion, Project
+from interceptor.policy._compile import json_value_problems
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -59,6 +60,18 @@ def check_policies(value: object, where: str = "policies") -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigStoreError("invalid_argument", f"{where}: must be a mapping (staticRules, taintRules, ...)")
     return dict(value)
+
+
+def check_json(value: object, where: str) -> None:
+    """Refuse to store what is not a JSON value (Infinity, a date, a 24-digit integer ...).
+
+    A store would keep something else (orjson writes Infinity as null) or fail
+    with a driver error; `compile_policy` refuses the same values, so validate,
+    push and the interceptor agree.
+    """
+    problems = json_value_problems(value, where)
+    if problems:
+        raise ConfigStoreError("invalid_argument", "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""))
 
 
 def project_from_row(row: Mapping[str, Any], where: str) -> Project:

@@ -21,6 +21,7 @@ from postgrest.exceptions import APIError
 
 from interceptor.config._model import ConfigStoreError, PolicyVersion, Project
 from interceptor.config._records import (
+    check_json,
     check_key_hash,
     check_name,
     check_policies,
@@ -125,14 +126,31 @@ class SupabaseConfigStore:
         rows = _rows(await self._execute(lambda c: c.table("projects").insert(row)))
         return project_from_row(rows[0], f"projects[{name}]") if rows else Project(name=name, api_key_sha256=key_hash)
 
-    async def set_api_key(self, name: str, api_key_sha256: str) -> None:
-        await self._update(name, {"api_key_sha256": check_key_hash(api_key_sha256)})
+    async def set_api_key(self, name: str, api_key_sha256: str, *, expected_sha256: str | None = None) -> None:
+        key_hash = check_key_hash(api_key_sha256)
+        if expected_sha256 is None:
+            await self._update(name, {"api_key_sha256": key_hash})
+            return
+        values = {"api_key_sha256": key_hash, "updated_at": now_utc().isoformat()}
+
+        def build(c: Any) -> Any:
+            query = c.table("projects").update(values).eq("name", name)
+            # Hashes are stored lower-case (check_key_hash); a project without a key has none.
+            return query.eq("api_key_sha256", expected_sha256.lower()) if expected_sha256 else query.is_("api_key_sha256", "null")
+
+        if not _rows(await self._execute(build)):
+            await self._need(name)
+            raise ConfigStoreError("conflict", f"the key of project {name!r} changed since it was read; nothing was written")
 
     async def push_tools(self, name: str, tools: Sequence[Mapping[str, Any]]) -> None:
-        await self._update(name, {"tools": list(check_tools(tools))})
+        clean = list(check_tools(tools))
+        check_json(clean, "tools")
+        await self._update(name, {"tools": clean})
 
     async def push_policy(self, name: str, policies: Mapping[str, Any], author: str, note: str = "") -> int:
-        params = {"p_project": name, "p_policies": check_policies(policies), "p_author": author, "p_note": note}
+        clean = check_policies(policies)
+        check_json(clean, "policies")
+        params = {"p_project": name, "p_policies": clean, "p_author": author, "p_note": note}
         version = await self._execute(lambda c: c.rpc("sentinel_push_policy", params))
         if not isinstance(version, int):
             raise ConfigStoreError("config_invalid", "sentinel_push_policy did not return a version number")

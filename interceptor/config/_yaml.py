@@ -24,6 +24,7 @@ import yaml
 
 from interceptor.config._model import ConfigStoreError, PolicyVersion, Project
 from interceptor.config._records import (
+    check_json,
     check_key_hash,
     check_name,
     check_policies,
@@ -33,9 +34,7 @@ from interceptor.config._records import (
     project_from_row,
     version_from_row,
 )
-from interceptor.config._yaml_file import directory_lock, edit, plain, replace
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from interceptor.config._yaml_file import directory_lock, edit, load_yaml, plain, replace, yaml_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +47,9 @@ class _Parsed:
 
 def _parse(text: str, path: Path) -> _Parsed:
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        place = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigStoreError("config_invalid", f"{path}: not valid YAML{place}") from None
+        raise ConfigStoreError("config_invalid", f"{path}: not valid YAML: {yaml_problem(exc)}") from None
     if data is None:
         data = {}
     if not isinstance(data, Mapping) or not isinstance(data.get("projects", []) or [], list):
@@ -158,22 +155,38 @@ class YamlConfigStore:
         await self._write(change, create=True)
         return Project(name=name, api_key_sha256=key_hash)
 
-    async def set_api_key(self, name: str, api_key_sha256: str) -> None:
+    async def set_api_key(self, name: str, api_key_sha256: str, *, expected_sha256: str | None = None) -> None:
         key_hash = check_key_hash(api_key_sha256)
-        await self._write(lambda doc: _set(_need(doc, name), "api_key_sha256", key_hash))
+
+        def change(doc: dict[str, Any]) -> None:
+            entry = _need(doc, name)
+            if expected_sha256 is not None and str(entry.get("api_key_sha256") or "").lower() != expected_sha256.lower():
+                raise ConfigStoreError("conflict", f"the key of project {name!r} changed since it was read; nothing was written")
+            _set(entry, "api_key_sha256", key_hash)
+
+        await self._write(change)
 
     async def push_tools(self, name: str, tools: Sequence[Mapping[str, Any]]) -> None:
         clean = [dict(t) for t in check_tools(tools)]
-        await self._write(lambda doc: _set(_need(doc, name), "tools", clean))
+        check_json(clean, "tools")
+
+        def expect(before: _Parsed, after: _Parsed) -> None:
+            _reads_back(list(after.by_name[name].tools), clean, "tools")
+
+        await self._write(lambda doc: _set(_need(doc, name), "tools", clean), expect=expect)
 
     async def push_policy(self, name: str, policies: Mapping[str, Any], author: str, note: str = "") -> int:
         clean = check_policies(policies)
+        check_json(clean, "policies")
         pushed: list[int] = []
 
         def change(doc: dict[str, Any]) -> None:
             pushed.append(_push(_need(doc, name), clean, author, note))
 
-        await self._write(change)
+        def expect(before: _Parsed, after: _Parsed) -> None:
+            _reads_back(after.by_name[name].policies, clean, "policies")
+
+        await self._write(change, expect=expect)
         return pushed[0]
 
     async def rollback(self, name: str, version: int, author: str) -> int:
@@ -188,28 +201,47 @@ class YamlConfigStore:
                     return
             raise ConfigStoreError("version_not_found", f"project {name!r} has no policy version {version}")
 
-        await self._write(change)
+        def expect(before: _Parsed, after: _Parsed) -> None:
+            # The version comes back as the interceptor read it then, not as ruamel reads it.
+            old = [dict(v.policies) for v in before.history.get(name, ()) if v.version == version]
+            wanted = old[-1] if old else {}
+            check_json(wanted, "policies")
+            _reads_back(after.by_name[name].policies, wanted, "policies")
+
+        await self._write(change, expect=expect)
         return pushed[0]
 
-    async def _write(self, change: Callable[[dict[str, Any]], None], *, create: bool = False) -> None:
+    async def _write(
+        self,
+        change: Callable[[dict[str, Any]], None],
+        *,
+        create: bool = False,
+        expect: Callable[[_Parsed, _Parsed], None] | None = None,
+    ) -> None:
         async with self._write_lock:
-            await asyncio.to_thread(self._rewrite, change, create)
+            await asyncio.to_thread(self._rewrite, change, create, expect)
         self._stamp = None  # the next read parses what was written
 
-    def _rewrite(self, change: Callable[[dict[str, Any]], None], create: bool) -> None:
-        with directory_lock(self.path.parent if str(self.path.parent) else Path(".")):
-            try:
-                text = self.path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                if not create:
-                    raise ConfigStoreError("config_unavailable", f"{self.path}: no such config file") from None
-                text = ""
-            except OSError as exc:
-                raise ConfigStoreError("config_unavailable", f"{self.path}: {exc.strerror}") from None
-            _parse(text, self.path)  # never rewrite a file that is not valid to begin with
-            out = edit(text, change)
-            _parse(out, self.path)  # and never write one that is not
-            replace(self.path, out)
+    def _rewrite(
+        self, change: Callable[[dict[str, Any]], None], create: bool, expect: Callable[[_Parsed, _Parsed], None] | None
+    ) -> None:
+        directory = self.path.parent if str(self.path.parent) else Path(".")
+        try:
+            with directory_lock(directory):
+                try:
+                    text = self.path.read_text(encoding="utf-8")
+                except FileNotFoundError:
+                    if not create:
+                        raise ConfigStoreError("config_unavailable", f"{self.path}: no such config file") from None
+                    text = ""
+                before = _parse(text, self.path)  # never rewrite a file that is not valid to begin with
+                out = edit(text, change)
+                after = _parse(out, self.path)  # and never write one that is not
+                if expect is not None:
+                    expect(before, after)  # nor one that reads back as something else than was asked
+                replace(self.path, out)
+        except OSError as exc:
+            raise ConfigStoreError("config_unavailable", f"{self.path}: cannot write ({exc.strerror or type(exc).__name__})") from None
 
 
 def _find(doc: Mapping[str, Any], name: str) -> Any:
@@ -245,3 +277,33 @@ def _push(entry: Any, policies: dict[str, Any], author: str, note: str) -> int:
     record["policies"] = plain(policies)
     history.append(record)
     return version
+
+
+def _reads_back(got: Any, wanted: Any, where: str) -> None:
+    difference = _difference(got, wanted, where)
+    if difference is not None:
+        raise ConfigStoreError(
+            "invalid_argument", f"{difference}: would read back from YAML as something else; nothing was written"
+        )
+
+
+def _difference(got: Any, wanted: Any, where: str) -> str | None:
+    """The first place where ``got`` is not ``wanted`` (types compared too: True is not 1, 1 is not 1.0)."""
+    if isinstance(wanted, Mapping):
+        if not isinstance(got, Mapping) or set(got) != set(wanted):
+            return where
+        for key in wanted:
+            found = _difference(got[key], wanted[key], f"{where}.{key}")
+            if found is not None:
+                return found
+        return None
+    if isinstance(wanted, list | tuple):
+        if not isinstance(got, list | tuple) or len(got) != len(wanted):
+            return where
+        for index, (a, b) in enumerate(zip(got, wanted, strict=True)):
+            found = _difference(a, b, f"{where}[{index}]")
+            if found is not None:
+                return found
+        return None
+    same_type = type(got) is type(wanted) or (isinstance(got, str) and isinstance(wanted, str))
+    return None if same_type and got == wanted else where

@@ -13,16 +13,19 @@ extended one, in this order for each tool (first match wins):
     6. default            policies.default (deny unless stated)
 
 A tool that is neither defined in ``tools`` nor named in ``staticRules`` is
-denied before all of that (rule ``unknown_tool``). Rules are indexed by tool
+denied before all of that (rule ``unknown_tool``). Policies and tools must be
+JSON values (``json_value_problems``): every config store keeps exactly those,
+so what validates here is what the interceptor reads back after a push. Rules are indexed by tool
 at compile time, so a decision only looks at rules that can match its tool.
 This module must never do I/O or read the clock.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from interceptor.policy._conditions import (
@@ -44,6 +47,9 @@ _EFFECTS = {"allow": Effect.ALLOW, "deny": Effect.DENY, "require_approval": Effe
 _RULE_KEYS = {"name", "effect", "reason", "when", "unless", "add_tags", "description"}
 _WHEN_KEYS = {"tool", "class", "args", "taint", "history", "agent", "project", "time", "flows_from_untrusted"}
 Reason = Callable[[ToolCall, SessionFacts], str]
+# Integers must stay within |n| < 2**63: the PostgreSQL store's JSON codec (orjson)
+# keeps no more, and the engine reads numbers as 64-bit values.
+MAX_INT = 2**63
 
 
 class PolicyError(ValueError):
@@ -87,6 +93,59 @@ class CompiledPolicy:
 
     def candidates(self, tool: str) -> tuple[Rule, ...]:
         return self.by_tool.get(tool, ())
+
+
+def json_value_problems(value: Any, place: str) -> list[str]:
+    """Every place in ``value`` that is not a JSON value, with what it is instead.
+
+    JSON values: mappings with text keys, lists (tuples too), text, booleans,
+    null, finite floats and integers with |n| < 2**63. YAML also has dates,
+    timestamps, binary, sets, non-text keys and .inf/.nan; a store would turn
+    those into something else (or refuse them), so a policy must not hold them.
+    """
+    problems: list[str] = []
+    stack: list[tuple[Any, str]] = [(value, place)]
+    while stack:  # no recursion: a deeply nested document is a problem list, not a crash
+        item, where = stack.pop()
+        if item is None or isinstance(item, str | bool):
+            continue
+        if isinstance(item, int):
+            if not -MAX_INT < item < MAX_INT:
+                problems.append(f"{where}: not a JSON value (an integer of {len(str(abs(item)))} digits, beyond ±(2**63 - 1))")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                problems.append(f"{where}: not a JSON value ({'NaN' if item != item else 'Infinity' if item > 0 else '-Infinity'})")
+        elif isinstance(item, Mapping):
+            entries = []
+            for key, sub in item.items():
+                if isinstance(key, str):
+                    entries.append((sub, f"{where}.{key}"))
+                else:
+                    problems.append(f"{where}: not a JSON value (the key {key!r} is {_kind(key)}, not text; quote it)")
+            stack.extend(reversed(entries))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed([(sub, f"{where}[{index}]") for index, sub in enumerate(item)]))
+        else:
+            problems.append(f"{where}: not a JSON value ({_kind(item)}; quote it to make it text)")
+    return problems
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, datetime):
+        return "a timestamp"
+    if isinstance(value, date):
+        return "a date"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if value is None:
+        return "null"
+    if isinstance(value, bytes | bytearray):
+        return "binary data"
+    if isinstance(value, set | frozenset):
+        return "a set"
+    return f"a {type(value).__name__}"
 
 
 def _parse_tools(tools: Sequence[Mapping[str, Any]] | None, problems: list[str]) -> tuple[set[str], dict[str, str]]:
@@ -277,6 +336,9 @@ def compile_policy(policies: Mapping[str, Any] | None, tools: Sequence[Mapping[s
     if policies is not None and not isinstance(policies, Mapping):
         raise PolicyError(["policies: must be a mapping (staticRules, taintRules, rules, default)"])
     policies = policies or {}
+    problems.extend(json_value_problems(policies, "policies"))
+    if tools is not None:
+        problems.extend(json_value_problems(tools, "tools"))
     tool_names, classes = _parse_tools(tools, problems)
     static, adds, checks, block_second = _parse_original(policies, problems)
     all_tools = frozenset(tool_names | set(static))

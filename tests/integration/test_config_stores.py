@@ -102,6 +102,8 @@ class DataApiOverPostgres:
                 where.append(f"{_ident(key)}::text = ${len(args)}")
             elif value == "not.is.null":
                 where.append(f"{_ident(key)} is not null")
+            elif value == "is.null":
+                where.append(f"{_ident(key)} is null")
             else:
                 raise ValueError(f"filter {key}={value} is not one the store sends")
         cond = (" where " + " and ".join(where)) if where else ""
@@ -241,6 +243,46 @@ async def test_set_api_key_replaces_the_old_key(store: Any) -> None:
     with pytest.raises(ConfigStoreError) as caught:
         await store.set_api_key("nobody", api_key_sha256("sk-x"))
     assert caught.value.code == "project_not_found"
+
+
+async def test_set_api_key_with_the_expected_hash_is_a_compare_and_set(store: Any) -> None:
+    # Two rotations that read the same old hash: the second must not silently win.
+    await store.set_api_key("acme", api_key_sha256("sk-first"), expected_sha256=api_key_sha256("sk-acme"))
+    with pytest.raises(ConfigStoreError) as caught:
+        await store.set_api_key("acme", api_key_sha256("sk-second"), expected_sha256=api_key_sha256("sk-acme"))
+    assert caught.value.code == "conflict"
+    assert (await store.find_by_key_hash(api_key_sha256("sk-first"))).name == "acme"
+    assert await store.find_by_key_hash(api_key_sha256("sk-second")) is None
+    with pytest.raises(ConfigStoreError) as caught:
+        await store.set_api_key("nobody", api_key_sha256("sk-x"), expected_sha256=api_key_sha256("sk-acme"))
+    assert caught.value.code == "project_not_found"
+
+
+@pytest.mark.parametrize(("kind", "value"), [
+    ("policy", {"rules": [{"name": "u", "effect": "allow", "when": {"tool": "t", "args": {"n": {"lt": float("inf")}}}}]}),
+    ("policy", {"rules": [{"name": "c", "effect": "deny", "when": {"tool": "t", "args": {"n": {"gt": 10**23}}}}]}),
+    ("policy", {"staticRules": {"t": "ALLOW"}, "note": datetime(2026, 1, 1, tzinfo=UTC)}),
+    ("tools", [{"name": "t", "input_schema": {"maximum": float("nan")}}]),
+])
+async def test_a_value_that_is_not_json_is_refused_not_stored_as_something_else(store: Any, kind: str, value: Any) -> None:
+    # orjson wrote Infinity as null, a 24-digit integer failed as "PostgreSQL error 22000".
+    with pytest.raises(ConfigStoreError) as caught:
+        if kind == "policy":
+            await store.push_policy("acme", value, "mallory")
+        else:
+            await store.push_tools("acme", value)
+    assert caught.value.code == "invalid_argument" and "not a JSON value" in caught.value.message
+    acme = await store.get_project("acme")
+    assert acme.policies == {} and acme.tools == () and await store.policy_history("acme") == []
+
+
+async def test_a_missing_schema_is_a_clear_config_error(pg_schema: str) -> None:
+    store = PostgresConfigStore(POSTGRES_DSN, schema=pg_schema + "_missing")
+    with pytest.raises(ConfigStoreError) as caught:
+        await store.open()
+    assert caught.value.code == "config_unavailable"
+    assert f"schema '{pg_schema}_missing' does not exist" in caught.value.message
+    await store.close()
 
 
 async def test_pushed_tools_are_what_the_project_reads(store: Any) -> None:

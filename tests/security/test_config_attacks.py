@@ -179,3 +179,44 @@ async def test_a_rotated_api_key_stops_working_within_the_cache_ttl(tmp_path: Pa
         await asyncio.sleep(0.5)
         assert (await harness.client.post("/session/start", headers=start)).status_code == 401
         assert (await harness.client.post("/session/start", headers={"X-Sentinel-Key": new})).status_code == 200
+
+
+async def test_duplicate_key_smuggling_a_later_allow_past_validate_fails_closed(tmp_path: Path) -> None:
+    # `staticRules: {x: DENY, x: ALLOW}` read last-wins would validate and load ALLOW;
+    # the file is invalid instead, and the interceptor serves no call from it.
+    from interceptor.testing import running_interceptor
+
+    config = tmp_path / "sentinel.yaml"
+    config.write_text(
+        "projects:\n  - name: a\n"
+        f"    api_key_sha256: {api_key_sha256('sk-a')}\n"
+        "    tools: []\n    policies:\n      staticRules: {x: DENY, x: ALLOW}\n"
+    )
+    assert main(["policy", "validate", str(config)]) == 2
+    async with running_interceptor(None, config_path=config, audit_log=tmp_path / "audit.jsonl") as harness:  # type: ignore[arg-type]
+        response = await harness.client.post("/session/start", headers={"X-Sentinel-Key": "sk-a"})
+        assert response.status_code == 503 and response.json()["error"]["code"] == "config_unavailable"
+
+
+async def test_push_of_an_ambiguous_scalar_cannot_flip_a_deny_list(tmp_path: Path) -> None:
+    # A deny list of "off"/"no" must not come back as [False, False] after a push (YAML 1.1 reader).
+    store = YamlConfigStore(tmp_path / "sentinel.yaml")
+    await store.create_project("a", api_key_sha256("sk-a"))
+    rule = {"name": "no-off", "effect": "deny", "when": {"tool": "set_mode", "args": {"mode": {"in": ["off", "no", "1:20"]}}}}
+    await store.push_policy("a", {"default": "allow", "rules": [rule]}, "alice")
+    project = await YamlConfigStore(tmp_path / "sentinel.yaml").get_project("a")
+    assert project is not None and project.policies["rules"][0]["when"]["args"]["mode"]["in"] == ["off", "no", "1:20"]
+
+
+@pytest.mark.parametrize("policies", [
+    {"rules": [{"name": "r", "effect": "allow", "when": {"tool": "t", "args": {"amount": {"lt": float("inf")}}}}]},
+    {"rules": [{"name": "r", "effect": "deny", "when": {"tool": "t", "args": {"amount": {"gt": 10**23}}}}]},
+])
+async def test_non_json_policy_value_is_never_stored_as_something_else(tmp_path: Path, policies: dict[str, object]) -> None:
+    # Infinity stored as null made every call of the project fail; a 24-digit integer was a bare driver error.
+    store = YamlConfigStore(tmp_path / "sentinel.yaml")
+    await store.create_project("a", api_key_sha256("sk-a"))
+    with pytest.raises(ConfigStoreError) as caught:
+        await store.push_policy("a", policies, "mallory")
+    assert caught.value.code == "invalid_argument" and "not a JSON value" in caught.value.message
+    assert (await store.policy_history("a")) == []
