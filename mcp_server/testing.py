@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from mcp_server.app import create_app
 from mcp_server.registry import ToolRegistry
 from mcp_server.settings import McpSettings
+from mcp_server.trust import TrustStore
 from sentinel_contract import SigningKeyPair, generate_keypair, sign_call, sign_registration, sign_revocation
 
 __all__ = ["BACKENDS", "Clock", "McpHarness", "Session", "assert_refused"]
@@ -72,6 +73,7 @@ class McpHarness:
         identity: SigningKeyPair | None = None,
         registry: ToolRegistry | None = None,
         clock: Clock | None = None,
+        trust_store: TrustStore | None = None,
         **overrides: Any,
     ) -> AsyncIterator[McpHarness]:
         identity = identity or generate_keypair()
@@ -84,7 +86,7 @@ class McpHarness:
             mcp_data_dir=root / "mcp-data",
             **overrides,
         )
-        app = create_app(settings, registry=registry, clock=clock)
+        app = create_app(settings, registry=registry, clock=clock, trust_store=trust_store)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://mcp.test") as client:

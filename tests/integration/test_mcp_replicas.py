@@ -7,11 +7,8 @@ import asyncio
 import time
 from contextlib import AsyncExitStack
 
-import httpx
 import pytest
 
-from mcp_server.app import create_app
-from mcp_server.settings import McpSettings
 from mcp_server.testing import Clock, McpHarness
 from mcp_server.trust import RedisTrustStore
 from sentinel_contract import generate_keypair, sign_registration
@@ -86,18 +83,12 @@ async def test_redis_down_refuses_calls_and_executes_nothing(tmp_path):
     async with McpHarness.open(tmp_path, identity=identity) as healthy:
         session = await healthy.register()
         token = healthy.sign(session, "send_email", EMAIL)
-    settings = McpSettings(interceptor_public_keys=identity.public_b64, mcp_audit_log=tmp_path / "audit2.jsonl",
-                           mcp_data_dir=tmp_path / "mcp-data")
-    app = create_app(settings, trust_store=dead)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mcp") as client:
-            body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                    "params": {"name": "send_email", "arguments": EMAIL}}
-            answer = (await client.post("/rpc", json=body, headers={"authorization": f"Bearer {token}"})).json()
-            assert answer["error"]["code"] == -32010 and answer["error"]["data"]["reason"] == "store_unavailable"
-            registration = sign_registration(identity.private, iss="i", aud="sentinel-mcp", sid="s-new",
-                                             public_key=generate_keypair().public_b64, exp=int(time.time()) + 60)
-            response = await client.post("/sessions", json={"token": registration})
-            assert response.status_code == 503 and response.json()["error"]["code"] == "store_unavailable"
+    async with McpHarness.open(tmp_path / "cut-off", identity=identity, trust_store=dead) as mcp:
+        answer = await mcp.rpc("tools/call", {"name": "send_email", "arguments": EMAIL}, token)
+        assert answer["error"]["code"] == -32010 and answer["error"]["data"]["reason"] == "store_unavailable"
+        registration = sign_registration(identity.private, iss="i", aud="sentinel-mcp", sid="s-new",
+                                         public_key=generate_keypair().public_b64, exp=int(time.time()) + 60)
+        response = await mcp.post_session(registration)
+        assert response.status_code == 503 and response.json()["error"]["code"] == "store_unavailable"
+        assert mcp.outbox() == []
     await dead.aclose()
-    assert (tmp_path / "mcp-data" / "outbox.jsonl").read_text() == ""

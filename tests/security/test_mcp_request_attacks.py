@@ -8,13 +8,9 @@ import os
 import sys
 import time
 
-import httpx
-import orjson
 import pytest
 
 from mcp_server import ToolRegistry
-from mcp_server.app import create_app
-from mcp_server.settings import McpSettings
 from mcp_server.testing import BACKENDS, McpHarness, Session, assert_refused
 from mcp_server.trust import MemoryTrustStore
 from sentinel_contract import generate_keypair
@@ -274,19 +270,11 @@ async def test_a_base_exception_outside_any_tool_still_answers_json_rpc(tmp_path
         await store.register(session.sid, session.key.public_b64, session.expires_at, now=time.time())
         token = healthy.sign(session, "send_email", EMAIL)
         identity = healthy.identity
-    settings = McpSettings(interceptor_public_keys=identity.public_b64, mcp_audit_log=tmp_path / "exit.jsonl",
-                           mcp_data_dir=tmp_path / "mcp-data")
-    app = create_app(settings, trust_store=store)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mcp") as client:
-            body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                    "params": {"name": "send_email", "arguments": EMAIL}}
-            response = await client.post("/rpc", json=body, headers={"authorization": f"Bearer {token}"})
-    assert response.status_code == 200
-    assert response.json()["error"]["data"]["reason"] == "internal_error"
-    records = [orjson.loads(line) for line in (tmp_path / "exit.jsonl").read_bytes().splitlines()]
-    assert [(r["event"], r["reason"]) for r in records] == [("rejected", "internal_error")]
-    assert (tmp_path / "mcp-data" / "outbox.jsonl").read_text() == ""
+    async with McpHarness.open(tmp_path / "exiting", identity=identity, trust_store=store) as mcp:
+        answer = await mcp.rpc("tools/call", {"name": "send_email", "arguments": EMAIL}, token)
+        assert answer["error"]["data"]["reason"] == "internal_error"
+        assert [(r["event"], r["reason"]) for r in mcp.audit()] == [("rejected", "internal_error")]
+        assert mcp.outbox() == []
 
 
 async def test_a_base_exception_escaping_the_service_still_answers_json_rpc(tmp_path, monkeypatch):
