@@ -41,11 +41,12 @@ def _printer(console: Console, verbose: bool):  # type: ignore[no-untyped-def]
     def show(record: CallRecord) -> None:
         colour = _COLOURS.get(record.decision, "white")
         if verbose:
-            args = json.dumps(record.arguments, ensure_ascii=False)
+            args = json.dumps(record.arguments, ensure_ascii=False, default=repr)
             args = args if len(args) <= 200 else args[:200] + "…"
             console.print(f"  [bold]→ {escape(record.tool)}[/] {escape(args)}")
             console.print(f"    [{colour}]{record.decision}[/] by [bold]{escape(record.rule or '-')}[/]: {escape(record.reason)}"
-                          + (" [dim](the tool reported an error)[/]" if record.tool_error else ""))
+                          + (" [dim](the tool reported an error)[/]" if record.tool_error else "")
+                          + (" [dim](outcome unknown: the tool may have run)[/]" if record.outcome_unknown else ""))
         else:
             console.print(f"  [dim]· {escape(record.tool)}:[/] [{colour}]{record.decision}[/]")
 

@@ -3,7 +3,7 @@
     async with SentinelClient(api_key=..., base_url=...) as client:
         client.session_id
         await client.list_tools()
-        await client.call_tool(name, arguments)     # or raises PolicyDenied(.rule, .reason)
+        await client.call_tool(name, arguments)     # or raises PolicyDenied(.rule, .reason), InvalidArguments, ...
         await client.get_langchain_tools()          # list[langchain_core.tools.StructuredTool]
 
 It must never import the server packages (interceptor, mcp_server, rule_maker,
@@ -18,6 +18,7 @@ from sentinel_sdk._client import DEFAULT_URL, SentinelClient
 from sentinel_sdk._exceptions import (
     ApprovalRequired,
     AuthenticationError,
+    InvalidArguments,
     PolicyDenied,
     ProtocolError,
     RateLimited,
@@ -34,6 +35,7 @@ __all__ = [
     "DEFAULT_URL",
     "ApprovalRequired",
     "AuthenticationError",
+    "InvalidArguments",
     "PolicyDenied",
     "ProtocolError",
     "RateLimited",

@@ -3,7 +3,8 @@
     SentinelError                   code: whatever the interceptor said, else below
     ├── PolicyDenied                policy_denied        403: the policy refused the call
     ├── ApprovalRequired            approval_required    202: a human must approve first
-    ├── AuthenticationError         authentication_failed 401: bad or missing API key
+    ├── AuthenticationError         authentication_failed 401: bad, missing or unsendable API key
+    ├── InvalidArguments            invalid_arguments    400: the tool's schema (or JSON) refused the arguments
     ├── SessionExpired              session_expired      404: session unknown, ended or expired
     ├── RateLimited                 rate_limited         429 after the retries ran out
     ├── SentinelUnavailable         unavailable          502/503/504, connection errors
@@ -12,8 +13,11 @@
 
 A denial and an approval request are answers, not failures: they are never
 retried, and they carry the deciding rule and its reason so an agent (or the
-model behind it) can explain what happened. This module must never hold or
-print the API key.
+model behind it) can explain what happened. ``retryable`` is true only when
+nothing can have run and trying again may help (the interceptor's own
+``"retryable"`` flag, a 429, or a connection that never left); after a 5xx or a
+dropped connection that is not retryable, the tool may have run. This module
+must never hold or print the API key.
 """
 
 from __future__ import annotations
@@ -24,11 +28,14 @@ class SentinelError(Exception):
 
     default_code = "sentinel_error"
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, status: int | None = None, retryable: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code
         self.status = status  # the HTTP status that produced the error, where there was one
+        self.retryable = retryable  # True only when nothing ran and trying again may help
 
 
 class PolicyDenied(SentinelError):
@@ -61,6 +68,16 @@ class AuthenticationError(SentinelError):
     default_code = "authentication_failed"
 
 
+class InvalidArguments(SentinelError):
+    """The arguments were refused before the tool ran (HTTP 400 ``invalid_arguments``, or not sendable as JSON).
+
+    The message names the argument and the problem, never the value, so a model
+    can read it and correct its call.
+    """
+
+    default_code = "invalid_arguments"
+
+
 class SessionExpired(SentinelError):
     """The session is unknown, ended or expired (HTTP 404). Start a new client to continue.
 
@@ -77,7 +94,7 @@ class RateLimited(SentinelError):
     default_code = "rate_limited"
 
     def __init__(self, message: str, *, retry_after: float | None = None, code: str | None = None) -> None:
-        super().__init__(message, code=code, status=429)
+        super().__init__(message, code=code, status=429, retryable=True)
         self.retry_after = retry_after
 
 

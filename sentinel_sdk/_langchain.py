@@ -3,13 +3,16 @@
 Each tool's ``args_schema`` is the JSON schema the interceptor publishes,
 passed through unchanged (langchain-core accepts a JSON-schema dict), so the
 model sees exactly the schema the tool server enforces. Arguments are checked
-by Sentinel and the tool server, not re-validated here.
+by Sentinel and the tool server, not re-validated here; when they are refused
+(``InvalidArguments``) the model reads why and can correct its call.
 
 A denial is an answer the model should see: with ``on_denied="message"`` it
-becomes the tool's output, so one blocked action does not end the agent run.
-Transport failures (unavailable, bad key, expired session) always raise: the
-model cannot fix those. This module must never turn a denial into a success
-the model could mistake for the tool's real output.
+becomes the tool's output, as an error ``ToolMessage`` (``status="error"``), so
+one blocked action does not end the agent run. Transport failures
+(unavailable, bad key, expired session) always raise: the model cannot fix
+those. This module must never turn a denial into a success the model could
+mistake for the tool's real output, nor let a tool's output pass for a denial:
+only Sentinel's own answers are errors.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.tools import StructuredTool, ToolException
 
-from sentinel_sdk._exceptions import ApprovalRequired, PolicyDenied, SentinelError, ToolError
+from sentinel_sdk._exceptions import ApprovalRequired, InvalidArguments, PolicyDenied, SentinelError, ToolError
 from sentinel_sdk._models import ToolDefinition
 
 if TYPE_CHECKING:
@@ -29,7 +32,7 @@ OnDenied = Literal["message", "raise"]
 
 
 class SentinelToolException(ToolException):
-    """A ``ToolException`` carrying the Sentinel error behind it (``.error``: PolicyDenied, ...)."""
+    """A ``ToolException`` carrying the Sentinel error behind it (``.error``: PolicyDenied, InvalidArguments, ...)."""
 
     def __init__(self, message: str, error: SentinelError) -> None:
         super().__init__(message)
@@ -47,6 +50,8 @@ def denial_message(error: SentinelError) -> str:
         )
     if isinstance(error, ToolError):
         return f"The tool reported an error: {error.text}"
+    if isinstance(error, InvalidArguments):
+        return f"The arguments were refused, so the tool did not run: {error.message}. Correct them and call the tool again."
     return str(error)
 
 
@@ -74,9 +79,8 @@ def _build_tool(client: SentinelClient, tool: ToolDefinition, on_denied: OnDenie
     async def call(arguments: Mapping[str, Any]) -> Any:
         try:
             return _format_output(await client.call_tool(name, arguments))
-        except (PolicyDenied, ApprovalRequired, ToolError) as exc:
-            if on_denied == "message" and not isinstance(exc, ToolError):
-                return denial_message(exc)
+        except (PolicyDenied, ApprovalRequired, ToolError, InvalidArguments) as exc:
+            # In message mode handle_tool_error turns this into the tool's output, with status "error".
             raise SentinelToolException(denial_message(exc), exc) from exc
 
     async def coroutine(**kwargs: Any) -> Any:
@@ -94,8 +98,9 @@ def _build_tool(client: SentinelClient, tool: ToolDefinition, on_denied: OnDenie
         args_schema=schema,
         func=func,
         coroutine=coroutine,
-        # In message mode a failing tool's text also goes back to the model.
+        # In message mode denials, refused arguments and a failing tool's text go back to the model.
         handle_tool_error=on_denied == "message",
+        # None unless the interceptor publishes the class; Sentinel's does not show it to agents.
         metadata={"sentinel_class": tool.security_class},
     )
 

@@ -24,7 +24,9 @@ class ToolDefinition:
     name: str
     description: str = ""
     input_schema: Mapping[str, Any] = field(default_factory=lambda: dict(_EMPTY_OBJECT_SCHEMA))
-    security_class: str | None = None  # `class` on the wire, e.g. "UNTRUSTED_READ"
+    # `class` on the wire, e.g. "UNTRUSTED_READ"; None unless the interceptor publishes it, and
+    # Sentinel's interceptor does not (an agent never learns how its tools are classified).
+    security_class: str | None = None
 
     @classmethod
     def from_wire(cls, data: Any) -> ToolDefinition:

@@ -14,6 +14,7 @@ import httpx
 
 from sentinel_sdk._exceptions import (
     AuthenticationError,
+    InvalidArguments,
     PolicyDenied,
     ProtocolError,
     RateLimited,
@@ -33,12 +34,29 @@ def read_json(response: httpx.Response) -> Any:
         ) from exc
 
 
+def is_retryable(response: httpx.Response) -> bool:
+    """True when the answer says nothing ran and trying again may help.
+
+    A 429 is answered before anything is forwarded; any other status only when
+    the interceptor marks it ``"retryable": true`` (it does so only when nothing
+    was forwarded). A load balancer's 502, or a body the SDK cannot read, carries
+    no such mark: behind it the tool may have run.
+    """
+    if response.status_code == 429:
+        return True
+    _, _, error = error_fields(response)
+    return error.get("retryable") is True
+
+
 def check_status(response: httpx.Response, base_url: str) -> httpx.Response:
     """The response if it is a success (200/201); otherwise raise the matching SentinelError."""
     status = response.status_code
     if status in (200, 201):
         return response
     code, message, error = error_fields(response)
+    retryable = is_retryable(response)
+    if status == 400 and code == "invalid_arguments":
+        raise InvalidArguments(message or "the arguments were refused", code=code, status=400)
     if status == 401:
         raise AuthenticationError(message or "the API key was rejected", code=code, status=401)
     if status == 403:
@@ -58,8 +76,10 @@ def check_status(response: httpx.Response, base_url: str) -> httpx.Response:
             message or "rate limited", retry_after=parse_retry_after(response.headers.get("Retry-After")), code=code
         )
     if status in (502, 503, 504):
-        raise SentinelUnavailable(message or f"Sentinel answered {status}", code=code, status=status)
-    raise SentinelError(message or f"unexpected HTTP {status}", code=code or f"http_{status}", status=status)
+        raise SentinelUnavailable(message or f"Sentinel answered {status}", code=code, status=status, retryable=retryable)
+    raise SentinelError(
+        message or f"unexpected HTTP {status}", code=code or f"http_{status}", status=status, retryable=retryable
+    )
 
 
 def error_fields(response: httpx.Response) -> tuple[str | None, str, Mapping[str, Any]]:

@@ -50,6 +50,10 @@ class RetryPolicy:
         ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
         return (rng or random).uniform(0.0, ceiling)
 
+    def longest_backoff(self) -> float:
+        """The most all waits of one request can add up to (each honoured ``Retry-After`` at its cap)."""
+        return (self.max_attempts - 1) * max(self.max_delay, self.max_retry_after)
+
 
 NO_RETRIES = RetryPolicy(max_attempts=1)
 

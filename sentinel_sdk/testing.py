@@ -4,8 +4,11 @@
     fake.deny("send_email", rule="no-exfil", reason="session is tainted")
     async with SentinelClient(api_key="k", transport=fake.transport) as client: ...
 
-It speaks the wire shapes of the agent API (DESIGN.md, "Agent -> interceptor")
-and nothing more: it enforces no real policy and must never be used as one.
+It speaks the wire shapes of the agent API (DESIGN.md, "Agent -> interceptor"),
+with the real interceptor's bodies for the answers it imitates (a tool not in
+``tools`` is denied by rule ``unknown_tool``; arguments that are not an object
+are 400 ``invalid_arguments``), and nothing more: it enforces no real policy and
+must never be used as one.
 """
 
 from __future__ import annotations
@@ -53,8 +56,12 @@ class FakeInterceptor:
         self._handlers[tool] = handler
 
     def deny(self, tool: str, *, rule: str, reason: str) -> None:
-        error = {"code": "policy_denied", "rule": rule, "reason": reason, "message": f"denied: {reason}"}
-        self._verdicts[tool] = (403, {"error": error})
+        self._verdicts[tool] = (403, _denial(rule, reason))
+
+    def refuse_arguments(self, tool: str, problem: str) -> None:
+        """Answer calls of ``tool`` as when its schema refuses the arguments, e.g. ``"missing argument 'path'"``."""
+        message = f"the tool refused the arguments: invalid arguments: {problem}"
+        self._verdicts[tool] = (400, {"error": {"code": "invalid_arguments", "message": message, "retryable": False}})
 
     def require_approval(self, tool: str, *, rule: str, reason: str, approval_id: str = "appr-1") -> None:
         self._verdicts[tool] = (202, {"approval_id": approval_id, "status": "pending", "rule": rule, "reason": reason})
@@ -71,17 +78,17 @@ class FakeInterceptor:
             return self._queued.pop(0)
         if request.headers.get("X-Sentinel-Key") != self.api_key:
             # the interceptor's one 401 answer
-            return _json(401, {"error": {"code": "unauthorized", "message": "missing or invalid API key", "retryable": False}})
+            return _json(401, _error("unauthorized", "missing or invalid X-Sentinel-Key"))
         parts = request.url.path.strip("/").split("/")
         if parts == ["session", "start"] and request.method == "POST":
             sid = uuid.uuid4().hex
             self.started.append(sid)
             return _json(200, {"session_id": sid, "expires_at": "2099-01-01T00:00:00Z", "tools": self.tools})
         if len(parts) != 3 or parts[0] != "session":
-            return _json(404, {"error": {"code": "not_found", "message": "no such route"}})
+            return _json(404, _error("not_found", "no such endpoint"))
         sid, action = parts[1], parts[2]
         if sid not in self.started or sid in self.ended:
-            return _json(404, {"error": {"code": "session_not_found", "message": "unknown or ended session"}})
+            return _json(404, _error("session_not_found", "no such session (unknown, expired or ended)"))
         if action == "end" and request.method == "POST":
             self.ended.append(sid)
             return _json(200, {"session_id": sid, "ended": True})
@@ -89,15 +96,30 @@ class FakeInterceptor:
             return _json(200, {"tools": self.tools})
         if action == "call" and request.method == "POST":
             body = json.loads(request.content or b"{}")
-            tool, arguments = body.get("tool"), body.get("arguments") or {}
+            tool, arguments = body.get("tool"), body.get("arguments", {})
+            if not isinstance(tool, str) or not tool:
+                return _json(400, _error("invalid_body", "'tool' must be a non-empty string"))
+            if not isinstance(arguments, dict):
+                return _json(400, _error("invalid_arguments", "'arguments' must be a JSON object"))
             self.calls.append(RecordedCall(sid, tool, arguments))
             if tool in self._verdicts:
                 return _json(*self._verdicts[tool])
+            if tool not in {definition.get("name") for definition in self.tools}:
+                return _json(403, _denial("unknown_tool", f"tool {tool!r} is not defined for this project"))
             output = self._handlers.get(tool, _echo)(arguments)
             return _json(
                 200, {"result": _as_result(output), "decision": {"rule": "allow-all", "reason": "fake"}, "jti": uuid.uuid4().hex}
             )
         return _json(405, {"error": {"code": "method_not_allowed", "message": "method not allowed"}})
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "retryable": False}}
+
+
+def _denial(rule: str, reason: str) -> dict[str, Any]:
+    # as interceptor.errors.PolicyDenied answers: the reason is also the message
+    return {"error": {"code": "policy_denied", "message": reason, "retryable": False, "rule": rule, "reason": reason}}
 
 
 def _echo(arguments: Mapping[str, Any]) -> Any:

@@ -17,7 +17,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from sentinel_agent.agents._scripted import Goal
-from sentinel_agent.agents._session import ToolSession, model_text
+from sentinel_agent.agents._session import ToolSession, model_text, succeeded
 
 __all__ = ["SYSTEM_PROMPT", "Conversation", "LLMAgent"]
 
@@ -57,11 +57,13 @@ class Conversation:
             for call in reply.tool_calls:
                 tool = self._tools.get(call["name"])
                 if tool is not None:
-                    output = await tool.ainvoke(call["args"])
+                    # with a tool call, the tool answers a ToolMessage: status "error" unless the tool ran and succeeded
+                    self.messages.append(await tool.ainvoke({**call, "type": "tool_call"}))
                 else:
                     # Sentinel answers for unknown tools too (unknown_tool), so the record stays complete.
-                    output = model_text(await self.session.call(call["name"], call["args"], source="model"))
-                self.messages.append(ToolMessage(content=str(output), tool_call_id=call["id"]))
+                    record = await self.session.call(call["name"], call["args"], source="model")
+                    status = "success" if succeeded(record) else "error"
+                    self.messages.append(ToolMessage(content=model_text(record), tool_call_id=call["id"], status=status))
             for bad in reply.invalid_tool_calls:
                 self.messages.append(
                     ToolMessage(content=f"Invalid tool call: {bad.get('error')}", tool_call_id=bad.get("id") or "invalid", status="error")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import traceback
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,9 +17,11 @@ import yaml
 
 from sentinel_sdk import (
     AuthenticationError,
+    InvalidArguments,
     PolicyDenied,
     RetryPolicy,
     SentinelClient,
+    SentinelError,
     SentinelUnavailable,
     SessionExpired,
     SyncSentinelClient,
@@ -163,3 +166,30 @@ async def test_an_unreachable_interceptor_raises_sentinel_unavailable() -> None:
     client = SentinelClient(api_key=API_KEY, base_url=f"http://127.0.0.1:{free_port()}", retry=RetryPolicy(max_attempts=2, base_delay=0.01))
     with pytest.raises(SentinelUnavailable):
         await client.start()
+
+
+async def test_arguments_the_tools_schema_refuses_raise_invalid_arguments_and_reach_the_model(stack: Stack) -> None:
+    async with client_for(stack) as client:
+        with pytest.raises(InvalidArguments) as info:
+            await client.call_tool("get_current_time", {"timezone": 5})
+        assert info.value.status == 400 and "argument 'timezone'" in str(info.value)
+        with pytest.raises(InvalidArguments):
+            await client.call_tool("transfer_funds", {"to_iban": "DE89370400440532013000", "amount": float("nan")})
+        (read_file,) = [t for t in await client.get_langchain_tools() if t.name == "read_file"]
+        message = await read_file.ainvoke({"type": "tool_call", "id": "c1", "name": "read_file", "args": {}})
+    assert message.status == "error" and "missing argument 'path'" in message.content
+
+
+async def test_a_key_with_a_trailing_newline_works_and_never_reaches_a_traceback(stack: Stack) -> None:
+    async with SentinelClient(api_key=API_KEY + "\n", base_url=stack.url) as client:
+        assert client.session_id
+    with pytest.raises(AuthenticationError) as info:
+        SentinelClient(api_key=API_KEY[:10] + "\n" + API_KEY[10:], base_url=stack.url)
+    assert API_KEY[10:] not in "".join(traceback.format_exception(info.value))
+
+
+async def test_a_base_url_that_is_not_the_interceptor_says_so(stack: Stack) -> None:
+    with pytest.raises(SentinelError) as info:
+        async with SentinelClient(api_key=API_KEY, base_url=stack.url + "/v1"):
+            pass
+    assert info.value.code == "not_an_interceptor" and not isinstance(info.value, SessionExpired)

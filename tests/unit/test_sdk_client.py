@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime
+import traceback
 from typing import Any
 
 import httpx
@@ -10,6 +13,7 @@ import pytest
 from sentinel_sdk import (
     ApprovalRequired,
     AuthenticationError,
+    InvalidArguments,
     PolicyDenied,
     ProtocolError,
     RateLimited,
@@ -322,3 +326,226 @@ async def test_a_wrong_base_url_is_not_mistaken_for_an_expired_session() -> None
         await client.start()
     assert not isinstance(info.value, SessionExpired)
     assert "http://wrong.test" in str(info.value)
+
+
+# -- the API key never reaches a traceback ------------------------------------
+
+SECRET = "sk-sentinel-SECRETKEY123"
+
+
+@pytest.mark.parametrize("written", [SECRET + "\n", SECRET + " ", " " + SECRET, "\t" + SECRET + "\r\n"])
+async def test_whitespace_around_the_api_key_is_stripped(written: str) -> None:
+    fake = FakeInterceptor(api_key=SECRET)
+    async with SentinelClient(api_key=written, base_url="http://s.test", transport=fake.transport):
+        pass
+    assert fake.requests[0].headers["X-Sentinel-Key"] == SECRET
+
+
+@pytest.mark.parametrize("bad", [SECRET[:6] + "\n" + SECRET[6:], SECRET + "\x00x", SECRET + "é", SECRET[:6] + "\t" + SECRET[6:]])
+def test_a_key_no_header_can_carry_is_refused_without_showing_it(bad: str) -> None:
+    with pytest.raises(AuthenticationError) as info:
+        SentinelClient(api_key=bad, base_url="http://s.test")
+    assert info.value.code == "invalid_api_key"
+    shown = str(info.value) + repr(info.value) + "".join(traceback.format_exception(info.value))
+    assert "SECRETKEY123" not in shown and "KEY123" not in shown
+
+
+async def test_a_transport_error_quoting_the_key_is_not_chained_into_the_sentinel_error() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        # what h11 raises for an illegal header value: the value itself, quoted
+        raise httpx.LocalProtocolError(f"Illegal header value b'{request.headers['X-Sentinel-Key']}'")
+
+    client = SentinelClient(api_key=SECRET, base_url="http://s.test", transport=httpx.MockTransport(refuse))
+    with pytest.raises(SentinelUnavailable) as info:
+        await client.start()
+    error = info.value
+    assert error.code == "connection_failed" and "LocalProtocolError" in str(error)
+    assert error.__cause__ is None and error.__context__ is None
+    shown = str(error) + repr(error) + "".join(traceback.format_exception(error))
+    assert SECRET not in shown
+
+
+async def test_credentials_in_the_base_url_are_redacted_from_repr_and_errors() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    client = SentinelClient(
+        api_key="k", base_url="http://admin:hunter2@s.test:8000/", transport=httpx.MockTransport(refuse), retry=NO_WAIT
+    )
+    assert client.base_url == "http://***@s.test:8000"
+    with pytest.raises(SentinelUnavailable) as info:
+        await client.start()
+    shown = repr(client) + str(info.value) + "".join(traceback.format_exception(info.value))
+    assert "hunter2" not in shown and "admin" not in shown
+    assert "s.test:8000" in str(info.value)
+
+
+# -- arguments ---------------------------------------------------------------
+
+
+def invalid_arguments(message: str) -> httpx.Response:
+    # exactly the interceptor's answer when the tool's schema refuses the arguments
+    body = {"code": "invalid_arguments", "message": f"the tool refused the arguments: invalid arguments: {message}", "retryable": False}
+    return httpx.Response(400, json={"error": body})
+
+
+async def test_arguments_the_tool_refuses_raise_invalid_arguments(fake: FakeInterceptor) -> None:
+    async with client_for(fake) as client:
+        fake.queue(invalid_arguments("argument 'limit': Input should be a valid integer"))
+        with pytest.raises(InvalidArguments) as info:
+            await client.call_tool("read_inbox", {"limit": "ten"})
+    error = info.value
+    assert isinstance(error, SentinelError) and not isinstance(error, SentinelUnavailable)
+    assert error.code == "invalid_arguments" and error.status == 400 and error.retryable is False
+    assert "argument 'limit'" in error.message
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"limit": float("nan")}, "argument 'limit' is NaN"),
+        ({"limit": float("inf")}, "argument 'limit' is an infinite number"),
+        ({"when": datetime.datetime(2031, 5, 17, 9, 30)}, "argument 'when' is a datetime"),
+        ({"filter": {"tags": ["a", {"score": float("-inf")}]}}, "argument 'filter.tags[1].score' is an infinite number"),
+        ({"ids": {1, 2}}, "argument 'ids' is a set"),
+        ({1: "a"}, "argument names must be strings, not int"),
+        ("", "not str"),
+        ([], "not list"),
+        (0, "not int"),
+        ([("limit", 1)], "not list"),
+    ],
+)
+async def test_arguments_json_cannot_carry_are_refused_before_sending(fake: FakeInterceptor, arguments: Any, problem: str) -> None:
+    async with client_for(fake) as client:
+        with pytest.raises(InvalidArguments) as info:
+            await client.call_tool("read_inbox", arguments)
+    assert problem in str(info.value) and info.value.code == "invalid_arguments"
+    assert fake.calls == [] and not any(r.url.path.endswith("/call") for r in fake.requests)
+
+
+async def test_refused_arguments_are_named_never_echoed(fake: FakeInterceptor) -> None:
+    looped: dict[str, Any] = {"password": "hunter2"}
+    looped["self"] = looped
+    async with client_for(fake) as client:
+        for arguments in ({"password": "hunter2", "when": datetime.date(2031, 5, 17)}, looped):
+            with pytest.raises(InvalidArguments) as info:
+                await client.call_tool("read_inbox", arguments)
+            assert "hunter2" not in str(info.value) and "2031" not in str(info.value)
+    assert fake.calls == []
+
+
+async def test_json_arguments_are_sent_as_they_are(fake: FakeInterceptor) -> None:
+    async with client_for(fake) as client:
+        await client.call_tool("read_inbox", None)
+        await client.call_tool("read_inbox", {"limit": 2, "tags": ("a", "b"), "meta": {"deep": [1.5, None, True]}})
+    assert [c.arguments for c in fake.calls] == [{}, {"limit": 2, "tags": ["a", "b"], "meta": {"deep": [1.5, None, True]}}]
+
+
+# -- what the errors say about the outcome -------------------------------------
+
+
+async def test_errors_carry_whether_trying_again_is_safe(fake: FakeInterceptor) -> None:
+    async with client_for(fake, retry=RetryPolicy(max_attempts=1)) as client:
+        fake.queue(
+            error(504, "tool_server_timeout", "slow", retryable=False),
+            error(503, "unavailable", "state store down", retryable=True),
+            httpx.Response(502, text="<html>bad gateway</html>"),
+        )
+        for expected in (False, True, False):
+            with pytest.raises(SentinelUnavailable) as info:
+                await client.call_tool("read_inbox", {})
+            assert info.value.retryable is expected
+
+
+# -- a wrong base URL ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(404, json={"error": {"code": "session_not_found", "message": "no such session"}}),
+        httpx.Response(404, text="<html>404 Not Found</html>"),
+        httpx.Response(404, json={"detail": "Not Found"}),
+    ],
+)
+async def test_any_404_at_session_start_means_no_interceptor_is_there(answer: httpx.Response) -> None:
+    client = SentinelClient(api_key="k", base_url="http://wrong.test", transport=httpx.MockTransport(lambda request: answer))
+    with pytest.raises(SentinelError) as info:
+        await client.start()
+    assert not isinstance(info.value, SessionExpired)
+    assert info.value.code == "not_an_interceptor" and info.value.status == 404
+    assert "is http://wrong.test the Sentinel interceptor?" in str(info.value)
+
+
+# -- a client is used once ------------------------------------------------------
+
+
+async def test_a_client_cannot_start_again_after_a_failed_start(fake: FakeInterceptor) -> None:
+    client = SentinelClient(api_key="wrong", base_url="http://s.test", transport=fake.transport)
+    with pytest.raises(AuthenticationError):
+        await client.start()
+    with pytest.raises(SentinelError) as info:
+        await client.start()
+    assert info.value.code == "client_closed"
+    assert len(fake.requests) == 1
+
+
+async def test_a_closed_client_says_so(fake: FakeInterceptor) -> None:
+    async with client_for(fake) as client:
+        tools = await client.get_langchain_tools()
+    with pytest.raises(SentinelError) as info:
+        await client.start()
+    assert info.value.code == "client_closed"
+    with pytest.raises(SentinelError) as info:
+        await asyncio.to_thread(tools[0].invoke, {})
+    assert info.value.code == "client_closed"
+    before = len(fake.requests)
+    with pytest.raises(SessionExpired) as expired:
+        await client.list_tools(refresh=True)
+    assert expired.value.code == "session_ended" and "closed" in str(expired.value)
+    assert len(fake.requests) == before
+
+
+# -- the fake answers like the interceptor ----------------------------------------
+
+
+def raw_call(fake: FakeInterceptor, session_id: str | None, body: Any) -> httpx.Response:
+    request = httpx.Request("POST", f"http://s.test/session/{session_id}/call", headers={"X-Sentinel-Key": "k-123"}, json=body)
+    return fake.handle(request)
+
+
+async def test_the_fake_denies_unknown_tools_like_the_interceptor(fake: FakeInterceptor) -> None:
+    async with client_for(fake) as client:
+        with pytest.raises(PolicyDenied) as info:
+            await client.call_tool("format_disk", {})
+        raw = raw_call(fake, client.session_id, {"tool": "format_disk", "arguments": {}})
+    reason = "tool 'format_disk' is not defined for this project"
+    assert info.value.rule == "unknown_tool" and info.value.reason == reason
+    # the body interceptor.errors.PolicyDenied writes for the policy's unknown_tool decision
+    assert raw.status_code == 403
+    assert raw.json() == {"error": {"code": "policy_denied", "message": reason, "retryable": False, "rule": "unknown_tool", "reason": reason}}
+
+
+@pytest.mark.parametrize("arguments", [[1, 2], "abc", None, 3])
+async def test_the_fake_refuses_arguments_that_are_not_an_object(fake: FakeInterceptor, arguments: Any) -> None:
+    async with client_for(fake) as client:
+        raw = raw_call(fake, client.session_id, {"tool": "read_inbox", "arguments": arguments})
+    assert raw.status_code == 400
+    assert raw.json() == {"error": {"code": "invalid_arguments", "message": "'arguments' must be a JSON object", "retryable": False}}
+    assert fake.calls == []
+
+
+async def test_the_fake_can_refuse_a_tools_arguments(fake: FakeInterceptor) -> None:
+    fake.refuse_arguments("read_inbox", "argument 'limit': Input should be a valid integer")
+    async with client_for(fake) as client:
+        with pytest.raises(InvalidArguments) as info:
+            await client.call_tool("read_inbox", {"limit": "x"})
+    assert str(info.value) == "the tool refused the arguments: invalid arguments: argument 'limit': Input should be a valid integer"
+
+
+async def test_the_interceptor_publishes_no_security_class() -> None:
+    fake = FakeInterceptor(tools=[{"name": "read_inbox", "description": "", "input_schema": {"type": "object"}}], api_key="k")
+    async with SentinelClient(api_key="k", base_url="http://s.test", transport=fake.transport) as client:
+        (tool,) = await client.list_tools()
+        (langchain_tool,) = await client.get_langchain_tools()
+    assert tool.security_class is None and langchain_tool.metadata == {"sentinel_class": None}

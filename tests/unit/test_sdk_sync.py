@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 
+import httpx
 import pytest
 
-from sentinel_sdk import AuthenticationError, PolicyDenied, SyncSentinelClient
+from sentinel_sdk import AuthenticationError, PolicyDenied, RetryPolicy, SentinelError, SyncSentinelClient
 from sentinel_sdk.testing import FakeInterceptor
 
 TOOLS = [{"name": "read_file", "description": "Read a file", "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}]
@@ -75,3 +77,77 @@ def test_close_is_idempotent(fake: FakeInterceptor) -> None:
     client.close()
     assert len(fake.ended) == 1
     assert json.loads(fake.requests[-1].content or b"{}") == {}
+
+
+def _call_in_thread(client: SyncSentinelClient, tool: str) -> tuple[threading.Thread, dict[str, object]]:
+    outcome: dict[str, object] = {}
+
+    def worker() -> None:
+        try:
+            outcome["value"] = client.call_tool(tool, {"path": "p"})
+        except SentinelError as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_close_during_another_threads_retry_wait_unblocks_it(fake: FakeInterceptor) -> None:
+    retrying = threading.Event()
+
+    def always_busy(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/call"):
+            retrying.set()
+            body = {"error": {"code": "unavailable", "message": "state store down", "retryable": True}}
+            return httpx.Response(503, json=body, headers={"Retry-After": "20"})
+        return fake.handle(request)
+
+    retry = RetryPolicy(max_attempts=3)
+    client = SyncSentinelClient(api_key="k", base_url="http://s.test", transport=httpx.MockTransport(always_busy), retry=retry)
+    client.start()
+    thread, outcome = _call_in_thread(client, "read_file")
+    assert retrying.wait(5)
+    time.sleep(0.05)  # now asleep for the Retry-After
+    client.close()
+    thread.join(5)
+    assert not thread.is_alive(), "the caller is still blocked after close()"
+    error = outcome["error"]
+    assert isinstance(error, SentinelError) and error.code == "client_closed"
+    assert fake.ended == fake.started and loop_threads() == []
+
+
+def test_close_during_another_threads_call_unblocks_it(fake: FakeInterceptor) -> None:
+    arrived = threading.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/call"):
+            arrived.set()
+            await asyncio.sleep(30)  # a tool server that takes its time
+        return fake.handle(request)
+
+    client = SyncSentinelClient(api_key="k", base_url="http://s.test", transport=httpx.MockTransport(slow))
+    client.start()
+    thread, outcome = _call_in_thread(client, "read_file")
+    assert arrived.wait(5)
+    client.close()
+    thread.join(5)
+    assert not thread.is_alive()
+    error = outcome["error"]
+    assert isinstance(error, SentinelError) and error.code == "client_closed" and "may have run" in str(error)
+
+
+def test_a_closed_or_failed_client_says_so_instead_of_raw_errors(fake: FakeInterceptor) -> None:
+    with SyncSentinelClient(api_key="k", base_url="http://s.test", transport=fake.transport) as client:
+        (tool,) = client.get_langchain_tools()
+    for attempt in (lambda: client.call_tool("read_file", {"path": "x"}), client.start,
+                    lambda: tool.invoke({"path": "x"}), lambda: asyncio.run(tool.ainvoke({"path": "x"}))):
+        with pytest.raises(SentinelError) as info:
+            attempt()
+        assert info.value.code == "client_closed"
+    failed = SyncSentinelClient(api_key="wrong", base_url="http://s.test", transport=fake.transport)
+    with pytest.raises(AuthenticationError):
+        failed.start()
+    with pytest.raises(SentinelError) as info:
+        failed.start()
+    assert info.value.code == "client_closed" and loop_threads() == []
