@@ -45,12 +45,14 @@ from interceptor.policy import (
     CompiledPolicy,
     Decision,
     Effect,
+    RuleEvalError,
     SessionFacts,
     StateDelta,
     ToolCall,
     apply_delta,
     evaluate,
     observe,
+    strings,
 )
 from interceptor.projects import ProjectDirectory
 from interceptor.sessions import Sessions
@@ -143,11 +145,12 @@ class CallEnforcer:
             audit(decision, claims.jti, exc.status)
             raise
         try:
-            output = _output_text(result)
-        except InterceptorError as exc:
-            audit(decision, claims.jti, exc.status)
-            raise
-        delta = observe(policy, call, output)
+            delta = observe(policy, call, lambda: _output_text(result))  # built only if the policy reads it
+        except RuleEvalError as exc:  # nested past what can be checked: not checked, so not shown
+            audit(decision, claims.jti, 502)
+            raise ToolServerError(
+                "the tool's result cannot be checked", code="tool_result_unreadable", retryable=False
+            ) from exc
         if not delta.is_empty:
             # Withhold the output unless its taint is stored: untrusted content never
             # reaches the agent while the session still looks clean.
@@ -270,26 +273,34 @@ def _output_text(result: dict[str, Any]) -> str:
     """Everything in a tool's result that the agent will read, as text for ``observe``.
 
     The agent gets the whole result, so all of it is observed: text items, the
-    text of embedded resources, and ``structuredContent`` (as JSON, where every
-    string it holds appears as written).
+    text of embedded resources, and every key and string of ``structuredContent``
+    as it is (never JSON-escaped: a newline before an address stays a newline).
+    A text item that is just the JSON of ``structuredContent`` (what MCP servers
+    send alongside it) is read once, not twice. Raises RuleEvalError for a
+    structure nested past what rules look at.
     """
+    structured = result.get("structuredContent")
     parts: list[str] = []
     content = result.get("content")
     if isinstance(content, list):
         for item in content:
             if not isinstance(item, dict):
                 continue
-            if isinstance(item.get("text"), str):
-                parts.append(item["text"])
+            text = item.get("text")
+            if isinstance(text, str) and not (structured is not None and _is_json_of(text, structured)):
+                parts.append(text)
             resource = item.get("resource")
             if isinstance(resource, dict) and isinstance(resource.get("text"), str):
                 parts.append(resource["text"])
-    structured = result.get("structuredContent")
     if structured is not None:
-        try:
-            parts.append(orjson.dumps(structured).decode())
-        except orjson.JSONEncodeError as exc:  # nested past what can be read back: not checked, not shown
-            raise ToolServerError(
-                "the tool's result cannot be checked", code="tool_result_unreadable", retryable=False
-            ) from exc
+        parts.extend(strings(structured, keys=True))
     return "\n".join(parts)
+
+
+def _is_json_of(text: str, value: Any) -> bool:
+    if not text.startswith(("{", "[")):
+        return False
+    try:
+        return bool(orjson.loads(text) == value)
+    except orjson.JSONDecodeError:
+        return False

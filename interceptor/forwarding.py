@@ -31,7 +31,6 @@ __all__ = ["ToolServerClient"]
 # Below uvicorn's keep-alive (5 s): a pooled connection is dropped here before
 # the server closes it, so a POST is never written into a socket being closed.
 _KEEPALIVE_SECONDS = 4.0
-_INVALID_PARAMS = -32602  # JSON-RPC: the tool server refused the arguments (schema), nothing ran
 
 
 def _unreachable(exc: Exception) -> ToolServerError:
@@ -154,7 +153,8 @@ class ToolServerClient:
         error = reply.get("error")
         if error is not None:
             message = error.get("message", "") if isinstance(error, dict) else ""
-            if isinstance(error, dict) and error.get("code") == _INVALID_PARAMS:
+            data = error.get("data") if isinstance(error, dict) else None
+            if isinstance(data, dict) and data.get("reason") == "invalid_params":
                 # The tool's own schema refused the arguments before it ran: the agent's mistake,
                 # which it can correct (the tool server names the argument, never its value).
                 raise BadRequest(f"the tool refused the arguments: {str(message)[:300]}", code="invalid_arguments")

@@ -69,8 +69,9 @@ def _api_key(api_key: str | None) -> str:
 
 
 def _redacted(url: str) -> str:
-    """``url`` without the credentials of ``scheme://user:password@host`` (everything up to the last ``@``)."""
-    return re.sub(r"://.*@", "://***@", url, count=1)
+    """``url`` without the credentials of ``scheme://user:password@host``: the userinfo of the
+    authority only (up to its last ``@``), never an ``@`` in the path, query or fragment."""
+    return re.sub(r"://[^/?#]*@", "://***@", url, count=1)
 
 
 class SentinelClient:

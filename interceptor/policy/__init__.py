@@ -29,6 +29,7 @@ from interceptor.policy._model import (
     apply_delta,
 )
 from interceptor.policy._simulate import replay, simulate_trace
+from interceptor.policy._values import RuleEvalError, strings
 
 __all__ = [
     "CLASSES",
@@ -38,6 +39,7 @@ __all__ = [
     "Explanation",
     "PolicyError",
     "Rule",
+    "RuleEvalError",
     "SessionFacts",
     "StateDelta",
     "ToolCall",
@@ -50,4 +52,5 @@ __all__ = [
     "observe",
     "replay",
     "simulate_trace",
+    "strings",
 ]

@@ -13,6 +13,7 @@ Nothing here does I/O or reads the clock (``now`` comes in).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from interceptor.policy._compile import CompiledPolicy, Rule
@@ -118,8 +119,12 @@ def _allow_delta(policy: CompiledPolicy, rule: Rule, call: ToolCall, facts: Sess
     return StateDelta(add_tags=frozenset(tags), record_call=tool, add_values=values)
 
 
-def observe(policy: CompiledPolicy, call: ToolCall, output: str) -> StateDelta:
-    """State changes caused by a tool's output, after it executed: data-flow taint."""
+def observe(policy: CompiledPolicy, call: ToolCall, output: str | Callable[[], str]) -> StateDelta:
+    """State changes caused by a tool's output, after it executed: data-flow taint.
+
+    ``output`` may be a function that builds the text: it is called only when the
+    policy reads this tool's output at all (and may raise RuleEvalError).
+    """
     if not policy.tracks_values or call.tool not in policy.tools:
         return EMPTY_DELTA
     if call.tool in policy.untrusted:
@@ -128,6 +133,8 @@ def observe(policy: CompiledPolicy, call: ToolCall, output: str) -> StateDelta:
         zone, tags = "t", set()
     else:
         return EMPTY_DELTA
+    if callable(output):
+        output = output()
     if zone == "u" and len(output) > MAX_SCAN_CHARS:
         tags.add(OVERFLOW_TAG)
     echoed: set[tuple[str, str]] = set()

@@ -197,16 +197,22 @@ def number_text(value: float) -> str:
     return str(value)
 
 
-def strings(value: Any, depth: int = 0) -> Iterator[str]:
-    """Every string inside an argument value (lists and objects included; numbers as text).
-    Raises RuleEvalError for a value nested deeper than MAX_DEPTH."""
+def strings(value: Any, depth: int = 0, *, keys: bool = False) -> Iterator[str]:
+    """Every string inside an argument value (lists and objects included; numbers as text;
+    object keys too with ``keys``). Raises RuleEvalError for a value nested deeper than MAX_DEPTH."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, (Mapping, list, tuple)):
         if depth >= MAX_DEPTH:
             raise RuleEvalError(f"a value is nested deeper than {MAX_DEPTH} levels")
-        for item in value.values() if isinstance(value, Mapping) else value:
-            yield from strings(item, depth + 1)
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if keys and isinstance(key, str):
+                    yield key
+                yield from strings(item, depth + 1, keys=keys)
+        else:
+            for item in value:
+                yield from strings(item, depth + 1, keys=keys)
     elif isinstance(value, float):
         yield number_text(value)
     elif isinstance(value, int) and not isinstance(value, bool):

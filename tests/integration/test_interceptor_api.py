@@ -410,8 +410,9 @@ def _taint_on_injection(monkeypatch: pytest.MonkeyPatch) -> None:
     from interceptor import enforcement
     from interceptor.policy import StateDelta
 
-    def observe(policy: Any, call: Any, output: str) -> StateDelta:
-        return StateDelta(add_tags=frozenset({"untrusted"})) if "IGNORE PREVIOUS" in output else StateDelta()
+    def observe(policy: Any, call: Any, output: Any) -> StateDelta:
+        text = output() if callable(output) else output  # the enforcer hands over a builder
+        return StateDelta(add_tags=frozenset({"untrusted"})) if "IGNORE PREVIOUS" in text else StateDelta()
 
     monkeypatch.setattr(enforcement, "observe", observe)
 

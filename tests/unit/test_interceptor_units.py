@@ -145,12 +145,25 @@ async def test_forwarded_body_is_valid_json_rpc_with_the_arguments_sent(tool: st
         (httpx.Response(500, text="boom"), "tool_server_error"),
         (httpx.Response(200, text="not json"), "tool_server_error"),
         (httpx.Response(200, json={"jsonrpc": "2.0", "id": 1}), "tool_server_error"),
+        # -32602 also means "no such tool" there: a config mismatch, not the agent's arguments
+        (httpx.Response(200, json={"jsonrpc": "2.0", "id": 1, "error": {
+            "code": -32602, "message": "unknown tool", "data": {"reason": "unknown_tool"}}}), "tool_server_rejected"),
     ],
 )
 async def test_tool_server_failures_become_502(response: httpx.Response, code: str) -> None:
     with pytest.raises(ToolServerError) as caught:
         await _client(lambda request: response).call_tool("t", "j", "x", b"{}")
     assert caught.value.status == 502 and caught.value.code == code
+
+
+async def test_arguments_the_tool_server_refuses_are_the_agents_to_correct() -> None:
+    refused = httpx.Response(200, json={"jsonrpc": "2.0", "id": 1, "error": {
+        "code": -32602, "message": "invalid arguments: argument 'to': Input should be a valid string",
+        "data": {"reason": "invalid_params"}}})
+    with pytest.raises(InterceptorError) as caught:
+        await _client(lambda request: refused).call_tool("t", "j", "x", b"{}")
+    assert (caught.value.status, caught.value.code, caught.value.retryable) == (400, "invalid_arguments", False)
+    assert "argument 'to'" in caught.value.message
 
 
 async def test_total_time_is_bounded_even_when_the_transport_ignores_timeouts() -> None:

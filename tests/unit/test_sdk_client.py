@@ -549,3 +549,14 @@ async def test_the_interceptor_publishes_no_security_class() -> None:
         (tool,) = await client.list_tools()
         (langchain_tool,) = await client.get_langchain_tools()
     assert tool.security_class is None and langchain_tool.metadata == {"sentinel_class": None}
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("http://sentinel:8000/api/team@corp", "http://sentinel:8000/api/team@corp"),  # no credentials: unchanged
+    ("http://u:p@sentinel:8000/api/team@corp", "http://***@sentinel:8000/api/team@corp"),
+    ("https://u:p%40ss@host/x?to=a@b", "https://***@host/x?to=a@b"),
+])
+def test_only_the_userinfo_of_the_base_url_is_redacted(url: str, shown: str) -> None:
+    from sentinel_sdk._client import _redacted
+
+    assert _redacted(url) == shown
