@@ -65,7 +65,7 @@ def _body(i: int) -> bytes:
 async def _in_process(root: Path, *, verify: bool, backend: str, calls: int) -> dict[str, float]:
     prefix = f"bench:{uuid.uuid4().hex[:8]}:"
     async with McpHarness.open(root / f"{backend}-{verify}", backend=backend, redis_url=REDIS_URL,
-                               redis_prefix=prefix, verify=verify) as mcp:
+                               redis_prefix=prefix, mcp_verify=verify) as mcp:
         session = await mcp.register() if verify else None
         tokens = [mcp.sign(session, TOOL, ARGS) if session else "unused" for _ in range(calls)]
         bodies = [_body(i) for i in range(calls)]
@@ -123,9 +123,9 @@ async def _app_rows(root: Path, *, backend: str, calls: int, rounds: int) -> dic
     """CPU µs per request of the whole app, verification off and on, alternating round by round."""
     prefix = f"bench:{uuid.uuid4().hex[:8]}:"
     rows: dict[str, dict[str, float]] = {}
-    async with McpHarness.open(root / f"app-{backend}-off", verify=False) as off, \
+    async with McpHarness.open(root / f"app-{backend}-off", mcp_verify=False) as off, \
             McpHarness.open(root / f"app-{backend}-on", backend=backend, redis_url=REDIS_URL,
-                            redis_prefix=prefix, verify=True) as on:
+                            redis_prefix=prefix, mcp_verify=True) as on:
         session = await on.register()
         cpu: dict[str, list[float]] = {"verify-off": [], "verify-on": []}
         walls: dict[str, list[float]] = {"verify-off": [], "verify-on": []}

@@ -71,7 +71,7 @@ def create_app(
     """The tool server. Without ``registry`` it serves the demo tools over ``mcp_data_dir``."""
     settings = settings if settings is not None else McpSettings()
     trusted = settings.trusted_keys()
-    if settings.verify and not trusted:
+    if settings.mcp_verify and not trusted:
         raise ConfigError(
             "no_trusted_keys",
             "SENTINEL_INTERCEPTOR_PUBLIC_KEYS is empty: set it to the interceptor's identity public key "
@@ -88,7 +88,7 @@ def create_app(
         store = trust_store if trust_store is not None else open_trust_store(settings)
         audit = AuditLog(settings.mcp_audit_log)
         guard = None
-        if settings.verify:
+        if settings.mcp_verify:
             guard = CallGuard(store, trusted, audience=settings.mcp_id, leeway=settings.leeway_seconds, clock=clock)
         else:
             _log.warning(

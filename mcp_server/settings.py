@@ -14,10 +14,9 @@ Defaults, relative to the working directory of the process:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import field_validator, model_validator
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sentinel_contract import ContractError, load_public_key
@@ -43,27 +42,12 @@ class McpSettings(BaseSettings):
     mcp_data_dir: Path = Path("var/mcp-data")
     leeway_seconds: int = 5
     # False only for benchmarks: every request then executes unchecked (a loud warning is logged).
-    # Only SENTINEL_MCP_VERIFY sets it; in code, McpSettings(verify=False) still works (_verify_keyword).
+    # Only SENTINEL_MCP_VERIFY sets it (in code: McpSettings(mcp_verify=False)).
     mcp_verify: bool = True
     max_body_bytes: int = 1_048_576
     # A registration may not open a session longer than this (bounds replayed registrations too).
     max_session_seconds: int = 86_400
     session_key_cache_size: int = 10_000
-
-    @model_validator(mode="before")
-    @classmethod
-    def _verify_keyword(cls, data: Any) -> Any:
-        # ``verify`` as a constructor keyword (tests, benchmarks). Only constructor keywords can
-        # carry it: no field is named ``verify``, so no environment variable is read for it.
-        if isinstance(data, dict) and "verify" in data:
-            data = dict(data)
-            data["mcp_verify"] = data.pop("verify")  # the keyword wins, as init values do
-        return data
-
-    @property
-    def verify(self) -> bool:
-        """Whether calls must carry a valid signed token (``SENTINEL_MCP_VERIFY``)."""
-        return self.mcp_verify
 
     @field_validator("interceptor_public_keys")
     @classmethod

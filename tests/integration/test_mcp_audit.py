@@ -44,7 +44,7 @@ async def test_unverified_fields_of_a_refused_request_are_marked_and_clipped(tmp
 
 async def test_verification_off_executes_unsigned_calls_and_says_so(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="mcp_server"):
-        async with McpHarness.open(tmp_path, verify=False) as mcp:
+        async with McpHarness.open(tmp_path, mcp_verify=False) as mcp:
             answer = await mcp.rpc("tools/call", {"name": "get_current_time", "arguments": {}}, None)
             record = mcp.audit()[-1]
     assert answer["result"]["isError"] is False

@@ -230,6 +230,6 @@ async def test_sentinel_verify_in_the_environment_does_not_turn_verification_off
     monkeypatch.delenv("SENTINEL_MCP_VERIFY", raising=False)
     monkeypatch.setenv("SENTINEL_VERIFY", "false")
     async with McpHarness.open(tmp_path) as mcp:
-        assert mcp.settings.verify is True
+        assert mcp.settings.mcp_verify is True
         answer = await mcp.rpc("tools/call", {"name": "send_email", "arguments": EMAIL}, None)
         assert_refused(mcp, answer, code=-32001, reason="missing_token", audit_before=0)

@@ -24,7 +24,7 @@ def test_environment_names(monkeypatch):
     assert settings.mcp_id == "mcp-eu-1" and len(settings.trusted_keys()) == 2
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
     assert settings.mcp_audit_log == Path("/tmp/x/audit.jsonl") and settings.mcp_data_dir == Path("/tmp/x/data")
-    assert settings.verify is False
+    assert settings.mcp_verify is False
 
 
 def test_defaults(monkeypatch):
@@ -33,7 +33,7 @@ def test_defaults(monkeypatch):
     settings = McpSettings()
     assert (settings.mcp_id, settings.redis_url, settings.redis_prefix) == ("sentinel-mcp", None, "sentinel:mcp:")
     assert settings.mcp_audit_log == Path("var/mcp-audit.jsonl") and settings.mcp_data_dir == Path("var/mcp-data")
-    assert settings.leeway_seconds == 5 and settings.verify is True
+    assert settings.leeway_seconds == 5 and settings.mcp_verify is True
 
 
 def test_a_malformed_trusted_key_is_refused():
@@ -58,12 +58,12 @@ def test_error_numbers_are_stable():
 def test_only_sentinel_mcp_verify_can_turn_verification_off(monkeypatch, name):
     monkeypatch.delenv("SENTINEL_MCP_VERIFY", raising=False)
     monkeypatch.setenv(name, "false")
-    assert McpSettings().verify is True
+    assert McpSettings().mcp_verify is True
 
 
 def test_sentinel_mcp_verify_is_read_case_insensitively_and_a_keyword_still_wins(monkeypatch):
     monkeypatch.setenv("sentinel_mcp_verify", "0")
-    assert McpSettings().verify is False
-    assert McpSettings(verify=True).verify is True
+    assert McpSettings().mcp_verify is False
+    assert McpSettings(mcp_verify=True).mcp_verify is True
     monkeypatch.delenv("sentinel_mcp_verify")
-    assert McpSettings(verify=False).verify is False  # benchmarks and tests construct it so
+    assert McpSettings(mcp_verify=False).mcp_verify is False  # benchmarks and tests construct it so
