@@ -42,10 +42,11 @@ def is_retryable(response: httpx.Response) -> bool:
     was forwarded). A load balancer's 502, or a body the SDK cannot read, carries
     no such mark: behind it the tool may have run.
     """
-    if response.status_code == 429:
-        return True
-    _, _, error = error_fields(response)
-    return error.get("retryable") is True
+    return _retryable(response.status_code, error_fields(response)[2])
+
+
+def _retryable(status: int, error: Mapping[str, Any]) -> bool:
+    return status == 429 or error.get("retryable") is True
 
 
 def check_status(response: httpx.Response, base_url: str) -> httpx.Response:
@@ -54,7 +55,7 @@ def check_status(response: httpx.Response, base_url: str) -> httpx.Response:
     if status in (200, 201):
         return response
     code, message, error = error_fields(response)
-    retryable = is_retryable(response)
+    retryable = _retryable(status, error)  # from the body already read, not parsed again
     if status == 400 and code == "invalid_arguments":
         raise InvalidArguments(message or "the arguments were refused", code=code, status=400)
     if status == 401:
