@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from interceptor.errors import BadRequest, BodyTooLarge, InterceptorError
+from interceptor.errors import BadRequest, BodyTooLarge, InterceptorError, ToolServerError
 
 if TYPE_CHECKING:
     from interceptor.app import Runtime
@@ -94,7 +94,13 @@ async def answer_call(
     except orjson.JSONEncodeError:  # parsed, but nested past what can be written back
         raise BadRequest("'arguments' is nested too deeply", code="invalid_arguments") from None
     outcome = await runtime.enforcer.call(project, sid, tool, arguments, arguments_json, started)
-    return outcome.status, orjson.dumps(outcome.body)
+    try:
+        return outcome.status, orjson.dumps(outcome.body)
+    except orjson.JSONEncodeError:  # a result nested past what the encoder writes (it ran; say so plainly)
+        raise ToolServerError(
+            "the tool's result cannot be passed on: it is nested too deeply", code="tool_result_unreadable",
+            retryable=False,
+        ) from None
 
 
 class _Disconnected(Exception):

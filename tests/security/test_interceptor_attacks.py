@@ -201,13 +201,13 @@ class StructuredResultServer(StubToolServer):
         return answer
 
 
-async def _web_harness(tmp_path: Path, structured: object) -> AsyncIterator[Harness]:
+async def _web_harness(tmp_path: Path, structured: object, policies: dict = EXFIL) -> AsyncIterator[Harness]:
     from sentinel_contract import generate_keypair
 
     identity = generate_keypair()
     server = StructuredResultServer(identity.public)
     server.structured = structured
-    project = Project(name="web", api_key_sha256=api_key_hash("sk-web"), tools=WEB_TOOLS, policies=EXFIL,
+    project = Project(name="web", api_key_sha256=api_key_hash("sk-web"), tools=WEB_TOOLS, policies=policies,
                       policy_version=1)
     async with running_interceptor(StaticConfigStore([project]), identity=identity, tool_server=server,
                                    audit_log=tmp_path / "audit.jsonl") as running:
@@ -262,3 +262,30 @@ async def test_a_result_whose_text_repeats_its_structured_content_is_read_once(t
     page = {"page": "a" * (MAX_SCAN_CHARS * 6 // 10)}
     result = {"content": [{"type": "text", "text": orjson.dumps(page).decode()}], "structuredContent": page}
     assert len(_output_text(result)) < MAX_SCAN_CHARS
+
+
+async def test_a_result_no_rule_reads_is_not_checked_and_reaches_the_agent(tmp_path: Path) -> None:
+    # The result's text is built only for a policy that reads this tool's output: under static
+    # rules alone a result nested past what rules look at (64) is simply returned.
+    deep: object = "x@evil.io"
+    for _ in range(100):
+        deep = [deep]
+    async for harness in _web_harness(tmp_path, deep, {"staticRules": {"read_web": "ALLOW"}}):
+        sid = await harness.start("sk-web")
+        assert (await harness.call("sk-web", sid, "read_web")).status_code == 200
+    async for harness in _web_harness(tmp_path / "exfil", deep):  # a policy that reads it withholds it
+        sid = await harness.start("sk-web")
+        read = await harness.call("sk-web", sid, "read_web")
+        assert read.status_code == 502 and read.json()["error"]["code"] == "tool_result_unreadable"
+
+
+async def test_a_result_too_deep_to_pass_on_is_a_clear_502_not_an_internal_error(tmp_path: Path) -> None:
+    deep: object = "x"
+    for _ in range(300):  # past what the answer's JSON encoder writes
+        deep = [deep]
+    async for harness in _web_harness(tmp_path, deep, {"staticRules": {"read_web": "ALLOW"}}):
+        sid = await harness.start("sk-web")
+        read = await harness.call("sk-web", sid, "read_web")
+        assert read.status_code == 502 and read.json()["error"] == {
+            "code": "tool_result_unreadable", "message": "the tool's result cannot be passed on: it is nested too deeply",
+            "retryable": False}
