@@ -13,14 +13,18 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
 RUN python -m venv /opt/venv
 # Only what the package needs: no tests, no .env, no .git in the image.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements-server.lock ./
 COPY sentinel_contract ./sentinel_contract
+COPY sentinel_redis ./sentinel_redis
+COPY sentinel_agent ./sentinel_agent
 COPY sentinel_cli ./sentinel_cli
 COPY interceptor ./interceptor
 COPY mcp_server ./mcp_server
 COPY sentinel_sdk ./sentinel_sdk
 COPY rule_maker ./rule_maker
-RUN /opt/venv/bin/pip install ".[server]"
+# Exactly what the lock pins (hashes checked), then the project without its dependencies.
+RUN /opt/venv/bin/pip install --require-hashes --no-deps -r requirements-server.lock \
+ && /opt/venv/bin/pip install --no-deps --no-build-isolation .
 
 # ---- runtime: no compiler, no source tree, an unprivileged user ---------------
 FROM python:3.11-slim

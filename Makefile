@@ -1,16 +1,19 @@
 # Two entry points for a newcomer: `make demo` and `make test`.
-# Each creates the virtual environment and installs what it needs.
+# Each creates the virtual environment and installs exactly what requirements.lock
+# pins (hashes checked), then the project itself without touching its dependencies.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+EXTRAS := --extra server --extra sdk --extra dev
 
-.PHONY: demo test bench experiments clean
+.PHONY: demo test check bench experiments lock check-latest clean
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[server,sdk,dev]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -25,5 +28,26 @@ experiments: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/overhead.py
 
+# Refresh the locks from pyproject.toml's ranges (the newest versions they allow,
+# for every platform and Python >= 3.11), including the build backend that the
+# editable install uses without build isolation. requirements-server.lock is the
+# image's subset (no SDK, no test tools), pinned to the same versions.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml build-requirements.in $(EXTRAS) \
+	  --generate-hashes --universal --python-version 3.11 --quiet -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml build-requirements.in --extra server -c $(LOCK) \
+	  --generate-hashes --universal --python-version 3.11 --quiet -o requirements-server.lock
+
+# Drift check, not part of `make test`: the newest releases the ranges allow, in a
+# throwaway virtualenv, against the whole suite.
+check-latest:
+	rm -rf .venv-latest
+	$(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/pip install --quiet --upgrade pip
+	.venv-latest/bin/pip install --quiet --upgrade --upgrade-strategy eager -e '.[server,sdk,dev]'
+	.venv-latest/bin/pip list --format=freeze > .venv-latest/versions.txt
+	.venv-latest/bin/python -m pytest -q -p no:cacheprovider
+	rm -rf .venv-latest
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .venv-latest .pytest_cache

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rule_maker import OfflineClassifier, SecurityClass  # noqa: E402
 
-DEFAULT_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+DEFAULT_EVAL = Path(__file__).resolve().parents[1] / "benchmarks" / "agentdojo"
 SHORT = {
     SecurityClass.SAFE_READ: "SAFE",
     SecurityClass.SENSITIVE_READ: "SENS",

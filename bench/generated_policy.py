@@ -29,8 +29,9 @@ sys.path.insert(0, str(ROOT))
 from rule_maker import OfflineClassifier  # noqa: E402
 from rule_maker._catalogue import annotate  # noqa: E402
 from rule_maker._policy import generate_policy, policy_yaml  # noqa: E402
+from sentinel_cli.policy import read_jsonl  # noqa: E402
 
-DEFAULT_EVAL = ROOT.parent / "shared" / "eval"
+DEFAULT_EVAL = ROOT / "benchmarks" / "agentdojo"
 NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)  # a weekday noon: generated policies have no time windows anyway
 
 
@@ -42,9 +43,10 @@ def load_score(eval_dir: Path) -> Any:
     return module
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open() as f:
-        return [json.loads(line) for line in f if line.strip()]
+def trace_file(stem: Path) -> Path:
+    """``stem``.jsonl.gz (the repository's form), else ``stem``.jsonl."""
+    packed = stem.with_name(stem.name + ".jsonl.gz")
+    return packed if packed.exists() else stem.with_name(stem.name + ".jsonl")
 
 
 def simulate_in_process(policies: dict[str, Any], tools: list[dict[str, Any]], traces: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -78,9 +80,10 @@ def run(eval_dir: Path, mode: str, variants: bool, cli: bool) -> dict[str, Any]:
         tools_file, policy_file = workdir / f"{suite}.tools.json", workdir / f"{suite}.policy.yaml"
         tools_file.write_text(json.dumps(tools))
         policy_file.write_text(policy_yaml(policies, tools))
-        trace_files = [("important_instructions", eval_dir / f"{suite}.jsonl")]
+        trace_files = [("important_instructions", trace_file(eval_dir / suite))]
         if variants:
-            trace_files += [(p.stem.split("__", 1)[1], p) for p in sorted((eval_dir / "variants").glob(f"{suite}__*.jsonl"))]
+            found = sorted(p for p in (eval_dir / "variants").glob(f"{suite}__*") if p.name.endswith((".jsonl", ".jsonl.gz")))
+            trace_files += [(p.name.split("__", 1)[1].split(".", 1)[0], p) for p in found]
         for phrasing, path in trace_files:
             traces = read_jsonl(path)
             started = time.perf_counter()

@@ -24,7 +24,7 @@ from typing import Any
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Any) -> None:
     group = subparsers.add_parser("experiments", help="attack and benign scenarios over the demo tools, under several policies")
     commands = group.add_subparsers(dest="experiments_command", metavar="COMMAND", required=True)
 

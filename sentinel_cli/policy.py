@@ -10,13 +10,15 @@ never evaluate a policy any other way than through the engine, and never let
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import sys
+import zlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 class PolicyFileError(Exception):
@@ -27,7 +29,7 @@ class PolicyFileError(Exception):
         self.code = code
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Any) -> None:
     group = subparsers.add_parser("policy", help="validate, lint, explain, diff, simulate and version policies")
     sub = group.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
 
@@ -65,7 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     simulate = sub.add_parser("simulate", help="replay traces through the policy, one fresh session per trace")
     simulate.add_argument("--policy", required=True)
-    simulate.add_argument("--trace", required=True, help="JSON Lines, one trace {id, calls: [{tool, args, output}]} a line")
+    simulate.add_argument("--trace", required=True,
+                          help="JSON Lines, one trace {id, calls: [{tool, args, output}]} a line (read through gzip if the name ends in .gz)")
     simulate.add_argument("--format", choices=("json",), default="json")
     simulate.add_argument("--agent")
     simulate.add_argument("--now", help="ISO time used for every call (default: now)")
@@ -121,6 +124,19 @@ def read_document(path: str) -> Any:
         raise PolicyFileError("malformed", f"{path}: not valid YAML: {yaml_problem(exc)}") from exc
     except RecursionError as exc:
         raise PolicyFileError("malformed", f"{path}: not valid YAML: nested too deep") from exc
+
+
+def open_jsonl(path: str | os.PathLike[str]) -> IO[str]:
+    """A JSON Lines file opened as UTF-8 text; read through gzip when its name ends in ``.gz``."""
+    if os.fspath(path).endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[Any]:
+    """Every non-blank line of a JSON Lines file (plain or ``.gz``), parsed."""
+    with open_jsonl(path) as lines:
+        return [json.loads(line) for line in lines if line.strip()]
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -374,7 +390,7 @@ def _simulate(args: argparse.Namespace) -> int:
         now = _now(args.now)
         out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
         try:
-            with open(args.trace, encoding="utf-8") as traces:
+            with open_jsonl(args.trace) as traces:
                 for number, line in enumerate(traces, 1):
                     if not line.strip():
                         continue
@@ -390,8 +406,10 @@ def _simulate(args: argparse.Namespace) -> int:
                 out.close()
     except (PolicyError, PolicyFileError) as exc:
         return _fail(exc, args.policy)
-    except OSError as exc:
+    except OSError as exc:  # gzip.BadGzipFile too
         return _fail(PolicyFileError("unreadable", f"{exc.filename or args.trace}: {exc.strerror or exc}"))
+    except (EOFError, zlib.error) as exc:  # a truncated or corrupt .gz
+        return _fail(PolicyFileError("unreadable", f"{args.trace}: not a complete gzip file: {exc}"))
     return 0
 
 

@@ -30,7 +30,7 @@ DEMO_API_KEY = "sk-sentinel-demo"
 _REPO_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sentinel.yaml"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Any) -> None:
     up = subparsers.add_parser("up", help="run the interceptor and the tool server together until interrupted")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8000, help="interceptor port (agents connect here)")

@@ -4,7 +4,7 @@
     fake.deny("send_email", rule="no-exfil", reason="session is tainted")
     async with SentinelClient(api_key="k", transport=fake.transport) as client: ...
 
-It speaks the wire shapes of the agent API (DESIGN.md, "Agent -> interceptor"),
+It speaks the wire shapes of the agent API (docs/architecture.md, "Wire contracts", "Agent API"),
 with the real interceptor's bodies for the answers it imitates (a tool not in
 ``tools`` is denied by rule ``unknown_tool``; arguments that are not an object
 are 400 ``invalid_arguments``), and nothing more: it enforces no real policy and

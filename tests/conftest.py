@@ -13,12 +13,15 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 REDIS_URL = os.environ.get("SENTINEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_DSN = os.environ.get("SENTINEL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# The AgentDojo trace set in the repository (see its README): <suite>.jsonl.gz, variants/, tools_*, labels_*, score.py.
+AGENTDOJO = Path(__file__).resolve().parents[1] / "benchmarks" / "agentdojo"
 
 
 def free_port() -> int:

@@ -1,6 +1,6 @@
 """The YAML file config store: the default, so one machine runs with nothing else.
 
-The file's shape is a fixed contract (DESIGN.md): ``projects:`` entries with
+The file's shape is a fixed contract (docs/architecture.md, "Config store shape"): ``projects:`` entries with
 name, api_key_sha256, tools and policies; this store adds ``policy_version``
 and ``policy_history`` beside them. Reads re-parse the file only when its
 mtime, size or inode change. Writes rewrite it atomically (temp file +

@@ -162,7 +162,9 @@ def edit(text: str, change: Callable[[dict[str, Any]], None]) -> str:
     rt = _round_trip()
     if text.strip():
         doc, indent, offset = load_yaml_guess_indent(text, yaml=rt)
-        if offset is None:  # no block sequence to learn from: the DESIGN.md style
+        # No block sequence to learn from: the style of the config examples in docs/ (the shape is
+        # docs/architecture.md, "Config store shape").
+        if offset is None:
             indent, offset = 4, 2
         rt.indent(mapping=2, sequence=indent, offset=offset)
     else:

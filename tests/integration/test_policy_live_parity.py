@@ -21,19 +21,20 @@ from interceptor.policy import compile_policy
 from interceptor.policy._simulate import simulate_trace
 from interceptor.state import open_state_store
 from interceptor.testing import api_key_hash
+from sentinel_cli.policy import read_jsonl
+from tests.conftest import AGENTDOJO as EVAL
 from tests.conftest import REDIS_URL
 from tests.replay import replay_live, trace_calls
 
 ROOT = Path(__file__).resolve().parents[2]
-EVAL = ROOT.parent / "shared" / "eval"
 API_KEY = "sk-sentinel-parity-test"
 
 
 def _sample(suite: str, compiled, now: datetime, per_kind: int = 3) -> list[dict]:
     """A few traces for each set of effects the simulator produces on the suite (deny, approval, both...)."""
     picked: dict[frozenset[str], list[dict]] = {}
-    for line in (EVAL / f"{suite}.jsonl").read_text().splitlines():
-        trace = {"id": json.loads(line)["id"], "calls": trace_calls(json.loads(line))}
+    for raw in read_jsonl(EVAL / f"{suite}.jsonl.gz"):
+        trace = {"id": raw["id"], "calls": trace_calls(raw)}
         kinds = frozenset(d["decision"] for d in simulate_trace(compiled, trace, now)["decisions"])
         if len(picked.setdefault(kinds, [])) < per_kind:
             picked[kinds].append(trace)

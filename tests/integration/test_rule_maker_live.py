@@ -22,15 +22,15 @@ from rule_maker import OfflineClassifier
 from rule_maker._catalogue import annotate
 from rule_maker._policy import generate_policy
 from rule_maker._push import store_shape
+from sentinel_cli.policy import read_jsonl
+from tests.conftest import AGENTDOJO as EVAL
 from tests.replay import replay_live, trace_calls
 
-EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
 API_KEY = "sk-sentinel-rule-maker-live-test"
 
 
 def traces(suite: str, count: int) -> list[dict[str, Any]]:
-    lines = (EVAL / f"{suite}.jsonl").read_text().splitlines()
-    picked = [json.loads(line) for line in lines if line.strip()]
+    picked = read_jsonl(EVAL / f"{suite}.jsonl.gz")
     benign = [t for t in picked if t["id"].endswith("/benign")]
     attacks = [t for t in picked if not t["id"].endswith("/benign")]
     return benign[:count] + attacks[:: max(1, len(attacks) // count)][:count]

@@ -21,6 +21,7 @@ from rule_maker._catalogue import annotate, parse_tools
 from rule_maker._cli import main
 from rule_maker._llm import LLMClassifier, LLMSettings
 from rule_maker._policy import generate_policy, policy_yaml
+from tests.conftest import AGENTDOJO
 
 NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 TOOLS: list[dict[str, Any]] = [
@@ -210,7 +211,7 @@ def test_every_drafted_tool_pattern_matches_exactly_the_tools_it_was_drafted_for
               {"name": "get_x", "class": "SAFE_READ", "needs_review": True, "alternative_class": "CONSEQUENTIAL_WRITE",
                "description": "Removes x."},
               {"name": "get_x.y", "class": "SAFE_READ", "needs_review": True, "alternative_class": "UNTRUSTED_READ"}]
-    raw = json.loads((Path(__file__).resolve().parents[3] / "shared" / "eval" / "tools_workspace.json").read_text())
+    raw = json.loads((AGENTDOJO / "tools_workspace.json").read_text())
     tools += annotate(raw, [OfflineClassifier().classify(t) for t in raw])
     policies = generate_policy(tools, mode=mode)
     compiled = compile_policy(policies, tools)

@@ -1,4 +1,4 @@
-"""The YAML config store: the DESIGN.md shape, reloads on change, safe rewrites."""
+"""The YAML config store: the shape of docs/architecture.md ("Config store shape"), reloads on change, safe rewrites."""
 
 from __future__ import annotations
 

@@ -66,8 +66,20 @@ def test_image_runs_as_a_non_root_user() -> None:
     assert users and users[-1].split(":")[0] not in {"root", "0"}
 
 
-def test_image_installs_the_server_extra() -> None:
-    assert re.search(r"pip install [^\n]*\.\[server\]", DOCKERFILE)
+def test_image_installs_exactly_the_locked_server_dependencies() -> None:
+    assert re.search(r"pip install --require-hashes --no-deps -r requirements-server.lock", DOCKERFILE)
+    assert re.search(r"pip install --no-deps --no-build-isolation \.", DOCKERFILE)
+    locked = (ROOT / "requirements-server.lock").read_text()
+    assert "--hash=sha256:" in locked and "\npytest==" not in locked
+
+
+def test_image_copies_every_package_the_project_ships() -> None:
+    # A package left out of the image fails only when a service imports it at run time.
+    import tomllib
+
+    includes = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    copied = {line.split()[0] for line in re.findall(r"^COPY\s+(?!--from)(.+)$", DOCKERFILE, flags=re.M)}
+    assert {pattern.rstrip("*") for pattern in includes} <= copied
 
 
 def test_image_never_copies_secrets_or_the_whole_tree() -> None:

@@ -12,8 +12,8 @@ import pytest
 from rule_maker import CatalogueError, OfflineClassifier, SecurityClass
 from rule_maker._catalogue import annotate, parse_tools
 from rule_maker._cli import main
+from tests.conftest import AGENTDOJO as EVAL
 
-EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -15,9 +15,10 @@ from rule_maker import OfflineClassifier, PolicyGenerationError
 from rule_maker._catalogue import annotate
 from rule_maker._cli import main
 from rule_maker._policy import destructive_tools, generate_policy, policy_yaml
+from sentinel_cli.policy import read_jsonl
+from tests.conftest import AGENTDOJO as EVAL
 
 ROOT = Path(__file__).resolve().parents[2]
-EVAL = ROOT.parent / "shared" / "eval"
 NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 
 
@@ -111,7 +112,7 @@ def test_end_to_end_from_tool_definitions_meets_the_targets(suite: str) -> None:
     spec.loader.exec_module(score)
     tools = classified(suite)
     policy = compile_policy(generate_policy(tools), tools)
-    traces = [json.loads(line) for line in (EVAL / f"{suite}.jsonl").read_text().splitlines() if line.strip()]
+    traces = read_jsonl(EVAL / f"{suite}.jsonl.gz")
     decisions = [
         simulate_trace(policy, {"id": t["id"], "calls": [{k: c[k] for k in ("tool", "args", "output")} for c in t["calls"]]}, NOW)
         for t in traces

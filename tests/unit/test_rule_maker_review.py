@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +19,8 @@ from rule_maker._catalogue import TOOL_NAME, annotate
 from rule_maker._classes import RISK_ORDER, Classification, riskiest
 from rule_maker._lexicon import CONSEQUENTIAL_VERBS, DESTRUCTIVE_VERBS, WRITE_VERBS
 from rule_maker._policy import drafted_class, generate_policy
+from tests.conftest import AGENTDOJO as EVAL
 
-EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
 NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 S, N, U = SecurityClass.SAFE_READ, SecurityClass.SENSITIVE_READ, SecurityClass.UNTRUSTED_READ
 C, I = SecurityClass.CONSEQUENTIAL_WRITE, SecurityClass.INTERNAL_WRITE
