@@ -16,6 +16,8 @@ RUN python -m venv /opt/venv
 COPY pyproject.toml README.md requirements-server.lock ./
 COPY sentinel_contract ./sentinel_contract
 COPY sentinel_redis ./sentinel_redis
+COPY sentinel_policy ./sentinel_policy
+COPY sentinel_http ./sentinel_http
 COPY sentinel_agent ./sentinel_agent
 COPY sentinel_cli ./sentinel_cli
 COPY interceptor ./interceptor

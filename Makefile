@@ -13,7 +13,7 @@ EXTRAS := --extra server --extra sdk --extra dev
 $(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(LOCK)
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation --config-settings editable_mode=compat -e .
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -21,6 +21,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The style gate: lint and strict types (configured in pyproject.toml). CI runs it before the tests.
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 experiments: $(STAMP)
 	$(BIN)/sentinel experiments run

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rule_maker import OfflineClassifier, SecurityClass  # noqa: E402
+from rule_maker import OfflineClassifier, SecurityClass
 
 DEFAULT_EVAL = Path(__file__).resolve().parents[1] / "benchmarks" / "agentdojo"
 SHORT = {

@@ -11,9 +11,11 @@ interceptor runs; ``--loop asyncio`` for the plain loop), ``--calls`` calls of
 ``ToolServerClient.call_tool`` with about 1 KB of arguments, first one at a
 time, then ``--concurrency`` in flight, for each client:
 
-    keepalive   the default: interceptor._http.KeepAliveClient (asyncio Protocols + httptools)
-    aiohttp     the previous default, rebuilt here as it was (pooled ClientSession);
-                only when aiohttp is still installed (it is no longer a dependency)
+    keepalive   the default: sentinel_http.KeepAliveClient (asyncio Protocols + httptools)
+    aiohttp     a pooled aiohttp ClientSession, the alternative it is measured against;
+                only when aiohttp is installed (it is not a dependency)
+
+Why the default is what it is, with the numbers: docs/performance.md (item 8).
 
 Rounds alternate the order of the clients. For each phase: calls/s, p50 and
 p99 latency, and CPU µs per call of THIS process (``time.process_time`` over
@@ -71,13 +73,13 @@ async def tool_server_app(scope: dict[str, Any], receive: Any, send: Any) -> Non
 
 
 def serve(port: int) -> None:
-    from sentinel_cli._server import serve_app
+    from sentinel_http import serve_app
 
     serve_app(tool_server_app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def start_server() -> tuple[subprocess.Popen[bytes], str]:
-    from tests.conftest import free_port
+    from sentinel_cli.run import free_port
 
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -105,11 +107,11 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-# --------------------------------------------------------------------------- the previous client
+# --------------------------------------------------------------------------- the aiohttp client
 
 
 class AiohttpTransport:
-    """The aiohttp transport as ``interceptor/forwarding.py`` had it (git history), for comparison."""
+    """A pooled aiohttp transport behind the same ``ToolServerClient``, for comparison (docs/performance.md, item 8)."""
 
     def __init__(self, base_url: str, timeout: float) -> None:
         import aiohttp

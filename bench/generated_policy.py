@@ -50,8 +50,8 @@ def trace_file(stem: Path) -> Path:
 
 
 def simulate_in_process(policies: dict[str, Any], tools: list[dict[str, Any]], traces: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from interceptor.policy import compile_policy
-    from interceptor.policy._simulate import simulate_trace
+    from sentinel_policy import compile_policy
+    from sentinel_policy._simulate import simulate_trace
 
     compiled = compile_policy(policies, tools)
     # Only what a gateway observes goes in: id and calls[].tool/args/output.

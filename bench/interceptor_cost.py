@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from interceptor.audit import AuditLog  # noqa: E402
+from interceptor.calls import CallEnforcer  # noqa: E402
 from interceptor.config import Project  # noqa: E402
-from interceptor.enforcement import CallEnforcer  # noqa: E402
 from interceptor.forwarding import ToolServerClient  # noqa: E402
 from interceptor.projects import ProjectDirectory  # noqa: E402
 from interceptor.sessions import SessionIdentity, Sessions  # noqa: E402
@@ -83,10 +83,11 @@ async def own_cost(store: StateStore, calls: int, audit_path: Path) -> list[floa
     audit = AuditLog(audit_path)
     audit.open()
     sessions = Sessions(
-        SessionIdentity("i", "m", identity), store, upstream, sealer, SessionKeyRing(sealer), 3600
+        SessionIdentity("i", "m", identity), store, upstream, sealer, SessionKeyRing(sealer),
+        ttl_seconds=3600, call_ttl_seconds=30,
     )
     directory = ProjectDirectory(StaticConfigStore([project]))
-    enforcer = CallEnforcer(sessions, store, directory, upstream, audit, interceptor_id="i", mcp_id="m", call_ttl=30)
+    enforcer = CallEnforcer(sessions, directory, upstream, audit)
     arguments_json = orjson.dumps(ARGUMENTS)
     samples: list[float] = []
     sid = (await sessions.start("bench")).sid
@@ -147,7 +148,7 @@ async def _drive(base: str, seconds: float, in_flight: int) -> tuple[int, list[f
 
 
 def end_to_end(redis: bool, seconds: float, in_flight: int) -> str:
-    from tests.conftest import free_port
+    from sentinel_cli.run import free_port
 
     identity = generate_keypair()
     mcp_port, port = free_port(), free_port()
@@ -199,7 +200,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, url in (("memory", None), ("redis", REDIS_URL)):
             prefix = f"bench:{uuid.uuid4().hex[:8]}:"
-            store = open_state_store(url, prefix)
+            store = open_state_store(url, prefix=prefix)
 
             async def run(store: StateStore = store) -> list[float]:
                 try:

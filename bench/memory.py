@@ -32,7 +32,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import orjson  # noqa: E402
 import redis  # noqa: E402
-
 from interceptor_cost import REDIS_URL  # noqa: E402
 from overhead import API_KEY, ARGUMENTS, TOOL, _raw, start_stack  # noqa: E402
 

@@ -48,7 +48,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import httpx  # noqa: E402
 import orjson  # noqa: E402
-
 from interceptor_cost import REDIS_URL, _delete_prefix, _start, _wait  # noqa: E402
 
 API_KEY = "sk-bench-overhead"
@@ -121,7 +120,7 @@ def proxy_app(upstream_url: str) -> Any:
 
 
 def serve_proxy(port: int, upstream: str) -> None:
-    from sentinel_cli._server import serve_app
+    from sentinel_http import serve_app
 
     serve_app(proxy_app(upstream), host="127.0.0.1", port=port, log_level="warning")  # as `sentinel serve`
 
@@ -150,8 +149,8 @@ class Stack:
 
 
 def start_stack(tmp: Path, targets: Sequence[str]) -> Stack:
+    from sentinel_cli.run import free_port
     from sentinel_contract import b64url_encode, generate_keypair
-    from tests.conftest import free_port
 
     identity = generate_keypair()
     config = tmp / "bench.yaml"
@@ -356,7 +355,7 @@ def measure(stack: Stack, target: str, connections: int, seconds: float) -> dict
         "calls_per_s": round(calls / outcome["wall"], 1),
         "p50_ms": round(statistics.median(ms), 3),
         "p99_ms": round(ms[min(calls - 1, int(calls * 0.99))], 3),
-        # The servers on the path (front + tool server), as in every earlier round of this bench.
+        # The servers on the path (front + tool server): the figure docs/performance.md compares between rounds.
         "server_cpu_us_per_call": round((cpu.get("front", 0) + cpu["tool_server"]) * 1e6 / (calls + warm_calls), 1),
         # Each process on its own; Redis only when it runs here (its CPU counts any other client too).
         **{f"cpu_{role}_us": round(seconds_used * 1e6 / (calls + warm_calls), 1) for role, seconds_used in cpu.items()},

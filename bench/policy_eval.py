@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from interceptor.policy import SessionFacts, ToolCall, compile_policy, evaluate
+from sentinel_policy import SessionFacts, ToolCall, compile_policy, evaluate
 
 NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 

@@ -89,8 +89,8 @@ async def run(calls: int, rounds: int, concurrency: int) -> dict[str, Any]:
     }
     ratios = {
         f"pipeline/redis-py@{c}": {
-            "cpu": round(statistics.median(p[0] / b[0] for p, b in zip(samples[f"pipeline@{c}"], samples[f"redis-py@{c}"])), 2),
-            "wall": round(statistics.median(p[1] / b[1] for p, b in zip(samples[f"pipeline@{c}"], samples[f"redis-py@{c}"])), 2),
+            "cpu": round(statistics.median(p[0] / b[0] for p, b in zip(samples[f"pipeline@{c}"], samples[f"redis-py@{c}"], strict=True)), 2),
+            "wall": round(statistics.median(p[1] / b[1] for p, b in zip(samples[f"pipeline@{c}"], samples[f"redis-py@{c}"], strict=True)), 2),
         }
         for c in (1, concurrency)
     }

@@ -3,7 +3,7 @@ client and the routes into one FastAPI app.
 
 Tool calls bypass FastAPI's request machinery (see ``_InterceptorApp``).
 The lifespan opens what was not injected (config store, state store, ONE pooled
-forwarding client: the keep-alive client of ``_http.py``, or the injected httpx
+forwarding client: the keep-alive client of ``sentinel_http``, or the injected httpx
 client) and closes only what it opened. Nothing here reads the environment
 except through InterceptorSettings, built once.
 """
@@ -12,42 +12,35 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
 from interceptor.audit import AuditLog
-from interceptor.calls import CALL_PATH, serve_call
+from interceptor.calls import CallEnforcer
 from interceptor.config import ConfigStore, open_config_store
-from interceptor.enforcement import CallEnforcer
 from interceptor.forwarding import ToolServerClient
 from interceptor.projects import ProjectDirectory
-from interceptor.routes import call_route, install_error_handlers, router
+from interceptor.routes import (
+    CALL_PATH,
+    call_route,
+    install_error_handlers,
+    router,
+    serve_call,
+)
+from interceptor.runtime import Runtime
 from interceptor.sessions import SessionIdentity, Sessions
 from interceptor.settings import InterceptorSettings, load_settings
 from interceptor.signing import KeySealer, SessionKeyRing
 from interceptor.state import StateStore, open_state_store
 from sentinel_contract import load_signing_key
 
-__all__ = ["Runtime", "create_app"]
-
-
-@dataclass(slots=True)
-class Runtime:
-    """Everything a request needs, built once per process by the lifespan."""
-
-    settings: InterceptorSettings
-    state: StateStore
-    directory: ProjectDirectory
-    sessions: Sessions
-    enforcer: CallEnforcer
-    audit: AuditLog
+__all__ = ["create_app"]
 
 
 class _InterceptorApp(FastAPI):
-    """FastAPI, except that a tool call goes straight to ``calls.serve_call``.
+    """FastAPI, except that a tool call goes straight to ``routes.serve_call``.
 
     The call is nearly all of the traffic, and the middleware stack and route
     wrappers cost more than the handler (docs/performance.md); every other
@@ -85,8 +78,7 @@ def create_app(
                 stack.push_async_callback(config.close)
             state = state_store
             if state is None:
-                state = open_state_store(settings.redis_url, settings.redis_prefix)
-                await state.open()
+                state = open_state_store(settings.redis_url, prefix=settings.redis_prefix)
                 stack.push_async_callback(state.close)
             upstream = ToolServerClient(settings.mcp_upstream_url, settings.upstream_timeout_seconds, http_client)
             stack.push_async_callback(upstream.close)
@@ -99,19 +91,16 @@ def create_app(
             sealer = KeySealer(identity_key.seed, previous)
             identity = SessionIdentity(settings.interceptor_id, settings.mcp_id, identity_key)
             sessions = Sessions(
-                identity, state, upstream, sealer, SessionKeyRing(sealer), settings.session_ttl_seconds
+                identity,
+                state,
+                upstream,
+                sealer,
+                SessionKeyRing(sealer),
+                ttl_seconds=settings.session_ttl_seconds,
+                call_ttl_seconds=settings.call_ttl_seconds,
             )
             directory = ProjectDirectory(config)
-            enforcer = CallEnforcer(
-                sessions,
-                state,
-                directory,
-                upstream,
-                audit,
-                interceptor_id=settings.interceptor_id,
-                mcp_id=settings.mcp_id,
-                call_ttl=settings.call_ttl_seconds,
-            )
+            enforcer = CallEnforcer(sessions, directory, upstream, audit)
             app.state.runtime = Runtime(settings, state, directory, sessions, enforcer, audit)
             yield {}
 

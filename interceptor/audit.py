@@ -2,8 +2,9 @@
 
 Record: ``{"ts", "project", "sid", "tool", "args_sha256", "decision", "rule",
 "reason", "jti", "latency_ms", "agent"}``; ``jti`` (null when nothing was signed) joins
-it to the tool server's execution record. It must never write raw arguments or
-key material: only the argument hash.
+it to the tool server's execution record, and ``ts`` is written in the same format
+as there (``sentinel_contract.audit_timestamp``: ISO 8601, UTC, milliseconds). It
+must never write raw arguments or key material: only the argument hash.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import orjson
+from sentinel_contract import audit_line, audit_timestamp, clip
 
 __all__ = ["AuditLog", "AuditRecord"]
 
@@ -36,22 +37,23 @@ class AuditRecord:
     status: int
     agent: str | None = None  # the agent the session was started for, if one was declared
 
-    def as_line(self, ts: float) -> bytes:
-        return orjson.dumps(
+    def as_line(self, ts: str) -> bytes:
+        # Tool names, reasons (which may quote a value) and agent names come from callers:
+        # clipped, and written as exactly one line whatever characters they hold.
+        return audit_line(
             {
                 "ts": ts,
                 "project": self.project,
-                "sid": self.sid,
-                "tool": self.tool,
+                "sid": clip(self.sid),
+                "tool": clip(self.tool),
                 "args_sha256": self.args_sha256,
                 "decision": self.decision,
-                "rule": self.rule,
-                "reason": self.reason,
+                "rule": clip(self.rule),
+                "reason": clip(self.reason, 1024),
                 "jti": self.jti,
                 "latency_ms": round(self.latency_ms, 3),
-                "agent": self.agent,
-            },
-            option=orjson.OPT_APPEND_NEWLINE,
+                "agent": clip(self.agent),
+            }
         )
 
 
@@ -76,8 +78,7 @@ class AuditLog:
             self._file = None
 
     def write(self, record: AuditRecord) -> None:
-        ts = time.time()
-        line = record.as_line(ts)
+        line = record.as_line(audit_timestamp(time.time()))
         if self._file is not None:
             self._file.write(line)
         if _log.isEnabledFor(logging.INFO):

@@ -1,148 +1,189 @@
-"""``POST /session/{sid}/call``, the hot path, served as raw ASGI.
+"""One tool call, from decision to answer: the hot path of the policy enforcement point.
 
-Nearly every request an interceptor sees is a tool call, and measured here the
-framework around the handler (FastAPI's middleware stack and Starlette's
-request/response wrappers) cost about a quarter of the interceptor's CPU per
-call. :func:`serve_call` answers the call straight from the ASGI scope;
-``interceptor.app`` routes to it before FastAPI, and the same logic
-(:func:`answer_call`) also backs a plain Starlette route for anything the fast
-dispatch does not take. The answers are byte-for-byte those of the error
-handlers in ``interceptor.routes``.
+    session (lookup) -> decide and commit, signed while the commit is in flight (Sessions)
+        -> forward -> observe the output -> commit its taint -> answer
 
-It must never decide policy itself (the enforcer does), never echo raw
-arguments back, and never answer anything but a fixed message for an
-unexpected error.
+This module must never forward a call whose decision was not committed
+(``Sessions`` hands out a token only then), never show the agent output whose
+taint could not be stored, never mark a failure retryable once the tool may have
+run, and never log raw arguments (the audit trail carries their hash).
 """
 
 from __future__ import annotations
 
-import logging
-import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
-from interceptor.errors import BadRequest, BodyTooLarge, InterceptorError, ToolServerError
+from interceptor.audit import AuditLog, AuditRecord
+from interceptor.config import Project
+from interceptor.errors import (
+    BadRequest,
+    InterceptorError,
+    PolicyDenied,
+    ToolServerError,
+)
+from interceptor.forwarding import ToolServerClient
+from interceptor.projects import ProjectDirectory
+from interceptor.sessions import Sessions
+from interceptor.state import Session
+from sentinel_contract import ContractError, args_sha256
+from sentinel_policy import (
+    CompiledPolicy,
+    Decision,
+    Effect,
+    RuleEvalError,
+    ToolCall,
+    evaluate,
+    observe,
+    strings,
+)
 
-if TYPE_CHECKING:
-    from interceptor.app import Runtime
-
-__all__ = ["CALL_PATH", "answer_call", "parse_object", "read_limited", "serve_call"]
-
-CALL_PATH = re.compile(r"/session/([^/]+)/call")  # Starlette's {sid}: one path segment
-
-_log = logging.getLogger("sentinel.interceptor")
-_Scope = MutableMapping[str, Any]
-_Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-_Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-
-def parse_object(raw: bytes, *, required: bool) -> dict[str, Any]:
-    """A request body that must be a JSON object (``{}`` when empty and not required)."""
-    if not raw.strip():
-        if required:
-            raise BadRequest("a JSON object body is required", code="invalid_body")
-        return {}
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequest("the body is not valid JSON", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object", code="invalid_body")
-    return body
+__all__ = ["CallEnforcer", "CallOutcome"]
 
 
-def _too_large(declared: str | None, limit: int) -> bool:
-    return declared is not None and declared.isdigit() and int(declared) > limit
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    status: int  # 200 executed, 202 held for approval
+    body: dict[str, Any]
 
 
-async def read_limited(chunks: AsyncIterator[bytes], declared: str | None, limit: int) -> bytes:
-    """The whole body, refused with 413 past ``limit`` bytes, declared or not."""
-    if _too_large(declared, limit):
-        raise BodyTooLarge(f"the body is larger than {limit} bytes")
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:  # a lying or absent Content-Length is cut off here
-            raise BodyTooLarge(f"the body is larger than {limit} bytes")
-        parts.append(chunk)
-    return b"".join(parts)
+class CallEnforcer:
+    def __init__(
+        self, sessions: Sessions, directory: ProjectDirectory, upstream: ToolServerClient, audit: AuditLog
+    ) -> None:
+        self._sessions = sessions
+        self._directory = directory
+        self._upstream = upstream
+        self._audit = audit
 
+    async def call(
+        self, project: Project, sid: str, tool: str, arguments: dict[str, Any], arguments_json: bytes, started: float
+    ) -> CallOutcome:
+        """Decide, commit, sign, forward and observe one call; InterceptorError for every refusal."""
+        try:
+            digest = args_sha256(arguments)
+        except ContractError as exc:
+            raise BadRequest("arguments cannot be canonicalised as JSON (RFC 8785)", code="bad_arguments") from exc
+        session, facts, fresh = await self._sessions.lookup(sid, project.name)
+        policy = self._directory.policy_for(project)
+        call = ToolCall(tool=tool, arguments=arguments, project=project.name, agent=session.agent)
+        audit = _CallAudit(self._audit, session, tool, digest, started)
 
-async def answer_call(
-    runtime: Runtime, sid: str, api_key: str | None, declared: str | None, chunks: AsyncIterator[bytes]
-) -> tuple[int, bytes]:
-    """Status and JSON body for one call; InterceptorError for every refusal."""
-    started = time.perf_counter()
-    limit = runtime.settings.max_body_bytes
-    if _too_large(declared, limit):
-        raise BodyTooLarge(f"the body is larger than {limit} bytes")
-    project = await runtime.directory.authenticate(api_key)
-    body = parse_object(await read_limited(chunks, declared, limit), required=True)
-    tool = body.get("tool")
-    if not isinstance(tool, str) or not tool:
-        raise BadRequest("'tool' must be a non-empty string", code="invalid_body")
-    arguments = body.get("arguments", {})
-    if not isinstance(arguments, dict):
-        raise BadRequest("'arguments' must be a JSON object", code="invalid_arguments")
-    # Re-serialised once: the same JSON value is hashed, signed and forwarded.
-    try:
-        arguments_json = orjson.dumps(arguments)
-    except orjson.JSONEncodeError:  # parsed, but nested past what can be written back
-        raise BadRequest("'arguments' is nested too deeply", code="invalid_arguments") from None
-    outcome = await runtime.enforcer.call(project, sid, tool, arguments, arguments_json, started)
-    try:
-        return outcome.status, orjson.dumps(outcome.body)
-    except orjson.JSONEncodeError:  # a result nested past what the encoder writes (it ran; say so plainly)
-        raise ToolServerError(
-            "the tool's result cannot be passed on: it is nested too deeply", code="tool_result_unreadable",
-            retryable=False,
-        ) from None
+        decision, signed = await self._sessions.decide_and_commit(
+            session,
+            facts,
+            fresh,
+            decide=lambda facts: evaluate(policy, call, facts, datetime.now(UTC)),
+            sign=lambda: self._sessions.sign_call(session, call, digest),
+        )
+        if decision.effect is Effect.DENY:
+            audit(decision, None, 403)
+            raise PolicyDenied(decision.reason, rule=decision.rule)
+        if decision.effect is Effect.REQUIRE_APPROVAL:
+            approval_id = await self._sessions.hold_for_approval(session, call, arguments_json, digest, decision)
+            audit(decision, None, 202)
+            body = {"approval_id": approval_id, "status": "pending", "rule": decision.rule, "reason": decision.reason}
+            return CallOutcome(202, body)
+        if signed is None:  # an allow always carries its token; never forward unsigned
+            raise InterceptorError("internal error")
+        jti = signed.claims.jti
+        try:
+            result = await self._upstream.call_tool(signed.token, jti, tool, arguments_json)
+            await self._observe(session, policy, call, result)
+        except InterceptorError as exc:
+            audit(decision, jti, exc.status)
+            raise
+        audit(decision, jti, 200)
+        return CallOutcome(
+            200, {"result": result, "decision": {"rule": decision.rule, "reason": decision.reason}, "jti": jti}
+        )
 
+    async def _observe(self, session: Session, policy: CompiledPolicy, call: ToolCall, result: dict[str, Any]) -> None:
+        """Store what the tool's output taints before the agent may read it.
 
-class _Disconnected(Exception):
-    """The client went away before sending its whole body: nothing to answer."""
-
-
-async def _body(receive: _Receive) -> AsyncIterator[bytes]:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _Disconnected
-        chunk = message.get("body", b"")
-        if chunk:
-            yield chunk
-        if not message.get("more_body", False):
+        Untrusted content never reaches the agent while the session still looks
+        clean: output that cannot be checked, or whose taint cannot be stored, is
+        withheld. The tool has run by then, so neither failure is retryable.
+        """
+        try:
+            delta = observe(policy, call, lambda: _output_text(result))  # built only if the policy reads it
+        except RuleEvalError as exc:  # nested past what can be checked: not checked, so not shown
+            raise ToolServerError(
+                "the tool's result cannot be checked", code="tool_result_unreadable", retryable=False
+            ) from exc
+        if delta.is_empty:
             return
+        try:
+            await self._sessions.commit(session, delta)
+        except InterceptorError as exc:
+            exc.retryable = False  # the tool ran: a retry would run it again
+            raise
 
 
-async def serve_call(runtime: Runtime, sid: str, scope: _Scope, receive: _Receive, send: _Send) -> None:
-    api_key: str | None = None
-    declared: str | None = None
-    for name, value in scope["headers"]:
-        if name == b"x-sentinel-key":
-            if api_key is None:
-                api_key = value.decode("latin-1")
-        elif name == b"content-length" and declared is None:
-            declared = value.decode("latin-1")
+@dataclass(frozen=True, slots=True)
+class _CallAudit:
+    """Writes the call's one audit line (the argument hash, never the arguments)."""
+
+    log: AuditLog
+    session: Session
+    tool: str
+    digest: str
+    started: float
+
+    def __call__(self, decision: Decision, jti: str | None, status: int) -> None:
+        self.log.write(
+            AuditRecord(
+                project=self.session.project,
+                sid=self.session.sid,
+                tool=self.tool,
+                args_sha256=self.digest,
+                decision=decision.effect.value,
+                rule=decision.rule,
+                reason=decision.reason,
+                jti=jti,
+                latency_ms=(time.perf_counter() - self.started) * 1000,
+                status=status,
+                agent=self.session.agent,
+            )
+        )
+
+
+def _output_text(result: dict[str, Any]) -> str:
+    """Everything in a tool's result that the agent will read, as text for ``observe``.
+
+    The agent gets the whole result, so all of it is observed: text items, the
+    text of embedded resources, and every key and string of ``structuredContent``
+    as it is (never JSON-escaped: a newline before an address stays a newline).
+    A text item that is just the JSON of ``structuredContent`` (what MCP servers
+    send alongside it) is read once, not twice. Raises RuleEvalError for a
+    structure nested past what rules look at.
+    """
+    structured = result.get("structuredContent")
+    parts: list[str] = []
+    content = result.get("content")
+    if isinstance(content, list):
+        for item in content:
+            if not isinstance(item, dict):
+                continue
+            text = item.get("text")
+            if isinstance(text, str) and not (structured is not None and _is_json_of(text, structured)):
+                parts.append(text)
+            resource = item.get("resource")
+            if isinstance(resource, dict) and isinstance(resource.get("text"), str):
+                parts.append(resource["text"])
+    if structured is not None:
+        parts.extend(strings(structured, keys=True))
+    return "\n".join(parts)
+
+
+def _is_json_of(text: str, value: Any) -> bool:
+    if not text.startswith(("{", "[")):
+        return False
     try:
-        status, payload = await answer_call(runtime, sid, api_key, declared, _body(receive))
-    except InterceptorError as exc:
-        status, payload = exc.status, orjson.dumps(exc.to_body())
-    except _Disconnected:
-        return
-    except Exception:
-        # Fail closed with a fixed message: internals never reach the agent.
-        _log.exception("tool call failed unexpectedly")
-        status, payload = 500, orjson.dumps(InterceptorError("internal error").to_body())
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-length", str(len(payload)).encode()), (b"content-type", b"application/json")],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+        return bool(orjson.loads(text) == value)
+    except orjson.JSONDecodeError:
+        return False

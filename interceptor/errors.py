@@ -76,7 +76,7 @@ class PolicyDenied(InterceptorError):
     status = 403
     default_code = "policy_denied"
 
-    def __init__(self, rule: str, reason: str) -> None:
+    def __init__(self, reason: str, *, rule: str) -> None:
         super().__init__(reason, rule=rule, reason=reason)
         self.rule = rule
         self.reason = reason

@@ -4,15 +4,15 @@ Session registration and revocation, and the signed ``tools/call`` JSON-RPC
 request, over ONE pooled long-lived client, and the one place where what
 happened on the wire becomes an error the agent can act on (retry or not).
 The default client is the small keep-alive HTTP/1.1 client in
-``interceptor._http`` (asyncio Protocols + httptools): the forwarding hop is the
-largest single cost of a governed call, and on two cores it costs a fraction of
-aiohttp's CPU per forwarded request, itself a fifth of httpx's
-(docs/performance.md). An injected ``httpx.AsyncClient`` (tests: a stub tool
-server in-process) is used as given. Every exchange is bounded by ``timeout`` in
-total (not only per socket operation). It must never send a call that was not
-signed, never alter the arguments between hashing and sending (the body carries
-exactly the JSON value that was hashed), and never mark an error retryable once
-bytes of the request may have reached the tool server.
+``sentinel_http`` (asyncio Protocols + httptools): the forwarding hop is the
+largest single cost of a governed call, and this client is the cheapest per
+forwarded request of those measured (docs/performance.md). An injected
+``httpx.AsyncClient`` (tests: a stub tool server in-process) is used as given.
+Every exchange is bounded by ``timeout`` in total (not only per socket
+operation). It must never send a call that was not signed, never alter the
+arguments between hashing and sending (the body carries exactly the JSON value
+that was hashed), and never mark an error retryable once bytes of the request
+may have reached the tool server.
 """
 
 from __future__ import annotations
@@ -23,8 +23,14 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
-from interceptor import _http
-from interceptor.errors import BadRequest, SettingsError, ToolServerError, ToolServerTimeout
+import sentinel_http
+from interceptor.errors import (
+    BadRequest,
+    SettingsError,
+    ToolServerError,
+    ToolServerTimeout,
+)
+from sentinel_contract import REGISTRATION_PATH, REVOCATION_PATH, RPC_PATH
 
 __all__ = ["ToolServerClient"]
 
@@ -80,26 +86,26 @@ class _HttpxTransport:
 
 
 class _KeepAliveTransport:
-    """The default: ``_http.KeepAliveClient``, bound to the running loop on first use."""
+    """The default: ``sentinel_http.KeepAliveClient``, bound to the running loop on first use."""
 
     def __init__(self, base_url: str, timeout: float) -> None:
         try:
-            self._client = _http.KeepAliveClient(base_url, timeout, keepalive=_KEEPALIVE_SECONDS)
+            self._client = sentinel_http.KeepAliveClient(base_url, timeout, keepalive=_KEEPALIVE_SECONDS)
         except ValueError as exc:
             raise SettingsError(f"bad tool server URL: {exc}") from exc
 
     async def send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         try:
             return await self._client.request(method, path, body, headers)
-        except _http.ExchangeTimeout as exc:
+        except sentinel_http.ExchangeTimeout as exc:
             raise ToolServerTimeout("the tool server did not answer in time") from exc
-        except _http.ConnectFailed as exc:
+        except sentinel_http.ConnectFailed as exc:
             raise _unreachable(exc) from exc
-        except _http.ResponseTooLarge as exc:
+        except sentinel_http.ResponseTooLarge as exc:
             raise _garbage("the tool server's answer is too large") from exc
-        except _http.MalformedResponse as exc:
+        except sentinel_http.MalformedResponse as exc:
             raise _garbage("the tool server answered malformed HTTP") from exc
-        except _http.ExchangeFailed as exc:
+        except sentinel_http.ExchangeFailed as exc:
             raise _broken(exc) from exc
 
     async def close(self) -> None:
@@ -123,12 +129,12 @@ class ToolServerClient:
         return await self._transport.send(method, path, body, headers)
 
     async def register(self, token: str) -> None:
-        status, _ = await self._send("POST", "/sessions", orjson.dumps({"token": token}), {})
+        status, _ = await self._send("POST", REGISTRATION_PATH, orjson.dumps({"token": token}), {})
         if status >= 300:
             raise ToolServerError("the tool server refused the session", code="registration_refused")
 
     async def revoke(self, sid: str, token: str) -> None:
-        status, _ = await self._send("DELETE", f"/sessions/{sid}", orjson.dumps({"token": token}), {})
+        status, _ = await self._send("DELETE", REVOCATION_PATH.format(sid=sid), orjson.dumps({"token": token}), {})
         if status >= 300 and status != 404:
             raise ToolServerError("the tool server refused the revocation", code="revocation_refused")
 
@@ -141,7 +147,7 @@ class ToolServerClient:
         head = orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": {"name": tool}})
         # head ends with "}}"; insert the arguments before the params' closing brace.
         body = head[:-2] + b',"arguments":' + arguments_json + b"}}"
-        status, content = await self._send("POST", "/rpc", body, {"authorization": f"Bearer {token}"})
+        status, content = await self._send("POST", RPC_PATH, body, {"authorization": f"Bearer {token}"})
         if status != 200:
             raise ToolServerError(f"the tool server answered HTTP {status}", code="tool_server_error", retryable=False)
         try:

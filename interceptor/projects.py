@@ -16,7 +16,7 @@ from typing import Any
 
 from interceptor.config import ConfigStore, ConfigStoreError, Project
 from interceptor.errors import ServiceUnavailable, Unauthorized
-from interceptor.policy import CompiledPolicy, PolicyError, compile_policy
+from sentinel_policy import CompiledPolicy, PolicyError, compile_policy
 
 __all__ = ["ProjectDirectory", "agent_tools", "key_hash"]
 

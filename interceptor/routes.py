@@ -7,16 +7,27 @@
     POST /session/{id}/end       -> 200 {"session_id", "status": "ended", "revoked"}
     GET  /healthz                -> 200 {"status": "ok"} (503 when the state store is down)
 
+Nearly every request is a tool call, and FastAPI's middleware stack and request
+wrappers cost more than its handler (docs/performance.md), so the call is
+answered as raw ASGI: :func:`serve_call` answers straight from the scope, and
+``interceptor.app`` dispatches to it before FastAPI. The same logic
+(:func:`answer_call`) backs a plain Starlette route for anything the fast
+dispatch does not take, and its answers are byte-for-byte those of the error
+handlers below.
+
 Errors are mapped once, here, from the InterceptorError tree to
 ``{"error": {"code", "message", ...}}``. Handlers must never decide policy
-themselves and never echo raw arguments back in an error.
+themselves (the enforcer does), never echo raw arguments back in an error, and
+never answer anything but a fixed message for an unexpected error.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request
@@ -24,14 +35,30 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from interceptor.calls import answer_call, parse_object, read_limited
-from interceptor.errors import BadRequest, InterceptorError, NotFound
+import sentinel_http
+from interceptor.errors import (
+    BadRequest,
+    BodyTooLarge,
+    InterceptorError,
+    NotFound,
+    ToolServerError,
+)
 from interceptor.projects import agent_tools
+from interceptor.runtime import Runtime
+from sentinel_contract import (
+    SESSION_CALL_PATH,
+    SESSION_END_PATH,
+    SESSION_START_PATH,
+    SESSION_TOOLS_PATH,
+)
+from sentinel_http import Receive, Scope, Send
 
-if TYPE_CHECKING:
-    from interceptor.app import Runtime
+__all__ = ["CALL_PATH", "call_route", "install_error_handlers", "router", "serve_call"]
 
-__all__ = ["call_route", "install_error_handlers", "router"]
+CALL_PATH = re.compile(re.escape(SESSION_CALL_PATH).replace(re.escape("{sid}"), "([^/]+)"))  # {sid}: one segment
+
+_log = logging.getLogger("sentinel.interceptor")
+_CALL_HEADERS = (b"x-sentinel-key", b"content-length")
 
 router = APIRouter()
 
@@ -44,9 +71,39 @@ def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
+def _parse_object(raw: bytes, *, required: bool) -> dict[str, Any]:
+    """A request body that must be a JSON object (``{}`` when empty and not required)."""
+    if not raw.strip():
+        if required:
+            raise BadRequest("a JSON object body is required", code="invalid_body")
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest("the body is not valid JSON", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object", code="invalid_body")
+    return body
+
+
+def _zone_error(exc: sentinel_http.BodyTooLarge | sentinel_http.BadContentLength) -> InterceptorError:
+    """``sentinel_http``'s body errors as this zone's answers: the one place they are mapped."""
+    if isinstance(exc, sentinel_http.BodyTooLarge):
+        return BodyTooLarge(str(exc))
+    return BadRequest("the Content-Length header is not a number", code="invalid_body")
+
+
+async def _read_limited(receive: Receive, declared: str | None, limit: int) -> bytes:
+    """The whole body, never past ``limit`` bytes (ClientDisconnected if the client leaves first)."""
+    try:
+        return await sentinel_http.read_body(receive, declared, limit)
+    except (sentinel_http.BodyTooLarge, sentinel_http.BadContentLength) as exc:
+        raise _zone_error(exc) from None
+
+
 async def _read_object(request: Request, limit: int, *, required: bool) -> dict[str, Any]:
-    raw = await read_limited(request.stream(), request.headers.get("content-length"), limit)
-    return parse_object(raw, required=required)
+    raw = await _read_limited(request.receive, request.headers.get("content-length"), limit)
+    return _parse_object(raw, required=required)
 
 
 @router.get("/healthz")
@@ -55,16 +112,16 @@ async def healthz(request: Request) -> Response:
     return _json({"status": "ok"})
 
 
-@router.post("/session/start")
+@router.post(SESSION_START_PATH)
 async def start_session(request: Request) -> Response:
     runtime = _runtime(request)
     project = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))
     body = await _read_object(request, runtime.settings.max_body_bytes, required=False)
     agent = _agent(body.get("agent"))
     runtime.directory.policy_for(project)  # a broken policy refuses sessions, not just calls
-    record = await runtime.sessions.start(project.name, agent)
-    expires_at = datetime.fromtimestamp(record.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    answer = {"session_id": record.sid, "expires_at": expires_at, "tools": agent_tools(project)}
+    session = await runtime.sessions.start(project.name, agent)
+    expires_at = datetime.fromtimestamp(session.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    answer = {"session_id": session.sid, "expires_at": expires_at, "tools": agent_tools(project)}
     if agent is not None:
         answer["agent"] = agent
     return _json(answer)
@@ -84,7 +141,7 @@ def _agent(value: Any) -> str | None:
     return value
 
 
-@router.get("/session/{sid}/tools")
+@router.get(SESSION_TOOLS_PATH)
 async def list_tools(sid: str, request: Request) -> Response:
     runtime = _runtime(request)
     project = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))
@@ -92,22 +149,71 @@ async def list_tools(sid: str, request: Request) -> Response:
     return _json({"tools": agent_tools(project)})
 
 
+async def answer_call(
+    runtime: Runtime, sid: str, api_key: str | None, declared: str | None, receive: Receive
+) -> tuple[int, bytes]:
+    """Status and JSON body for one call; InterceptorError for every refusal."""
+    started = time.perf_counter()
+    limit = runtime.settings.max_body_bytes
+    try:
+        sentinel_http.check_declared(declared, limit)  # refused before the key is even looked up
+    except (sentinel_http.BodyTooLarge, sentinel_http.BadContentLength) as exc:
+        raise _zone_error(exc) from None
+    project = await runtime.directory.authenticate(api_key)
+    body = _parse_object(await _read_limited(receive, declared, limit), required=True)
+    tool = body.get("tool")
+    if not isinstance(tool, str) or not tool:
+        raise BadRequest("'tool' must be a non-empty string", code="invalid_body")
+    arguments = body.get("arguments", {})
+    if not isinstance(arguments, dict):
+        raise BadRequest("'arguments' must be a JSON object", code="invalid_arguments")
+    # Re-serialised once: the same JSON value is hashed, signed and forwarded.
+    try:
+        arguments_json = orjson.dumps(arguments)
+    except orjson.JSONEncodeError:  # parsed, but nested past what can be written back
+        raise BadRequest("'arguments' is nested too deeply", code="invalid_arguments") from None
+    outcome = await runtime.enforcer.call(project, sid, tool, arguments, arguments_json, started)
+    try:
+        return outcome.status, orjson.dumps(outcome.body)
+    except orjson.JSONEncodeError:  # a result nested past what the encoder writes (it ran; say so plainly)
+        raise ToolServerError(
+            "the tool's result cannot be passed on: it is nested too deeply", code="tool_result_unreadable",
+            retryable=False,
+        ) from None
+
+
+async def serve_call(runtime: Runtime, sid: str, scope: Scope, receive: Receive, send: Send) -> None:
+    """``POST /session/{sid}/call`` as raw ASGI: what ``interceptor.app`` dispatches to before FastAPI."""
+    api_key, declared = sentinel_http.first_headers(scope, _CALL_HEADERS)
+    try:
+        status, payload = await answer_call(runtime, sid, api_key, declared, receive)
+    except InterceptorError as exc:
+        status, payload = exc.status, orjson.dumps(exc.to_body())
+    except sentinel_http.ClientDisconnected:
+        return
+    except Exception:
+        # Fail closed with a fixed message: internals never reach the agent.
+        _log.exception("tool call failed unexpectedly")
+        status, payload = 500, orjson.dumps(InterceptorError("internal error").to_body())
+    await sentinel_http.send_json(send, status, payload)
+
+
 async def call_tool(request: Request) -> Response:
-    # Reached only for what interceptor.app does not send to calls.serve_call first.
+    # Reached only for what interceptor.app does not send to serve_call first.
     status, payload = await answer_call(
         _runtime(request),
         request.path_params["sid"],
         request.headers.get("x-sentinel-key"),
         request.headers.get("content-length"),
-        request.stream(),
+        request.receive,
     )
     return Response(content=payload, status_code=status, media_type="application/json")
 
 
-call_route = Route("/session/{sid}/call", call_tool, methods=["POST"])
+call_route = Route(SESSION_CALL_PATH, call_tool, methods=["POST"])
 
 
-@router.post("/session/{sid}/end")
+@router.post(SESSION_END_PATH)
 async def end_session(sid: str, request: Request) -> Response:
     runtime = _runtime(request)
     project = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))

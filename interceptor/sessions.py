@@ -1,31 +1,64 @@
-"""Session lifecycle: start (fresh key pair, sealed, registered at the tool server),
-lookup for a project, and end (marked in the store, revoked at the tool server).
+"""One door to a session's state: what the store keeps of it, this replica's
+cached copy, its keys, and every commit of its facts.
+
+    start -> lookup (cache first) | resolve (store) -> decide_and_commit -> commit -> end
 
 A session belongs to exactly one project; looking it up for another project
 answers as if it did not exist. ``lookup`` may answer from the per-replica
 cache (for a call, whose commit re-checks the store); ``resolve`` always asks
-the store. This module must never hand out a session that
-is unknown, ended or expired, nor keep an unsealed key outside process memory.
+the store.
+
+Every change to a session's facts goes through one compare-and-set loop
+(``_commit``): a change is stored only against the version of the facts it was
+computed from, and a stale version answers with the current facts, on which the
+change is computed again. For a call this is the linearisation point: it is
+allowed only if the facts it was decided on are still current when its effects
+are stored, so a check and the taint it causes are one atomic step and no call
+can race past a rule. That is also what makes the cache safe: an allowed call
+decided on cached facts is committed against their version (one round trip in
+the common case), and a denial or approval decided on cached facts is decided
+again on facts loaded from the store, so nobody is refused on facts that are
+out of date.
+
+This module must never hand out a session that is unknown, ended or expired,
+never return a call token whose decision it could not commit, never commit
+anything for a call that was not allowed, and never let an unsealed key leave
+process memory or this class (it signs; callers get tokens).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
+import random
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple, TypeVar
 
-from interceptor.errors import InterceptorError, SessionNotFound
+from interceptor.errors import InterceptorError, ServiceUnavailable, SessionNotFound
 from interceptor.forwarding import ToolServerClient
-from interceptor.policy import SessionFacts
 from interceptor.signing import KeySealer, SessionKeyRing
-from interceptor.state import SessionCache, SessionRecord, StateStore
-from sentinel_contract import SigningKeyPair, generate_keypair, sign_registration, sign_revocation
+from interceptor.state import Approval, Session, SessionCache, StateStore
+from sentinel_contract import (
+    CallClaims,
+    SigningKeyPair,
+    generate_keypair,
+    sign_call,
+    sign_registration,
+    sign_revocation,
+)
+from sentinel_policy import Decision, SessionFacts, StateDelta, ToolCall, apply_delta
 
-__all__ = ["SessionIdentity", "Sessions"]
+__all__ = ["MAX_COMMIT_TRIES", "SessionIdentity", "Sessions", "SignedCall"]
+
+MAX_COMMIT_TRIES = 50
 
 _log = logging.getLogger("sentinel.interceptor")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,31 +70,47 @@ class SessionIdentity:
     key: SigningKeyPair
 
 
+class SignedCall(NamedTuple):
+    """A call token and its claims (the ``jti`` joins the two zones' audit trails)."""
+
+    token: str
+    claims: CallClaims
+
+
 class Sessions:
+    """Start, look up, change and end sessions; the only code that touches their state.
+
+    ``cache`` is this replica's copy of the sessions it served; only this class
+    writes it (tests and diagnostics read it).
+    """
+
     def __init__(
         self,
         identity: SessionIdentity,
         state: StateStore,
         upstream: ToolServerClient,
         sealer: KeySealer,
-        keyring: SessionKeyRing,
+        keys: SessionKeyRing,
+        *,
         ttl_seconds: int,
+        call_ttl_seconds: int,
         cache: SessionCache | None = None,
     ) -> None:
         self._identity = identity
         self._state = state
         self._upstream = upstream
         self._sealer = sealer
-        self.keyring = keyring
+        self._keys = keys
         self._ttl = ttl_seconds
+        self._call_ttl = call_ttl_seconds
         self.cache = cache if cache is not None else SessionCache()
 
-    async def start(self, project: str, agent: str | None = None) -> SessionRecord:
+    async def start(self, project: str, agent: str | None = None) -> Session:
         pair = generate_keypair()
         sid = secrets.token_urlsafe(16)
         # rounded up: a session lives at least its TTL, never up to a second less
         expires_at = math.ceil(time.time()) + self._ttl
-        record = SessionRecord(
+        session = Session(
             sid=sid,
             project=project,
             sealed_key=self._sealer.seal(sid, pair.seed),
@@ -70,7 +119,7 @@ class Sessions:
             agent=agent,
         )
         # Stored first: if the store is down nothing is registered anywhere (503).
-        await self._state.create_session(record)
+        await self._state.create_session(session)
         token = sign_registration(
             self._identity.key,
             iss=self._identity.interceptor_id,
@@ -88,24 +137,24 @@ class Sessions:
             except InterceptorError:
                 _log.warning("session.start: could not mark an unregistered session ended", extra={"sid": sid})
             raise
-        self.keyring.remember(sid, pair)
-        self.cache.put(record, SessionFacts())
-        return record
+        self._keys.remember(sid, pair)
+        self.cache.put(session, SessionFacts())
+        return session
 
-    async def resolve(self, sid: str, project: str) -> tuple[SessionRecord, SessionFacts]:
+    async def resolve(self, sid: str, project: str) -> tuple[Session, SessionFacts]:
         """The session and its facts as the store has them now."""
         loaded = await self._state.load(sid)
         if loaded is None:
             self.cache.forget(sid)
             raise SessionNotFound()
-        record, facts = loaded
-        if record.project != project or record.ended or record.expires_at <= time.time():
+        session, facts = loaded
+        if session.project != project or session.ended or session.expires_at <= time.time():
             self.cache.forget(sid)
             raise SessionNotFound()
-        self.cache.put(record, facts)
-        return record, facts
+        self.cache.put(session, facts)
+        return session, facts
 
-    async def lookup(self, sid: str, project: str) -> tuple[SessionRecord, SessionFacts, bool]:
+    async def lookup(self, sid: str, project: str) -> tuple[Session, SessionFacts, bool]:
         """Like ``resolve``, from the cache when it can; the flag is True when loaded from the store.
 
         Cached facts may be stale and the session may have ended on another
@@ -113,12 +162,84 @@ class Sessions:
         """
         cached = self.cache.get(sid)
         if cached is None:
-            record, facts = await self.resolve(sid, project)
-            return record, facts, True
-        record, facts = cached
-        if record.project != project:
+            session, facts = await self.resolve(sid, project)
+            return session, facts, True
+        session, facts = cached
+        if session.project != project:
             raise SessionNotFound()
-        return record, facts, False
+        return session, facts, False
+
+    def sign_call(self, session: Session, call: ToolCall, digest: str) -> SignedCall:
+        """A token for ``call`` signed with the session's key; ``digest`` is ``args_sha256`` of its arguments."""
+        key = self._keys.key_for(session.sid, session.sealed_key)
+        token, claims = sign_call(
+            key, iss=self._identity.interceptor_id, aud=self._identity.mcp_id, sid=session.sid, tool=call.tool,
+            arguments=call.arguments, ttl=self._call_ttl, digest=digest,
+        )
+        return SignedCall(token, claims)
+
+    async def decide_and_commit(
+        self,
+        session: Session,
+        facts: SessionFacts,
+        fresh: bool,
+        decide: Callable[[SessionFacts], Decision],
+        sign: Callable[[], SignedCall],
+    ) -> tuple[Decision, SignedCall | None]:
+        """The decision that holds, its delta committed; for an allow, also the call's token.
+
+        ``facts`` and ``fresh`` are what ``lookup`` answered. A denial or an
+        approval commits nothing and signs nothing. An allow is committed even
+        when its delta changes nothing: the version check is what orders this
+        call before any taint committed after its facts were read. ``sign`` runs
+        once, while the first commit is in flight (the call's longest wait); its
+        token is returned only if a commit holds, so it never leaves this
+        process otherwise.
+        """
+        signed: SignedCall | None = None
+
+        def sign_once() -> None:
+            nonlocal signed
+            if signed is None:
+                signed = sign()
+
+        def step(facts: SessionFacts) -> tuple[Decision, StateDelta | None]:
+            decision = decide(facts)
+            return decision, decision.delta if decision.allowed else None
+
+        decision = await self._commit(session, facts, fresh, step, while_in_flight=sign_once)
+        return decision, signed if decision.allowed else None
+
+    async def commit(self, session: Session, delta: StateDelta) -> None:
+        """Add ``delta`` (what a tool's output taints) to the session's current facts."""
+        cached = self.cache.get(session.sid)
+        if cached is not None:
+            facts = cached[1]  # a stale version only costs a retry: the store answers with the current facts
+        else:
+            loaded = await self._state.load(session.sid)
+            if loaded is None:
+                raise SessionNotFound()
+            facts = loaded[1]
+        await self._commit(session, facts, True, lambda _: (None, delta))
+
+    async def hold_for_approval(
+        self, session: Session, call: ToolCall, arguments_json: bytes, digest: str, decision: Decision
+    ) -> str:
+        """Keep the call for a human's approval, at most as long as the session lives; the approval's id."""
+        approval = Approval(
+            approval_id=secrets.token_urlsafe(16),
+            sid=session.sid,
+            project=session.project,
+            tool=call.tool,
+            arguments_json=arguments_json,
+            args_sha256=digest,
+            rule=decision.rule,
+            reason=decision.reason,
+            created_at=int(time.time()),
+            expires_at=session.expires_at,
+        )
+        await self._state.put_approval(approval)
+        return approval.approval_id
 
     async def end(self, sid: str, project: str) -> bool:
         """End the session; True when the tool server confirmed the revocation."""
@@ -126,7 +247,7 @@ class Sessions:
         self.cache.forget(sid)
         if not await self._state.end_session(sid):
             raise SessionNotFound()
-        self.keyring.forget(sid)
+        self._keys.forget(sid)
         token = sign_revocation(
             self._identity.key, iss=self._identity.interceptor_id, aud=self._identity.mcp_id, sid=sid
         )
@@ -137,3 +258,64 @@ class Sessions:
             _log.warning("session.end: revocation at the tool server failed", extra={"sid": sid})
             return False
         return True
+
+    def evict(self, sid: str) -> None:
+        """Forget this replica's copies of the session (cached facts, unsealed key); the store keeps it."""
+        self.cache.forget(sid)
+        self._keys.forget(sid)
+
+    async def _commit(
+        self,
+        session: Session,
+        facts: SessionFacts,
+        fresh: bool,
+        step: Callable[[SessionFacts], tuple[_R, StateDelta | None]],
+        *,
+        while_in_flight: Callable[[], None] | None = None,
+    ) -> _R:
+        """The one compare-and-set loop behind every change to a session's facts.
+
+        ``step`` turns facts into a result and the delta to store (None: store
+        nothing). The delta is committed against the version of the facts it was
+        computed from; when another call committed first, the store answers with
+        the current facts and ``step`` runs again on them. ``while_in_flight``
+        runs while a commit is on its way to the store. Answers the result of
+        the step that held.
+        """
+        sid = session.sid
+        for attempt in range(MAX_COMMIT_TRIES):
+            result, delta = step(facts)
+            if delta is None:
+                if fresh:
+                    return result
+                # Computed on cached facts: nothing is refused on those alone
+                # (and a session ended elsewhere answers 404, not 403).
+                facts, fresh = (await self.resolve(sid, session.project))[1], True
+                continue
+            committing = self._state.begin_commit(sid, facts.version, apply_delta(facts, delta))
+            if while_in_flight is not None:
+                try:
+                    while_in_flight()
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await committing  # always awaited; the caller's error is the one to report
+                    raise
+            outcome = await committing
+            if outcome.ok:
+                if outcome.facts is not None:
+                    self.cache.update_facts(sid, outcome.facts)
+                return result
+            if outcome.facts is None:
+                self.cache.forget(sid)
+                raise SessionNotFound()
+            facts, fresh = outcome.facts, True
+            self.cache.update_facts(sid, facts)
+            await _backoff(attempt)
+        raise ServiceUnavailable("too many concurrent calls in this session; retry", code="contention")
+
+
+async def _backoff(attempt: int) -> None:
+    # The first retries are immediate (the store answered with fresh facts);
+    # after that, jitter spreads the contenders out.
+    if attempt >= 2:
+        await asyncio.sleep(random.uniform(0, 0.0005 * min(attempt, 20)))

@@ -1,25 +1,57 @@
 """The interceptor's settings: read from the environment once at start-up and passed down.
 
-Nothing in the interceptor reads the environment anywhere else. Secrets are
-``SecretStr`` so they never appear in a repr, a log line or an error message.
+``ConfigStoreSettings`` is where projects, tools and policies live; the CLI
+reads exactly these (``sentinel keys``, ``policy push``, ``tools push``), the
+interceptor reads them as part of ``InterceptorSettings``, so both choose the
+same store from the same environment. Nothing reads the environment anywhere
+else, and nothing at import time. Secrets are ``SecretStr`` so they never
+appear in a repr, a log line or an error message.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from interceptor.errors import SettingsError
 
-__all__ = ["InterceptorSettings", "load_settings"]
+__all__ = ["DEFAULT_CONFIG_PATH", "ConfigStoreSettings", "InterceptorSettings", "load_settings"]
 
+DEFAULT_CONFIG_PATH = Path("examples/sentinel.yaml")
 _IDENTITY_HINT = "it is a base64url Ed25519 seed that `sentinel keys identity` makes"
 
 
-class InterceptorSettings(BaseSettings):
+class ConfigStoreSettings(BaseSettings):
+    """Which config store to open (``interceptor.config.open_config_store``) and how long to cache it."""
+
     model_config = SettingsConfigDict(env_prefix="SENTINEL_", populate_by_name=True, extra="ignore")
+
+    # `default=` by keyword: mypy then knows each of these may be left out.
+    config_path: Path = Field(default=DEFAULT_CONFIG_PATH, validation_alias=AliasChoices("SENTINEL_CONFIG", "config_path"))
+    database_url: SecretStr | None = None
+    database_schema: str | None = None  # PostgreSQL schema of the config tables (search_path)
+    # Supabase's own variable names, as its dashboard and tooling set them (no prefix).
+    supabase_project_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("SUPABASE_PROJECT_URL", "supabase_project_url")
+    )
+    supabase_service_role_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SUPABASE_SERVICE_ROLE_KEY", "supabase_service_role_key")
+    )
+    config_cache_ttl_seconds: float = Field(default=5, ge=0)
+    config_stale_seconds: float = Field(default=300, ge=0)
+
+    @field_validator("database_url", "database_schema", "supabase_project_url", "supabase_service_role_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # `SENTINEL_DATABASE_URL=` in a .env file means "no database", not a database at "".
+        return None if value == "" else value
+
+
+class InterceptorSettings(ConfigStoreSettings):
+    """Everything the interceptor can be told from outside: its config store, and the rest below."""
 
     interceptor_id: str = "sentinel-interceptor"
     mcp_id: str = "sentinel-mcp"
@@ -27,18 +59,9 @@ class InterceptorSettings(BaseSettings):
     # Identity seeds retired by a rotation (comma-separated): they only open the session
     # keys sealed before it; nothing new is sealed or signed with them.
     previous_identity_keys: SecretStr | None = None
-    # The upstream and Supabase variables keep the names of the original deployment (no prefix).
+    # Read without the prefix: MCP_UPSTREAM_URL is the name deployments set for the tool server.
     mcp_upstream_url: str = Field(
         "http://localhost:9000", validation_alias=AliasChoices("MCP_UPSTREAM_URL", "mcp_upstream_url")
-    )
-    config_path: Path = Field(Path("examples/sentinel.yaml"), validation_alias=AliasChoices("SENTINEL_CONFIG", "config_path"))
-    database_url: SecretStr | None = None
-    database_schema: str | None = None  # PostgreSQL schema of the config tables (search_path)
-    supabase_project_url: str | None = Field(
-        None, validation_alias=AliasChoices("SUPABASE_PROJECT_URL", "supabase_project_url")
-    )
-    supabase_service_role_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("SUPABASE_SERVICE_ROLE_KEY", "supabase_service_role_key")
     )
     redis_url: str | None = None
     redis_prefix: str = "sentinel:interceptor:"  # apart from the tool server's "sentinel:mcp:" (one ACL each)
@@ -46,8 +69,6 @@ class InterceptorSettings(BaseSettings):
     session_ttl_seconds: int = Field(3600, gt=0)
     call_ttl_seconds: int = Field(30, gt=0, le=60)
     upstream_timeout_seconds: float = Field(10, gt=0)
-    config_cache_ttl_seconds: float = Field(5, ge=0)
-    config_stale_seconds: float = Field(300, ge=0)
     max_body_bytes: int = Field(1_048_576, gt=0)
 
     @field_validator("identity_key")

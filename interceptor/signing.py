@@ -46,7 +46,7 @@ class KeySealer:
                 return load_signing_key(_box(master, sid).decrypt(sealed))
             except nacl.exceptions.CryptoError:
                 continue
-        # Another identity key, or a record tampered with: refuse, never guess.
+        # Another identity key, or a stored session tampered with: refuse, never guess.
         raise ServiceUnavailable("the session key cannot be opened", code="session_key_unreadable")
 
 

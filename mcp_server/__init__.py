@@ -2,10 +2,14 @@
 
     from mcp_server import McpSettings, ToolRegistry, create_app
 
-Start it with ``sentinel serve mcp`` or ``python -m mcp_server``. See
-``mcp_server.app`` (assembly), ``mcp_server.rpc`` (JSON-RPC and its error
-numbers), ``mcp_server.guard`` (the contract checks), ``mcp_server.trust``
-(replay set and session keys), ``mcp_server.demo`` (the demo tools).
+Start it with ``sentinel serve mcp`` or ``python -m mcp_server``. The same
+file names as the interceptor's, for the same jobs: ``app`` (assembly and
+lifespan), ``runtime`` (what the lifespan opens), ``calls`` (``POST /rpc``, the
+hot path: JSON-RPC in, guard, tool, answer), ``routes`` (session registration
+and revocation), ``errors`` (the error tree and its JSON-RPC numbers),
+``audit``, ``settings``; then ``guard`` (the contract checks), ``registry``
+(tools from typed functions), ``trust/`` (session keys and the replay set, Lua
+scripts in ``trust/lua/``) and ``demo/`` (the demo tools).
 This package must never execute a request that did not pass the guard, unless
 verification was explicitly turned off for a benchmark.
 """

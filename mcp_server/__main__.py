@@ -1,4 +1,4 @@
-"""``python -m mcp_server [--host H] [--port P]``: run the tool server under uvicorn.
+"""``python -m mcp_server [--host H] [--port P]``: run the tool server under uvicorn (``sentinel_http.serve_app``).
 
 Settings come from ``SENTINEL_*`` variables (see :mod:`mcp_server.settings`).
 ``sentinel serve mcp`` is the documented way; this entry exists so the tool
@@ -17,11 +17,11 @@ def main() -> None:
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args()
 
-    import uvicorn
-
     from mcp_server.app import create_app
+    from sentinel_http import serve_app
 
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    # The same server as `sentinel serve mcp`: one send per response, bounded connections.
+    serve_app(create_app(), host=args.host, port=args.port, log_level=args.log_level)
 
 
 if __name__ == "__main__":

@@ -14,21 +14,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
 from mcp_server.audit import AuditLog
+from mcp_server.calls import serve_rpc
 from mcp_server.demo import build_registry, seed_data_dir
-from mcp_server.endpoint import RPC_PATH, serve_rpc
 from mcp_server.errors import ConfigError
 from mcp_server.guard import CallGuard
 from mcp_server.registry import ToolRegistry
-from mcp_server.routes import Runtime, RuntimeHolder, build_routes
-from mcp_server.rpc import RpcService
+from mcp_server.routes import build_routes
+from mcp_server.runtime import Runtime, RuntimeHolder
 from mcp_server.settings import McpSettings
 from mcp_server.trust import TrustStore, open_trust_store
+from sentinel_contract import RPC_PATH
 
 __all__ = ["create_app"]
 
@@ -36,7 +37,7 @@ _log = logging.getLogger("mcp_server")
 
 
 class _ToolServerApp(FastAPI):
-    """FastAPI, except that ``POST /rpc`` goes straight to ``endpoint.serve_rpc``.
+    """FastAPI, except that ``POST /rpc`` goes straight to ``calls.serve_rpc``.
 
     Nearly every request is a call, and FastAPI's middleware stack and route
     wrappers cost more than the handler (docs/performance.md). Every other
@@ -73,9 +74,9 @@ def create_app(
     trusted = settings.trusted_keys()
     if settings.mcp_verify and not trusted:
         raise ConfigError(
-            "no_trusted_keys",
             "SENTINEL_INTERCEPTOR_PUBLIC_KEYS is empty: set it to the interceptor's identity public key "
             "(see `sentinel keys identity`)",
+            code="no_trusted_keys",
         )
     holder = RuntimeHolder()
     demo = registry is None
@@ -83,36 +84,46 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if demo:
-            seed_data_dir(settings.mcp_data_dir)
-        store = trust_store if trust_store is not None else open_trust_store(settings)
-        audit = AuditLog(settings.mcp_audit_log)
-        guard = None
-        if settings.mcp_verify:
-            guard = CallGuard(store, trusted, audience=settings.mcp_id, leeway=settings.leeway_seconds, clock=clock)
-        else:
-            _log.warning(
-                "SIGNATURE VERIFICATION IS OFF (SENTINEL_MCP_VERIFY=false): this tool server executes "
-                "ANY request. Use this only for benchmarks, never where an agent can reach it."
+        async with AsyncExitStack() as stack:
+            if demo:
+                seed_data_dir(settings.mcp_data_dir)
+            store = trust_store
+            if store is None:
+                store = open_trust_store(
+                    settings.redis_url,
+                    prefix=settings.redis_prefix,
+                    leeway=settings.leeway_seconds,
+                    max_session_seconds=settings.max_session_seconds,
+                    cache_size=settings.session_key_cache_size,
+                )
+                stack.push_async_callback(store.close)
+            audit = AuditLog(settings.mcp_audit_log)
+            audit.open()
+            stack.callback(audit.close)
+            guard = None
+            if settings.mcp_verify:
+                guard = CallGuard(store, trusted, audience=settings.mcp_id, leeway=settings.leeway_seconds, clock=clock)
+            else:
+                _log.warning(
+                    "SIGNATURE VERIFICATION IS OFF (SENTINEL_MCP_VERIFY=false): this tool server executes "
+                    "ANY request. Use this only for benchmarks, never where an agent can reach it."
+                )
+            holder.runtime = Runtime(
+                registry=tools,
+                guard=guard,
+                store=store,
+                audit=audit,
+                trusted_keys=trusted,
+                audience=settings.mcp_id,
+                leeway=settings.leeway_seconds,
+                max_body_bytes=settings.max_body_bytes,
+                max_session_seconds=settings.max_session_seconds,
+                clock=clock,
             )
-        holder.runtime = Runtime(
-            service=RpcService(tools, guard, audit),
-            store=store,
-            audit=audit,
-            trusted_keys=trusted,
-            audience=settings.mcp_id,
-            leeway=settings.leeway_seconds,
-            max_body_bytes=settings.max_body_bytes,
-            max_session_seconds=settings.max_session_seconds,
-            clock=clock,
-        )
-        try:
-            yield
-        finally:
-            holder.runtime = None
-            audit.close()
-            if trust_store is None:
-                await store.aclose()
+            try:
+                yield
+            finally:
+                holder.runtime = None
 
     app = _ToolServerApp(
         title="Sentinel tool server", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None

@@ -1,6 +1,6 @@
 """The one error tree of the tool server, mapped to JSON-RPC and HTTP once, at the edge.
 
-    McpError(code)                  root; ``code`` is machine-readable, ``message`` safe to show
+    McpError(message, *, code)      root; ``code`` is machine-readable, ``message`` safe to show
      ├── ProtocolError              the request is not a JSON-RPC call we serve
      ├── AuthError                  no token, or the token / session / jti was refused
      ├── StoreError                 the trust store (Redis) cannot answer: fail closed
@@ -67,11 +67,15 @@ def rpc_code_for(code: str) -> int:
 
 
 class McpError(Exception):
-    """Root of every error the tool server raises on purpose."""
+    """Root of every error the tool server raises on purpose.
+
+    Message first, code by keyword, as ``InterceptorError`` takes them; every
+    refusal names its reason, so ``code`` has no default.
+    """
 
     http_status = 400
 
-    def __init__(self, code: str, message: str, *, http_status: int | None = None) -> None:
+    def __init__(self, message: str, *, code: str, http_status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -83,7 +87,7 @@ class McpError(Exception):
         return rpc_code_for(self.code)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.code!r}, {self.message!r})"
+        return f"{type(self).__name__}({self.message!r}, code={self.code!r})"
 
 
 class ProtocolError(McpError):
@@ -102,7 +106,7 @@ class StoreError(McpError):
     http_status = 503
 
     def __init__(self, message: str = "the trust store is unavailable") -> None:
-        super().__init__("store_unavailable", message)
+        super().__init__(message, code="store_unavailable")
 
 
 class ConfigError(McpError):
@@ -113,4 +117,4 @@ class ToolError(McpError):
     """Raised by a tool with a message that is safe to show to the caller."""
 
     def __init__(self, message: str) -> None:
-        super().__init__("tool_error", message)
+        super().__init__(message, code="tool_error")

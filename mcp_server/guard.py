@@ -70,21 +70,21 @@ class CallGuard:
             kid = parsed.kid
             if kid == IDENTITY_KID:
                 if method not in IDENTITY_METHODS or tool != method:
-                    raise AuthError("bad_kid", "an identity key may not sign this method")
+                    raise AuthError("an identity key may not sign this method", code="bad_kid")
                 claims = verify_identity_call(
                     parsed, self._trusted, audience=self._audience, tool=tool,
                     arguments=arguments, leeway=self._leeway, now=now,
                 )
             else:
                 if len(kid) > _MAX_KID_CHARS:
-                    raise AuthError("malformed_token", "the token's kid is too long")
+                    raise AuthError("the token's kid is too long", code="malformed_token")
                 session = await self._store.session_key(kid, now=now)
                 claims = verify_call(
                     parsed, session.key, audience=self._audience, tool=tool,
                     arguments=arguments, leeway=self._leeway, now=now,
                 )
         except ContractError as exc:
-            raise AuthError(exc.code, exc.message) from None
+            raise AuthError(exc.message, code=exc.code) from None
         await self._store.admit(
             claims.jti, claims.exp, sid=claims.sid, check_session=kid != IDENTITY_KID, now=now
         )
@@ -93,11 +93,11 @@ class CallGuard:
 
 def _bearer(authorization: str | None) -> str:
     if not authorization:
-        raise AuthError("missing_token", "an Authorization: Bearer token is required")
+        raise AuthError("an Authorization: Bearer token is required", code="missing_token")
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise AuthError("missing_token", "an Authorization: Bearer token is required")
+        raise AuthError("an Authorization: Bearer token is required", code="missing_token")
     if len(token) > _MAX_TOKEN_CHARS:
-        raise AuthError("malformed_token", "the token is too long")
+        raise AuthError("the token is too long", code="malformed_token")
     return token

@@ -60,20 +60,20 @@ class RegisteredTool:
     def validate(self, arguments: Any) -> dict[str, Any]:
         """Validated keyword arguments, or ProtocolError(invalid_params) naming what is wrong."""
         if not isinstance(arguments, Mapping):
-            raise ProtocolError("invalid_params", "arguments must be a JSON object")
+            raise ProtocolError("arguments must be a JSON object", code="invalid_params")
         # The tool must run on exactly the values that were signed and checked by policy:
         # strict JSON-mode validation, so nothing is coerced ("yes" -> True, "10" -> 10,
         # 10.0 -> 10, "NaN" -> nan), while JSON's own spellings (ISO dates, UUIDs) still parse.
         try:
             document = orjson.dumps(arguments)
         except orjson.JSONEncodeError:
-            raise ProtocolError("invalid_params", "invalid arguments: not representable as JSON") from None
+            raise ProtocolError("invalid arguments: not representable as JSON", code="invalid_params") from None
         if b"null" in document and not _finite(arguments):  # orjson writes NaN and +-Infinity as null
-            raise ProtocolError("invalid_params", "invalid arguments: numbers must be finite")
+            raise ProtocolError("invalid arguments: numbers must be finite", code="invalid_params")
         try:
             parsed = self.model.model_validate_json(document, strict=True)
         except pydantic.ValidationError as exc:
-            raise ProtocolError("invalid_params", _describe(exc)) from None
+            raise ProtocolError(_describe(exc), code="invalid_params") from None
         return {name: getattr(parsed, name) for name in type(parsed).model_fields}
 
     async def invoke(self, kwargs: dict[str, Any]) -> mcp_types.CallToolResult:

@@ -1,60 +1,44 @@
-"""The HTTP edge: ``POST /rpc``, ``POST /sessions``, ``DELETE /sessions/{sid}``, ``GET /healthz``.
+"""The HTTP edge besides the hot path: ``POST /sessions``, ``DELETE /sessions/{sid}``,
+``GET /healthz``, and the framework's ``POST /rpc`` route.
 
-Thin on purpose: read a capped body, hand it to the service, map errors to a
-response once. ``POST /rpc`` is normally answered as raw ASGI before FastAPI
-(:mod:`mcp_server.endpoint`); the Starlette route here serves whatever that
-dispatch does not take, through the same function and body reader.
+Thin on purpose: read a capped body, verify the token, hand it to the trust
+store, map errors to a response once. ``POST /rpc`` is normally answered as raw
+ASGI before FastAPI (:mod:`mcp_server.calls`); the Starlette route here serves
+whatever that dispatch does not take, through the same function and body reader.
 
 Session endpoints answer HTTP statuses (201/200, 400 bad body or sid, 401 refused token, 409
 revoked or conflicting sid, 413, 503 store down) with ``{"error": {"code",
-"message"}}``; ``/rpc`` always answers 200 with JSON-RPC (see :mod:`mcp_server.rpc`).
+"message"}}``; ``/rpc`` always answers 200 with JSON-RPC (see :mod:`mcp_server.calls`).
 Bodies are capped before they are read in full. Nothing here may execute a tool.
 """
 
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mcp_server.audit import AuditLog
-from mcp_server.endpoint import answer_rpc, read_body
+from mcp_server.calls import answer_rpc, read_body
 from mcp_server.errors import AuthError, McpError, ProtocolError
-from mcp_server.rpc import RpcService
-from mcp_server.trust import TrustStore
-from sentinel_contract import ContractError, verify_registration, verify_revocation
+from mcp_server.runtime import Runtime, RuntimeHolder
+from sentinel_contract import (
+    REGISTRATION_PATH,
+    REVOCATION_PATH,
+    RPC_PATH,
+    ContractError,
+    verify_registration,
+    verify_revocation,
+)
 
-__all__ = ["Runtime", "RuntimeHolder", "build_routes"]
+__all__ = ["build_routes"]
 
 # What secrets.token_urlsafe makes (the interceptor's sids), at most the guard's kid limit.
 _SID = re.compile(r"[A-Za-z0-9_-]{1,128}")
-
-
-@dataclass
-class Runtime:
-    """What the lifespan opens and the routes use."""
-
-    service: RpcService
-    store: TrustStore
-    audit: AuditLog
-    trusted_keys: list[Ed25519PublicKey]
-    audience: str
-    leeway: int
-    max_body_bytes: int
-    max_session_seconds: int
-    clock: Callable[[], float] = time.time
-
-
-class RuntimeHolder:
-    runtime: Runtime | None = None
 
 
 def _json(content: Any, status: int = 200) -> Response:
@@ -84,9 +68,9 @@ def build_routes(holder: RuntimeHolder) -> list[BaseRoute]:
             if not _SID.fullmatch(sid):
                 # An sid with '/' could never be revoked (DELETE /sessions/{sid}), one over
                 # 128 characters never used (the guard refuses such a kid): refuse it here.
-                raise ProtocolError("invalid_sid", "a session id must be 1-128 characters of A-Z a-z 0-9 _ -")
+                raise ProtocolError("a session id must be 1-128 characters of A-Z a-z 0-9 _ -", code="invalid_sid")
             if claims.exp - claims.iat > rt.max_session_seconds:
-                raise AuthError("session_too_long", "the session would last longer than this server allows")
+                raise AuthError("the session would last longer than this server allows", code="session_too_long")
             outcome = await rt.store.register(claims.sid, claims.public_key, claims.exp, now=now)
         except (McpError, ContractError) as exc:
             return _refuse(rt.audit, exc, "sessions/register", sid)
@@ -111,9 +95,9 @@ def build_routes(holder: RuntimeHolder) -> list[BaseRoute]:
         return _json({"status": "ok"})
 
     return [
-        Route("/rpc", rpc, methods=["POST"]),
-        Route("/sessions", register, methods=["POST"]),
-        Route("/sessions/{sid}", revoke, methods=["DELETE"]),
+        Route(RPC_PATH, rpc, methods=["POST"]),
+        Route(REGISTRATION_PATH, register, methods=["POST"]),
+        Route(REVOCATION_PATH, revoke, methods=["DELETE"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
 
@@ -123,10 +107,10 @@ async def _token(request: Request, limit: int) -> str:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise ProtocolError("parse_error", "the body is not valid JSON") from None
+        raise ProtocolError("the body is not valid JSON", code="parse_error") from None
     token = payload.get("token") if isinstance(payload, dict) else None
     if not isinstance(token, str) or not token:
-        raise AuthError("missing_token", 'the body must be {"token": "<signed JWT>"}', http_status=400)
+        raise AuthError('the body must be {"token": "<signed JWT>"}', code="missing_token", http_status=400)
     return token
 
 

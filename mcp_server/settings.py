@@ -28,8 +28,9 @@ class McpSettings(BaseSettings):
     """Everything the tool server can be told from outside."""
 
     # No aliases and no populate_by_name: each setting has exactly one environment name,
-    # SENTINEL_<FIELD>. (With an alias plus populate_by_name, pydantic-settings also reads the
-    # prefixed field name, so SENTINEL_VERIFY=false used to switch verification off too.)
+    # SENTINEL_<FIELD>. With an alias plus populate_by_name, pydantic-settings would also read
+    # the prefixed field name, and a second name (SENTINEL_VERIFY=false) could switch
+    # verification off.
     model_config = SettingsConfigDict(env_prefix="SENTINEL_", extra="ignore")
 
     mcp_id: str = "sentinel-mcp"

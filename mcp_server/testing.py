@@ -27,7 +27,16 @@ from mcp_server.app import create_app
 from mcp_server.registry import ToolRegistry
 from mcp_server.settings import McpSettings
 from mcp_server.trust import TrustStore
-from sentinel_contract import SigningKeyPair, generate_keypair, sign_call, sign_registration, sign_revocation
+from sentinel_contract import (
+    REGISTRATION_PATH,
+    REVOCATION_PATH,
+    RPC_PATH,
+    SigningKeyPair,
+    generate_keypair,
+    sign_call,
+    sign_registration,
+    sign_revocation,
+)
 
 __all__ = ["BACKENDS", "Clock", "McpHarness", "Session", "assert_refused"]
 
@@ -108,12 +117,12 @@ class McpHarness:
         )
 
     async def post_session(self, token: str) -> httpx.Response:
-        return await self.client.post("/sessions", json={"token": token})
+        return await self.client.post(REGISTRATION_PATH, json={"token": token})
 
     async def revoke(self, session: Session, *, signer: SigningKeyPair | None = None) -> httpx.Response:
         token = sign_revocation((signer or self.identity).private, iss=ISS, aud=self.settings.mcp_id,
                                 sid=session.sid, now=self.clock())
-        return await self.client.request("DELETE", f"/sessions/{session.sid}", json={"token": token})
+        return await self.client.request("DELETE", REVOCATION_PATH.format(sid=session.sid), json={"token": token})
 
     def sign(self, session: Session, tool: str, arguments: Any, **overrides: Any) -> str:
         token, _ = sign_call(
@@ -130,7 +139,7 @@ class McpHarness:
         all_headers = {"content-type": "application/json", **(headers or {})}
         if token is not None:
             all_headers["authorization"] = f"Bearer {token}"
-        return await self.client.post("/rpc", content=content, headers=all_headers)
+        return await self.client.post(RPC_PATH, content=content, headers=all_headers)
 
     async def rpc(self, method: str, params: Mapping[str, Any] | None, token: str | None) -> dict[str, Any]:
         self.jsonrpc_ids.append(len(self.jsonrpc_ids) + 1)

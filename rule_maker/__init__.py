@@ -3,7 +3,8 @@
 The offline classifier is the default and needs neither network nor GPU; an LLM
 classifier is used only when configured, and falls back to the offline one.
 Importing the package stays light: the LLM client (httpx), the policy drafter
-(yaml, the policy engine) and the config-store push load on first use.
+(yaml) and the config-store push load on first use. The security classes are the
+policy engine's (``sentinel_policy.SecurityClass``), re-exported here.
 """
 
 from __future__ import annotations
@@ -11,9 +12,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rule_maker._catalogue import annotate, dump_tools, load_tools, parse_tools
-from rule_maker._classes import CLASS_DEFINITIONS, REVIEW_THRESHOLD, Classification, SecurityClass
-from rule_maker._errors import CatalogueError, ClassifierError, PolicyGenerationError, RuleMakerError
+from rule_maker._classification import REVIEW_THRESHOLD, Classification
+from rule_maker._errors import (
+    CatalogueError,
+    ClassifierError,
+    PolicyGenerationError,
+    RuleMakerError,
+)
 from rule_maker._offline import OfflineClassifier
+from sentinel_policy import CLASS_DEFINITIONS, SecurityClass
 
 if TYPE_CHECKING:
     from rule_maker._cli import classify_tools

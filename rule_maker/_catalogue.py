@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rule_maker._classes import Classification
+from rule_maker._classification import Classification
 from rule_maker._errors import CatalogueError
 
 # The tool server's rule (mcp_server.registry._TOOL_NAME), kept in step by a test. It has no glob

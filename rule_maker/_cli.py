@@ -15,8 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rule_maker._catalogue import annotate, dump_tools, load_tools, parse_tools, printable
-from rule_maker._classes import Classification
+from rule_maker._catalogue import (
+    annotate,
+    dump_tools,
+    load_tools,
+    parse_tools,
+    printable,
+)
+from rule_maker._classification import Classification
 from rule_maker._errors import RuleMakerError
 from rule_maker._offline import OfflineClassifier
 

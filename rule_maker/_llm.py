@@ -19,9 +19,10 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
-from rule_maker._classes import CLASS_DEFINITIONS, Classification, SecurityClass
+from rule_maker._classification import Classification
 from rule_maker._errors import ClassifierError
 from rule_maker._offline import OfflineClassifier
+from sentinel_policy import CLASS_DEFINITIONS, SecurityClass
 
 OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)

@@ -27,14 +27,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rule_maker._classes import Classification, SecurityClass
+from rule_maker._classification import Classification
 from rule_maker._features import ToolFeatures, extract
 from rule_maker._lexicon import (
     ACTION_PARAMS,
+    COMMUNICATION_OBJECTS,
     CONSEQUENTIAL_HINTS,
     CONSEQUENTIAL_OBJECTS,
     CONSEQUENTIAL_PARAMS,
-    COMMUNICATION_OBJECTS,
     CONSEQUENTIAL_VERBS,
     CONTAINER_HEADS,
     CONTENT_PARAMS,
@@ -52,6 +52,7 @@ from rule_maker._lexicon import (
     UNTRUSTED_OBJECTS,
     WRITE_VERBS,
 )
+from sentinel_policy import SecurityClass
 
 _S, _N, _U = SecurityClass.SAFE_READ, SecurityClass.SENSITIVE_READ, SecurityClass.UNTRUSTED_READ
 _C, _I = SecurityClass.CONSEQUENTIAL_WRITE, SecurityClass.INTERNAL_WRITE
@@ -266,7 +267,7 @@ class OfflineClassifier:
         reasons = detail.top_reasons(3) or kind.top_reasons(1)
         lead = next((c for c in conflicts if c.verb), conflicts[0]) if conflicts else None
         if lead:
-            reasons = [lead.why] + [r for r in reasons if r != lead.why][:2]
+            reasons = [lead.why, *[r for r in reasons if r != lead.why][:2]]
         elif not any(f"'{f.verb}'" in r for r in reasons):
             reasons = kind.top_reasons(1) + reasons[:2]
         rationale = f"{'write' if is_write else 'read'}: " + "; ".join(reasons or ["no known words, default"])

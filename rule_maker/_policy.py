@@ -1,6 +1,6 @@
 """A starting policy drafted from a classified catalogue.
 
-The policy is data in Sentinel's policy language (``interceptor.policy``), and
+The policy is data in Sentinel's policy language (``sentinel_policy``), and
 every draft is compiled by the engine before it is returned, so a draft that
 the interceptor would refuse is never written. It must never allow a tool that
 has no class (those fall to the default: deny), never read traces or labels,
@@ -31,13 +31,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from rule_maker._catalogue import name_problems, printable
-from rule_maker._classes import REVIEW_THRESHOLD, SecurityClass, riskiest
+from rule_maker._classification import REVIEW_THRESHOLD, riskiest
 from rule_maker._errors import PolicyGenerationError
 from rule_maker._features import extract
 from rule_maker._lexicon import DESTRUCTIVE_VERBS
+from sentinel_policy import PolicyError, SecurityClass, compile_policy
 
 UNTRUSTED_TAG = "untrusted"
 MODES = ("balanced", "strict")
@@ -163,8 +164,8 @@ def _balanced(tools: Sequence[Mapping[str, Any]], flow_effect: str) -> dict[str,
         rules.append({"name": "trusted-reads", "effect": "allow", "when": {"class": reads}, "reason": "read-only tool"})
     if by_class["CONSEQUENTIAL_WRITE"]:
         # Every argument is checked, not only recipient-like ones: an injected link or
-        # account number travels in a message body just as well (measured: checking
-        # only destination parameters let 25% of the slack attacks through).
+        # account number travels in a message body just as well (measured: rule_maker/docs/README.md,
+        # "The drafted policy").
         rules.append({
             "name": "no-destination-from-untrusted-content",
             "description": "An address, link or account number that reached the agent only through untrusted text "
@@ -212,8 +213,6 @@ def generate_policy(tools: Sequence[Mapping[str, Any]], *, mode: str = "balanced
 
 
 def check_policy(policies: Mapping[str, Any], tools: Sequence[Mapping[str, Any]]) -> None:
-    from interceptor.policy import PolicyError, compile_policy
-
     try:
         compile_policy(policies, tools)
     except PolicyError as exc:
@@ -244,7 +243,7 @@ def policy_yaml(policies: Mapping[str, Any], tools: Sequence[Mapping[str, Any]])
     unclassified = [str(t["name"]) for t in tools if _class_of(t) is None]
     review = [_review_note(t) for t in tools if t.get("needs_review") and _class_of(t) is not None]
     lines = [
-        "Starting policy drafted by `python -m rule_maker policy` from the tools' security classes.",
+        "Starting policy drafted by `sentinel tools draft` from the tools' security classes.",
         "Review it before use: it is a draft, not a verdict.",
         "classes: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
     ]

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rule_maker._classes import SecurityClass
 from rule_maker._errors import CatalogueError, RuleMakerError
+from sentinel_policy import SecurityClass
 
 _META = ("confidence", "rationale", "needs_review", "classified_by")
 

@@ -12,8 +12,16 @@ if [[ -z "${SENTINEL_INTERCEPTOR_PUBLIC_KEYS:-}" ]]; then
   echo "SENTINEL_INTERCEPTOR_PUBLIC_KEYS is not set: run scripts/gen-keys.sh --write (or set it in .env)" >&2
   exit 1
 fi
-# Zone C holds no secrets of the other zones: drop them before starting.
-unset SENTINEL_IDENTITY_KEY SENTINEL_API_KEY SENTINEL_DATABASE_URL SUPABASE_SERVICE_ROLE_KEY \
-      OPENROUTER_API_KEY OPENAI_API_KEY
 mkdir -p var
-exec "$PYTHON" -m sentinel_cli serve mcp --host "$HOST" --port "$PORT"
+# Zone C gets its own settings and nothing else: an allowlist, not a list of what to drop,
+# so a secret added to .env later (an identity seed, a database password) never reaches it.
+# MCP_SETTINGS is every McpSettings field (tests/unit/test_service_environments.py checks).
+MCP_SETTINGS=(SENTINEL_MCP_ID SENTINEL_INTERCEPTOR_PUBLIC_KEYS SENTINEL_REDIS_URL SENTINEL_REDIS_PREFIX
+              SENTINEL_MCP_AUDIT_LOG SENTINEL_MCP_DATA_DIR SENTINEL_LEEWAY_SECONDS SENTINEL_MCP_VERIFY
+              SENTINEL_MAX_BODY_BYTES SENTINEL_MAX_SESSION_SECONDS SENTINEL_SESSION_KEY_CACHE_SIZE)
+keep=(PATH HOME LANG LC_ALL TZ "${MCP_SETTINGS[@]}")
+environment=()
+for name in "${keep[@]}"; do
+  if [[ -n "${!name+set}" ]]; then environment+=("$name=${!name}"); fi
+done
+exec env -i "${environment[@]}" "$PYTHON" -m sentinel_cli serve mcp --host "$HOST" --port "$PORT"

@@ -8,8 +8,12 @@
 - ``sentinel_agent.chat``: the conversational agent behind ``sentinel chat``.
 
 This package is Zone A (the agent side): it must never import the
-interceptor's or the tool server's internals to decide or execute a call; it
-starts them as separate processes and talks to them over HTTP like any agent.
+interceptor's or the tool server's internals to decide or execute a call, nor
+the CLI above it. The processes are started by a ``StackLauncher`` the caller
+passes in (the `sentinel` command passes its own); this package talks to them over
+HTTP like any agent.
 """
 
-__all__: list[str] = []
+from sentinel_agent._stack import RunningStack, StackLauncher
+
+__all__ = ["RunningStack", "StackLauncher"]

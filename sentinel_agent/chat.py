@@ -1,8 +1,9 @@
 """`sentinel chat`: a person types, an LLM agent answers, and every tool call goes through Sentinel.
 
 Against an interceptor already running (``url`` and ``api_key``), or a local
-stack started for the chat with one policy (the tool server and interceptor
-as real processes, demo data, state and audit logs in a temporary folder).
+stack started for the chat with one policy through the ``launch`` it is given
+(the tool server and interceptor as real processes, demo data, state and audit
+logs in a temporary folder).
 With ``verbose`` each call prints its arguments, decision, rule and reason the
 moment Sentinel answers; otherwise one short line per call.
 
@@ -26,6 +27,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from sentinel_agent._errors import AgentError
+from sentinel_agent._stack import StackLauncher
 from sentinel_agent.agents import CallRecord, LLMEndpoint, ToolSession
 
 if TYPE_CHECKING:
@@ -100,6 +102,7 @@ def run_chat(
     url: str | None = None,
     api_key: str | None = None,
     policy: PolicyUnderTest | None = None,
+    launch: StackLauncher | None = None,
     verbose: bool = False,
     keep: bool = False,
     stdin: IO[str] | None = None,
@@ -110,15 +113,13 @@ def run_chat(
     console = console or Console(highlight=False)
     if url is not None:
         return asyncio.run(_converse(endpoint, url, api_key or "", verbose, stdin, console))
-    if policy is None:
-        raise AgentError("run_chat needs either url and api_key or a policy for a local stack")
-    from sentinel_cli.run import run_stack
-
+    if policy is None or launch is None:
+        raise AgentError("run_chat needs either url and api_key, or a policy and a launcher for a local stack")
     var_dir = Path(tempfile.mkdtemp(prefix="sentinel-chat-"))
     try:
         config = policy.write_config(var_dir / "config")
         console.print(f"Starting the tool server and the interceptor with policy {escape(policy.name)} ({escape(policy.source)}) ...")
-        with run_stack(config=str(config), var_dir=var_dir) as stack:
+        with launch(config=str(config), var_dir=var_dir) as stack:
             return asyncio.run(_converse(endpoint, stack.interceptor_url, policy.api_key, verbose, stdin, console))
     finally:
         if keep:

@@ -109,7 +109,7 @@ def gullible_brain(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # a test's output is not the place for an access log
 
     def _answer(self, status: int, body: dict[str, Any]) -> None:
@@ -120,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         if self.path.rstrip("/") != "/v1/chat/completions":
             return self._answer(404, {"error": {"message": "not found"}})
         stub = self.server.stub

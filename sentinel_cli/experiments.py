@@ -9,6 +9,9 @@ enforced policy let an attack through or failed a task, 2 when it cannot run.
 --verbose each call shows its decision and rule. Without an LLM endpoint it
 says how to configure one and exits 2.
 
+Both start their stacks with this package's launcher (``run.run_stack``),
+passed down to ``sentinel_agent``.
+
 Heavy imports (LangChain, rich, the stack) happen inside the handlers, so
 `sentinel --help` stays fast. This module must never print an API key.
 """
@@ -22,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+# Names --policy accepted before the built-in policies were named for what they contain.
+POLICY_ALIASES = {"original": "static+taint"}
 
 
 def register(subparsers: Any) -> None:
@@ -45,7 +50,8 @@ def register(subparsers: Any) -> None:
     chat.add_argument("--verbose", "-v", action="store_true", help="show every tool call with its arguments, decision, rule and reason")
     chat.add_argument("--url", default=None, help="an interceptor already running (default: start a local stack)")
     chat.add_argument("--api-key", default=None, help="the project's API key with --url (default: SENTINEL_API_KEY)")
-    chat.add_argument("--policy", default="sentinel", help="local stack: built-in policy name or policy file (default: sentinel)")
+    chat.add_argument("--policy", default="sentinel",
+                      help="local stack: built-in policy name (baseline, static+taint, sentinel) or policy file (default: sentinel)")
     chat.add_argument("--config", default=None, help="local stack: a whole config file instead of --policy")
     chat.add_argument("--keep", action="store_true", help="keep the local stack's folder (audit logs, tool data)")
     chat.set_defaults(handler=_chat)
@@ -53,8 +59,8 @@ def register(subparsers: Any) -> None:
 
 def _policy_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", action="append", default=[], metavar="NAME|FILE",
-                        help="a policy to compare: baseline, original, sentinel or a policy file (repeatable; "
-                             "default: baseline, original and sentinel)")
+                        help="a policy to compare: baseline, static+taint (alias: original), sentinel or a policy "
+                             "file (repeatable; default: baseline, static+taint and sentinel)")
     parser.add_argument("--config", action="append", default=[], metavar="FILE",
                         help="a whole config file to run as it is (repeatable); its project must accept --api-key")
     parser.add_argument("--api-key", default="sk-sentinel-demo", help="the API key for --config files (default: the demo key)")
@@ -64,7 +70,7 @@ def _policies(args: argparse.Namespace) -> list[Any]:
     from sentinel_agent.experiments import DEFAULT_POLICIES, policy_from_config, resolve_policy
 
     taken: set[str] = set()
-    specs = list(args.policy) if (args.policy or args.config) else list(DEFAULT_POLICIES)
+    specs = [POLICY_ALIASES.get(spec, spec) for spec in args.policy] if (args.policy or args.config) else list(DEFAULT_POLICIES)
     policies = [resolve_policy(spec, taken=taken) for spec in specs]
     policies += [policy_from_config(path, args.api_key, taken=taken) for path in args.config]
     return policies
@@ -83,6 +89,7 @@ def _run(args: argparse.Namespace) -> int:
     from sentinel_agent.experiments import SCENARIOS, run_experiments
     from sentinel_agent.experiments._report import write_outputs
     from sentinel_agent.experiments._terminal import print_results, progress_bar
+    from sentinel_cli.run import run_stack
 
     try:
         policies = _policies(args)
@@ -103,7 +110,8 @@ def _run(args: argparse.Namespace) -> int:
                   f"with the {agent.name} agent{f' ({model_name})' if model_name else ''}; one stack per policy.")
     try:
         with progress_bar(console, len(scenarios) * len(policies)) as on_result:
-            report = run_experiments(policies, scenarios, agent, out_dir, redis_url=args.redis, on_result=on_result, model=model_name)
+            report = run_experiments(policies, scenarios, agent, out_dir, launch=run_stack, redis_url=args.redis,
+                                     on_result=on_result, model=model_name)
     except AgentError as exc:
         return _error(exc.message)
     print_results(report, console)
@@ -162,4 +170,6 @@ def _chat(args: argparse.Namespace) -> int:
         policy = _policies(ns)[0]
     except AgentError as exc:
         return _error(exc.message)
-    return run_chat(endpoint, policy=policy, verbose=args.verbose, keep=args.keep)
+    from sentinel_cli.run import run_stack
+
+    return run_chat(endpoint, policy=policy, launch=run_stack, verbose=args.verbose, keep=args.keep)

@@ -4,9 +4,10 @@
     sentinel keys create --project NAME [--config FILE] [--rotate]
                                                 a new API key, printed once; only its SHA-256 is stored
 
-The store is chosen as the interceptor chooses it (SENTINEL_DATABASE_URL, else
-SUPABASE_PROJECT_URL + SUPABASE_SERVICE_ROLE_KEY, else SENTINEL_CONFIG or
-examples/sentinel.yaml); ``--config FILE`` overrides all of them.
+The store is chosen as the interceptor chooses it, from the same settings
+(``ConfigStoreSettings``: SENTINEL_DATABASE_URL, else SUPABASE_PROJECT_URL +
+SUPABASE_SERVICE_ROLE_KEY, else SENTINEL_CONFIG or examples/sentinel.yaml);
+``--config FILE`` overrides all of them.
 
 It must never store or log an API key in clear, and prints each secret once,
 alone on stdout, so it can be captured (``KEY=$(sentinel keys create ...)``).
@@ -80,7 +81,8 @@ async def _create_async(args: argparse.Namespace) -> int:
     from interceptor.config._records import check_name
 
     check_name(args.project)  # refused before a key is printed
-    store = open_backend(settings_from_env(config_path=args.config))
+    settings = settings_from_env(config_path=args.config)  # once, at the command's start
+    store = open_backend(settings)
     try:
         existing = await _get_project_or_none(store, args.project)
         if existing is not None and existing.api_key_sha256 and not args.rotate:
@@ -142,12 +144,12 @@ def _silence_stdout() -> None:
 
 
 async def _get_project_or_none(store: Any, name: str) -> Any:
-    from interceptor.config import ConfigStoreError
+    from interceptor.config import ConfigStoreError, YamlConfigStore
 
     try:
         return await store.get_project(name)
     except ConfigStoreError as exc:
-        if exc.code == "config_unavailable" and type(store).__name__ == "YamlConfigStore" and not store.path.exists():
+        if exc.code == "config_unavailable" and isinstance(store, YamlConfigStore) and not store.path.exists():
             folder = store.path.parent if str(store.path.parent) else None
             if folder is not None and not folder.is_dir():
                 # Refused before a key is printed: it could never be stored.

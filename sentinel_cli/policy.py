@@ -1,7 +1,7 @@
 """`sentinel policy`: validate, lint, explain, diff and simulate policies; push, pull, history, rollback.
 
 The file commands never touch a server: they read YAML/JSON files and run the
-same pure engine (interceptor.policy) as the live interceptor. The store
+same pure engine (sentinel_policy) as the live interceptor. The store
 commands go through the config store (interceptor.config). This module must
 never evaluate a policy any other way than through the engine, and never let
 `simulate` read a trace's ground-truth fields.
@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 
 class PolicyFileError(Exception):
@@ -157,11 +157,11 @@ def _pick_project(doc: Mapping[str, Any], project: str | None, path: str) -> Map
         if not found:
             names = ", ".join(str(p.get("name")) for p in projects) or "none"
             raise PolicyFileError("no_project", f"{path}: no project named {project!r} (the file has: {names}; choose one with --project)")
-        return found[0]
+        return cast(Mapping[str, Any], found[0])
     if len(projects) != 1:
         names = ", ".join(str(p.get("name")) for p in projects)
         raise PolicyFileError("ambiguous_project", f"{path}: {len(projects)} projects ({names}); choose one with --project")
-    return projects[0]
+    return cast(Mapping[str, Any], projects[0])
 
 
 def load_policy(path: str, project: str | None = None) -> tuple[Mapping[str, Any], list[Any] | None]:
@@ -195,7 +195,7 @@ def _normalise_tool(tool: Any) -> Any:
 
 
 def _compile(args: argparse.Namespace, policy_path: str) -> Any:
-    from interceptor.policy import compile_policy
+    from sentinel_policy import compile_policy
 
     policies, tools = load_policy(policy_path, args.project)
     return compile_policy(policies, load_tools(getattr(args, "tools", None), tools))
@@ -241,7 +241,7 @@ def _json_type(value: Any) -> str:
 
 
 def _fail(exc: Exception, path: str | None = None) -> int:
-    from interceptor.policy import PolicyError
+    from sentinel_policy import PolicyError
 
     if isinstance(exc, PolicyError):
         print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
@@ -259,7 +259,7 @@ def locate(path: str, problem: str) -> str:
     import yaml
 
     place = problem.split(": ", 1)[0]
-    steps = [s for s in re.findall(r"\[(\d+)\]|([^.\[\]]+)", re.sub(r" \([^)]*\)", "", place))]
+    steps = list(re.findall(r"\[(\d+)\]|([^.\[\]]+)", re.sub(r" \([^)]*\)", "", place)))
     try:
         node: Any = yaml.compose(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
@@ -291,7 +291,7 @@ def locate(path: str, problem: str) -> str:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from interceptor.policy import PolicyError
+    from sentinel_policy import PolicyError
 
     try:
         policy = _compile(args, args.file)
@@ -302,7 +302,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from interceptor.policy import PolicyError, lint_policy
+    from sentinel_policy import PolicyError, lint_policy
 
     try:
         policies, tools = load_policy(args.file, args.project)
@@ -334,7 +334,7 @@ def _history_arg(text: str | None) -> list[Any]:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from interceptor.policy import PolicyError, ToolCall, explain, replay
+    from sentinel_policy import PolicyError, ToolCall, explain, replay
 
     try:
         policy = _compile(args, args.policy)
@@ -364,7 +364,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from interceptor.policy import diff_policies
+    from sentinel_policy import diff_policies
 
     try:
         a, _ = load_policy(args.a, args.project)
@@ -383,7 +383,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from interceptor.policy import PolicyError, simulate_trace
+    from sentinel_policy import PolicyError, simulate_trace
 
     try:
         policy = _compile(args, args.policy)
@@ -429,39 +429,32 @@ def _store_run(args: argparse.Namespace, action: Any) -> int:
     import asyncio
 
     try:
-        from interceptor.config import open_config_store  # type: ignore[attr-defined]
-    except ImportError:
-        print("error: this installation has no config store (interceptor.config.open_config_store)", file=sys.stderr)
+        from interceptor.config import (
+            ConfigStoreError,
+            open_config_store,
+            settings_from_env,
+        )
+    except ImportError as exc:  # an SDK-only install: say what is missing
+        print(f"error: this installation has no config store ({exc.name} is not installed)", file=sys.stderr)
         return 2
-    from interceptor.config import ConfigStoreError
 
     async def run() -> int:
-        store = await _open_store(open_config_store, args.config)
+        store = await open_config_store(settings)
         try:
             return int(await action(store))
         finally:
             await store.close()
 
     try:
+        settings = settings_from_env(config_path=args.config)  # once, at the command's start
         return asyncio.run(run())
     except (ConfigStoreError, PolicyFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
-async def _open_store(opener: Any, config: str | None) -> Any:
-    try:
-        from interceptor.config import settings_from_env  # type: ignore[attr-defined]
-    except ImportError:
-        from interceptor.config._open import settings_from_env
-    import inspect
-
-    store = opener(settings_from_env(config_path=config))
-    return await store if inspect.isawaitable(store) else store
-
-
 def _push(args: argparse.Namespace) -> int:
-    from interceptor.policy import PolicyError, compile_policy
+    from sentinel_policy import PolicyError, compile_policy
 
     async def action(store: Any) -> int:
         # A config file's project is chosen by name (--project, else PROJECT): never another project's policy.

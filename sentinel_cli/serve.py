@@ -38,7 +38,7 @@ def _common(parser: argparse.ArgumentParser, port: int) -> None:
 
 
 def _run(app: Any, args: argparse.Namespace) -> int:
-    from sentinel_cli._server import serve_app
+    from sentinel_http import serve_app
 
     serve_app(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
     return 0

@@ -1,43 +1,136 @@
-"""``sentinel tools``: manage a project's tool catalogue.
+"""``sentinel tools``: classify an agent's tools, draft a starting policy, write the catalogue to a project.
 
+    sentinel tools classify NAME DESCRIPTION [--offline]                 one tool, JSON on stdout
+    sentinel tools classify --tools tools.json [--offline] [--out FILE]  a catalogue
+    sentinel tools draft --tools classified.json [--out policy.yaml] [--mode balanced|strict]
     sentinel tools push --project NAME --tools classified.json [--config FILE]
 
-The catalogue is what ``python -m rule_maker classify`` writes. The store is
-chosen as the interceptor chooses it; ``--config FILE`` overrides it. Heavy
-imports happen inside the command, so ``sentinel --help`` stays fast.
+``classify`` and ``draft`` run rule_maker (``python -m rule_maker classify|policy``
+is the same, kept as an alias); ``push`` writes into the config store chosen
+from the store settings, as the interceptor chooses it (``--config FILE``
+overrides them). Heavy imports happen inside the commands, so ``sentinel
+--help`` stays fast. This module must never print an API key, nor a raw
+control character from a catalogue to the terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 
 def register(subparsers: Any) -> None:
-    from rule_maker._cli import add_push_arguments
-
-    tools = subparsers.add_parser("tools", help="manage a project's tool catalogue")
+    tools = subparsers.add_parser("tools", help="classify tools, draft a policy, push a catalogue to a project")
     commands = tools.add_subparsers(dest="tools_command", metavar="COMMAND", required=True)
+
+    classify = commands.add_parser("classify", help="classify one tool (NAME DESCRIPTION) or a catalogue (--tools)")
+    classify.add_argument("name", nargs="?", help="tool name")
+    classify.add_argument("description", nargs="?", help="tool description")
+    classify.add_argument("--tools", help="catalogue: JSON list of {name, description, parameters}")
+    classify.add_argument("--offline", action="store_true", help="never call an LLM, even when one is configured")
+    classify.add_argument("--out", help="write here instead of stdout")
+    classify.set_defaults(handler=_classify)
+
+    draft = commands.add_parser("draft", help="draft a starting policy from a classified catalogue")
+    draft.add_argument("--tools", required=True, help="classified catalogue (what `sentinel tools classify` writes)")
+    draft.add_argument("--out", help="write the YAML here instead of stdout")
+    draft.add_argument("--mode", choices=("balanced", "strict"), default="balanced",
+                       help="strict denies every write after untrusted content")
+    draft.add_argument("--flow-effect", choices=("deny", "require_approval"), default="deny",
+                       help="for a write carrying a value from untrusted content")
+    draft.set_defaults(handler=_draft)
+
     push = commands.add_parser("push", help="write classified tools into a project of the config store")
-    add_push_arguments(push)
+    push.add_argument("--project", required=True, help="project name in the config store")
+    push.add_argument("--tools", required=True, help="classified catalogue (JSON)")
+    push.add_argument("--config", help="a YAML config file (default: the interceptor's store from the environment)")
     push.set_defaults(handler=_push)
+
+
+def _printable(text: str) -> str:
+    # A tool name ends up on the terminal: escape whatever could end a line or drive it.
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def _write(text: str, out: str | None) -> None:
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def _fail(command: str, exc: Any) -> int:
+    print(f"sentinel tools {command}: {exc} ({exc.code})", file=sys.stderr)
+    return 2
+
+
+def _classify(args: argparse.Namespace) -> int:
+    import json
+    from collections import Counter
+
+    from rule_maker import (
+        RuleMakerError,
+        annotate,
+        classify_tools,
+        dump_tools,
+        load_tools,
+        parse_tools,
+    )
+
+    try:
+        if args.tools:
+            if args.name or args.description:
+                raise RuleMakerError("give either NAME DESCRIPTION or --tools FILE, not both", code="usage")
+            tools = load_tools(args.tools)
+        elif args.name:
+            tools = parse_tools([{"name": args.name, "description": args.description or ""}])
+        else:
+            raise RuleMakerError("give NAME DESCRIPTION or --tools FILE", code="usage")
+        results = classify_tools(tools, offline=args.offline)
+    except RuleMakerError as exc:
+        return _fail("classify", exc)
+    classified = annotate(tools, results)
+    if not args.tools:
+        _write(json.dumps(classified[0], indent=2) + "\n", args.out)
+        return 0
+    _write(dump_tools(classified), args.out)
+    counts = Counter(r.security_class.value for r in results)
+    review = [_printable(r.tool) for r in results if r.needs_review]
+    summary = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
+    print(f"classified {len(results)} tools: {summary}; needs review: {len(review)}"
+          + (f" ({', '.join(review)})" if review else ""), file=sys.stderr)
+    return 0
+
+
+def _draft(args: argparse.Namespace) -> int:
+    from rule_maker import RuleMakerError, generate_policy, load_tools, policy_yaml
+
+    try:
+        tools = load_tools(args.tools)
+        policy = generate_policy(tools, mode=args.mode, flow_effect=args.flow_effect)
+        text = policy_yaml(policy, tools)
+    except RuleMakerError as exc:
+        return _fail("draft", exc)
+    _write(text, args.out)
+    return 0
 
 
 def _push(args: argparse.Namespace) -> int:
     import asyncio
-    import sys
 
-    from rule_maker._catalogue import load_tools
-    from rule_maker._errors import RuleMakerError
-    from rule_maker._push import push_tools
+    from interceptor.config import ConfigStoreError, settings_from_env
+    from rule_maker import RuleMakerError, load_tools, push_tools
 
     try:
+        settings = settings_from_env(config_path=args.config)
         tools = load_tools(args.tools)
-        count = asyncio.run(push_tools(args.project, tools, config=args.config))
-    except RuleMakerError as exc:
+        count = asyncio.run(push_tools(args.project, tools, settings=settings))
+    except (RuleMakerError, ConfigStoreError) as exc:
         print(f"sentinel tools push: {exc} ({exc.code})", file=sys.stderr)
         return 1
-    review = [t["name"] for t in tools if t.get("needs_review")]
+    review = [_printable(str(t["name"])) for t in tools if t.get("needs_review")]
     print(f"pushed {count} tools to project {args.project!r}", file=sys.stderr)
     if review:
         print(f"# {len(review)} need review: {', '.join(review)}", file=sys.stderr)

@@ -6,10 +6,15 @@ where a caller passes none, no storage. Stateful checks (is this ``jti`` new,
 is this session key registered and not revoked) belong to the caller, which
 passes their results in.
 
+It also holds the other halves of the wire: the HTTP paths of each contract
+(``RPC_PATH``, ``REGISTRATION_PATH``, ... in ``_paths.py``) and the timestamp
+format both audit trails write (``audit_timestamp``).
+
 It must never accept a token it has not verified with an Ed25519 key, and never
 log or return secret key material.
 """
 
+from sentinel_contract._audit import MAX_AUDIT_FIELD, audit_line, audit_timestamp, clip
 from sentinel_contract._canonical import args_sha256, canonical_json
 from sentinel_contract._errors import ContractError
 from sentinel_contract._keys import (
@@ -21,6 +26,15 @@ from sentinel_contract._keys import (
     load_public_key,
     load_signing_key,
     public_key_b64,
+)
+from sentinel_contract._paths import (
+    REGISTRATION_PATH,
+    REVOCATION_PATH,
+    RPC_PATH,
+    SESSION_CALL_PATH,
+    SESSION_END_PATH,
+    SESSION_START_PATH,
+    SESSION_TOOLS_PATH,
 )
 from sentinel_contract._tokens import (
     MAX_CALL_TTL,
@@ -41,7 +55,15 @@ from sentinel_contract._tokens import (
 
 __all__ = [
     "IDENTITY_KID",
+    "MAX_AUDIT_FIELD",
     "MAX_CALL_TTL",
+    "REGISTRATION_PATH",
+    "REVOCATION_PATH",
+    "RPC_PATH",
+    "SESSION_CALL_PATH",
+    "SESSION_END_PATH",
+    "SESSION_START_PATH",
+    "SESSION_TOOLS_PATH",
     "CallClaims",
     "ContractError",
     "RegistrationClaims",
@@ -49,9 +71,12 @@ __all__ = [
     "SigningKeyPair",
     "UnverifiedToken",
     "args_sha256",
+    "audit_line",
+    "audit_timestamp",
     "b64url_decode",
     "b64url_encode",
     "canonical_json",
+    "clip",
     "generate_keypair",
     "load_public_key",
     "load_signing_key",

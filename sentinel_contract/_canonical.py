@@ -1,8 +1,9 @@
 """RFC 8785 (JCS) canonical JSON and the ``args_sha256`` claim computed over it.
 
 Two encoders, one output. The reference is the ``rfc8785`` package. orjson with
-sorted keys produces the very same bytes for a subset of values, and about five
-times faster, so it is used for exactly that subset and for nothing else:
+sorted keys produces the very same bytes for a subset of values, several times
+faster (docs/performance.md, item 6), so it is used for exactly that subset and
+for nothing else:
 
 - objects whose keys are all ASCII (for ASCII, UTF-16 and code-point order agree);
 - integers in the IEEE-754 safe range (|n| < 2**53; JCS writes numbers as doubles);

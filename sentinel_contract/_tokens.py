@@ -11,7 +11,7 @@ checks everything that can be checked from the token, the keys and the payload.
 
 A token is read once (:func:`read_token`, PyJWT's own reader): the caller picks
 the key from its ``kid`` and passes the read token on, so the tool server's hot
-path parses each token once, not three times.
+path parses each token once.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from sentinel_contract._canonical import args_sha256
-from sentinel_contract._errors import ContractError
 from sentinel_contract._eddsa import NaclEd25519
+from sentinel_contract._errors import ContractError
 from sentinel_contract._keys import IDENTITY_KID, SigningKeyPair, load_public_key
 
 ALGORITHM = "EdDSA"

@@ -13,15 +13,38 @@ tick they were made in, whichever comes first.
 It must never hold a write past the tick it was made in (a ``100 Continue`` or
 a streamed chunk leaves as soon as the handler yields), never reorder writes,
 and never lose a write before a close.
+
+Connections are bounded too (:class:`ServerLimits`), because uvicorn bounds
+neither how long a request may take to arrive nor how many connections may sit
+open: a connection over ``max_connections`` is closed as soon as it is
+accepted, and a request (head and body) that has not fully arrived
+``read_timeout`` seconds after the connection opened, or after its first byte,
+closes its connection. Idle keep-alive connections close after ``keep_alive``
+seconds. So slow or silent clients hold at most ``max_connections`` sockets for
+at most ``read_timeout`` seconds each, and never a file descriptor past that.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CoalescingTransport", "serve_app"]
+__all__ = ["CoalescingTransport", "ServerLimits", "serve_app"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """How much a client may hold of a service: documented in docs/operator-guide.md."""
+
+    read_timeout: float = 10.0  # seconds for a whole request (head and body) to arrive
+    keep_alive: int = 5  # seconds an idle keep-alive connection stays open
+    max_connections: int = 2048  # open connections; one more is closed on accept
+
+    def __post_init__(self) -> None:
+        if self.read_timeout <= 0 or self.keep_alive <= 0 or self.max_connections <= 0:
+            raise ValueError("server limits must be positive")
 
 
 class CoalescingTransport:
@@ -67,27 +90,71 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
-def _protocol_class() -> type[asyncio.Protocol] | str:
-    if importlib.util.find_spec("httptools") is None:
-        return "h11"
+def _protocol_class(limits: ServerLimits | None = None) -> type[asyncio.Protocol]:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class CoalescingProtocol(HttpToolsProtocol):
+    bounds = limits or ServerLimits()
+
+    class GuardedProtocol(HttpToolsProtocol):
+        """uvicorn's httptools protocol, one send per response, with a request deadline and a connection cap."""
+
+        sentinel_deadline: asyncio.TimerHandle | None = None
+
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+            if len(self.connections) > bounds.max_connections:
+                self.transport.close()  # over the cap: the descriptor is freed at once
+                return
+            self.arm_deadline()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self.disarm_deadline()
+            super().connection_lost(exc)
+
+        def on_message_begin(self) -> None:
+            if self.sentinel_deadline is None:  # a new request on a kept-alive connection
+                self.arm_deadline()
+            super().on_message_begin()
+
+        def on_message_complete(self) -> None:
+            self.disarm_deadline()  # the whole request is here; the handler's own bounds apply now
+            super().on_message_complete()
 
         def on_response_complete(self) -> None:
             # The response is whole: send it now rather than at the end of the tick.
             self.transport.flush()  # type: ignore[attr-defined]
             super().on_response_complete()
 
-    return CoalescingProtocol
+        def arm_deadline(self) -> None:
+            self.disarm_deadline()
+            self.sentinel_deadline = self.loop.call_later(bounds.read_timeout, self.read_timed_out)
+
+        def disarm_deadline(self) -> None:
+            if self.sentinel_deadline is not None:
+                self.sentinel_deadline.cancel()
+                self.sentinel_deadline = None
+
+        def read_timed_out(self) -> None:
+            self.sentinel_deadline = None
+            if not self.transport.is_closing():
+                self.transport.close()  # a handler waiting for the body sees http.disconnect
+
+    return GuardedProtocol
 
 
-def serve_app(app: Any, *, host: str, port: int, log_level: str = "info", access_log: bool = False) -> None:
-    """Run ``app`` under uvicorn until interrupted: uvloop and httptools when installed."""
+def serve_app(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    access_log: bool = False,
+    limits: ServerLimits | None = None,
+) -> None:
+    """Run ``app`` under uvicorn until interrupted: uvloop when installed, httptools, bounded connections."""
     import uvicorn
 
+    bounds = limits or ServerLimits()
     uvicorn.run(
         app,
         host=host,
@@ -95,5 +162,6 @@ def serve_app(app: Any, *, host: str, port: int, log_level: str = "info", access
         log_level=log_level,
         access_log=access_log,
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        http=_protocol_class(),
+        http=_protocol_class(bounds),
+        timeout_keep_alive=bounds.keep_alive,
     )

@@ -1,7 +1,9 @@
 """The policy engine: pure decision logic, no I/O.
 
-It must never import asyncio, redis, httpx or a database driver, and never read
-the clock: callers gather the facts (session state, time) and pass them in.
+It must never import asyncio, redis, httpx, a database driver or another Sentinel
+package (the interceptor, rule_maker and the CLI import it, never the reverse),
+and never read the clock: callers gather the facts (session state, time) and
+pass them in.
 A decision is data (effect, deciding rule, reason, the state change it causes);
 the same object feeds the HTTP answer, the audit record, `policy explain` and
 `policy simulate`.
@@ -16,11 +18,15 @@ Lifecycle of one call, identical in the live interceptor and the simulator:
         facts = apply_delta(facts, observe(policy, call, output))
 """
 
-from interceptor.policy._compile import CLASSES, CompiledPolicy, PolicyError, Rule, compile_policy
-from interceptor.policy._evaluate import evaluate, observe
-from interceptor.policy._explain import Explanation, explain
-from interceptor.policy._lint import diff_policies, lint_policy
-from interceptor.policy._model import (
+from sentinel_policy._classes import CLASS_DEFINITIONS, SecurityClass
+from sentinel_policy._compile import CompiledPolicy, PolicyError, Rule, compile_policy
+from sentinel_policy._conditions import Condition
+from sentinel_policy._dataflow import RuleEvalError, strings
+from sentinel_policy._evaluate import evaluate, observe
+from sentinel_policy._explain import Explanation, explain
+from sentinel_policy._json_values import json_value_problems
+from sentinel_policy._lint import diff_policies, lint_policy
+from sentinel_policy._model import (
     Decision,
     Effect,
     SessionFacts,
@@ -28,18 +34,19 @@ from interceptor.policy._model import (
     ToolCall,
     apply_delta,
 )
-from interceptor.policy._simulate import replay, simulate_trace
-from interceptor.policy._values import RuleEvalError, strings
+from sentinel_policy._simulate import replay, simulate_trace
 
 __all__ = [
-    "CLASSES",
+    "CLASS_DEFINITIONS",
     "CompiledPolicy",
+    "Condition",
     "Decision",
     "Effect",
     "Explanation",
     "PolicyError",
     "Rule",
     "RuleEvalError",
+    "SecurityClass",
     "SessionFacts",
     "StateDelta",
     "ToolCall",
@@ -48,6 +55,7 @@ __all__ = [
     "diff_policies",
     "evaluate",
     "explain",
+    "json_value_problems",
     "lint_policy",
     "observe",
     "replay",

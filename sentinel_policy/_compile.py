@@ -14,42 +14,34 @@ extended one, in this order for each tool (first match wins):
 
 A tool that is neither defined in ``tools`` nor named in ``staticRules`` is
 denied before all of that (rule ``unknown_tool``). Policies and tools must be
-JSON values (``json_value_problems``): every config store keeps exactly those,
-so what validates here is what the interceptor reads back after a push. Rules are indexed by tool
-at compile time, so a decision only looks at rules that can match its tool.
+JSON values (``_json_values``). The conditions of named rules compile through
+their table (``_conditions.CONDITIONS``). Rules are indexed by tool at compile
+time, so a decision only looks at rules that can match its tool.
 This module must never do I/O or read the clock.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from interceptor.policy._conditions import (
+from sentinel_policy._arguments import as_str_list
+from sentinel_policy._classes import SecurityClass
+from sentinel_policy._conditions import (
     USED_TAG,
-    Check,
-    as_str_list,
-    glob_regex,
-    parse_args,
-    parse_flow,
-    parse_history,
-    parse_identity,
-    parse_taint,
-    parse_time,
+    Condition,
+    DefinedTools,
+    compile_unless,
+    compile_when,
 )
-from interceptor.policy._model import Effect, SessionFacts, ToolCall
+from sentinel_policy._json_values import json_value_problems
+from sentinel_policy._model import Effect, SessionFacts, ToolCall
 
-CLASSES = ("SAFE_READ", "SENSITIVE_READ", "UNTRUSTED_READ", "CONSEQUENTIAL_WRITE", "INTERNAL_WRITE")
 _EFFECTS = {"allow": Effect.ALLOW, "deny": Effect.DENY, "require_approval": Effect.REQUIRE_APPROVAL}
 _RULE_KEYS = {"name", "effect", "reason", "when", "unless", "add_tags", "description"}
-_WHEN_KEYS = {"tool", "class", "args", "taint", "history", "agent", "project", "time", "flows_from_untrusted"}
 Reason = Callable[[ToolCall, SessionFacts], str]
-# Integers must stay within |n| < 2**63: the PostgreSQL store's JSON codec (orjson)
-# keeps no more, and the engine reads numbers as 64-bit values.
-MAX_INT = 2**63
 
 
 class PolicyError(ValueError):
@@ -69,8 +61,8 @@ class Rule:
     reason: str | Reason
     place: str
     tools: frozenset[str] | None = None  # defined tools it can match; None: every tool
-    checks: tuple[Check, ...] = ()
-    unless: tuple[Check, ...] = ()
+    when: tuple[Condition, ...] = ()  # all must hold
+    unless: tuple[Condition, ...] = ()  # any one exempts the call
     add_tags: frozenset[str] = frozenset()
     source: str = "rules"  # staticRules | taintRules | rules | default
 
@@ -78,10 +70,10 @@ class Rule:
 @dataclass(frozen=True, slots=True)
 class CompiledPolicy:
     tools: frozenset[str]
-    classes: Mapping[str, str]
+    classes: Mapping[str, SecurityClass]
     static: Mapping[str, str]
-    adds: Mapping[str, frozenset[str]]  # tool -> tags added when it is used
-    checks: Mapping[str, frozenset[str]]  # tool -> tags that block it
+    adds: Mapping[str, frozenset[str]]  # tool -> tags added when it is used (ADD_TAINT)
+    forbidden_tags: Mapping[str, frozenset[str]]  # tool -> tags that block it (CHECK_TAINT)
     block_second: Mapping[str, frozenset[str]] = field(default_factory=dict)  # second -> firsts
     rules: tuple[Rule, ...] = ()  # named rules, in file order
     by_tool: Mapping[str, tuple[Rule, ...]] = field(default_factory=dict)  # the ordered candidates per tool
@@ -95,62 +87,9 @@ class CompiledPolicy:
         return self.by_tool.get(tool, ())
 
 
-def json_value_problems(value: Any, place: str) -> list[str]:
-    """Every place in ``value`` that is not a JSON value, with what it is instead.
-
-    JSON values: mappings with text keys, lists (tuples too), text, booleans,
-    null, finite floats and integers with |n| < 2**63. YAML also has dates,
-    timestamps, binary, sets, non-text keys and .inf/.nan; a store would turn
-    those into something else (or refuse them), so a policy must not hold them.
-    """
-    problems: list[str] = []
-    stack: list[tuple[Any, str]] = [(value, place)]
-    while stack:  # no recursion: a deeply nested document is a problem list, not a crash
-        item, where = stack.pop()
-        if item is None or isinstance(item, str | bool):
-            continue
-        if isinstance(item, int):
-            if not -MAX_INT < item < MAX_INT:
-                problems.append(f"{where}: not a JSON value (an integer of {len(str(abs(item)))} digits, beyond ±(2**63 - 1))")
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                problems.append(f"{where}: not a JSON value ({'NaN' if item != item else 'Infinity' if item > 0 else '-Infinity'})")
-        elif isinstance(item, Mapping):
-            entries = []
-            for key, sub in item.items():
-                if isinstance(key, str):
-                    entries.append((sub, f"{where}.{key}"))
-                else:
-                    problems.append(f"{where}: not a JSON value (the key {key!r} is {_kind(key)}, not text; quote it)")
-            stack.extend(reversed(entries))
-        elif isinstance(item, list | tuple):
-            stack.extend(reversed([(sub, f"{where}[{index}]") for index, sub in enumerate(item)]))
-        else:
-            problems.append(f"{where}: not a JSON value ({_kind(item)}; quote it to make it text)")
-    return problems
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, datetime):
-        return "a timestamp"
-    if isinstance(value, date):
-        return "a date"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if value is None:
-        return "null"
-    if isinstance(value, bytes | bytearray):
-        return "binary data"
-    if isinstance(value, set | frozenset):
-        return "a set"
-    return f"a {type(value).__name__}"
-
-
-def _parse_tools(tools: Sequence[Mapping[str, Any]] | None, problems: list[str]) -> tuple[set[str], dict[str, str]]:
+def _parse_tools(tools: Sequence[Mapping[str, Any]] | None, problems: list[str]) -> tuple[set[str], dict[str, SecurityClass]]:
     names: set[str] = set()
-    classes: dict[str, str] = {}
+    classes: dict[str, SecurityClass] = {}
     if tools is not None and (not isinstance(tools, Sequence) or isinstance(tools, (str, bytes))):
         problems.append("tools: must be a list of tool definitions")
         return names, classes
@@ -162,10 +101,11 @@ def _parse_tools(tools: Sequence[Mapping[str, Any]] | None, problems: list[str])
         if name in names:
             problems.append(f"tools[{index}]: tool {name!r} is defined twice")
         names.add(name)
-        cls = tool.get("class")
-        if cls is not None:
-            if cls not in CLASSES:
-                problems.append(f"tools[{index}].class: {cls!r} is not a security class ({', '.join(CLASSES)})")
+        raw_class = tool.get("class")
+        if raw_class is not None:
+            cls = SecurityClass.named(raw_class)
+            if cls is None:
+                problems.append(f"tools[{index}].class: {raw_class!r} is not a security class ({', '.join(SecurityClass)})")
             else:
                 classes[name] = cls
     return names, classes
@@ -184,7 +124,7 @@ def _parse_original(policies: Mapping[str, Any], problems: list[str]) -> tuple[d
         static[str(tool)] = verdict
 
     adds: dict[str, set[str]] = {}
-    checks: dict[str, set[str]] = {}
+    forbidden: dict[str, set[str]] = {}
     block_second: dict[str, set[str]] = {}
     raw_taint = policies.get("taintRules", []) or []
     if not isinstance(raw_taint, Sequence) or isinstance(raw_taint, str):
@@ -206,7 +146,7 @@ def _parse_original(policies: Mapping[str, Any], problems: list[str]) -> tuple[d
             if not isinstance(rule.get("tool"), str) or not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
                 problems.append(f"{place}: CHECK_TAINT needs tool and forbidden_tags (a list)")
                 continue
-            checks.setdefault(rule["tool"], set()).update(tags)
+            forbidden.setdefault(rule["tool"], set()).update(tags)
         elif kind == "BLOCK_SECOND":
             if not isinstance(rule.get("first"), str) or not isinstance(rule.get("second"), str):
                 problems.append(f"{place}: BLOCK_SECOND needs first and second")
@@ -214,10 +154,11 @@ def _parse_original(policies: Mapping[str, Any], problems: list[str]) -> tuple[d
             block_second.setdefault(rule["second"], set()).add(rule["first"])
         else:
             problems.append(f"{place}: unknown type {kind!r} (ADD_TAINT, CHECK_TAINT or BLOCK_SECOND)")
-    return static, adds, checks, block_second
+    return static, adds, forbidden, block_second
 
 
-def _parse_rule(raw: Any, index: int, tools: frozenset[str], classes: Mapping[str, str], seen: set[str], problems: list[str]) -> tuple[Rule | None, frozenset[str]]:
+def _parse_rule(raw: Any, index: int, tools: DefinedTools, seen: set[str], problems: list[str]) -> tuple[Rule | None, frozenset[str]]:
+    """A named rule, and the tools whose use its conditions need remembered for good."""
     place = f"policies.rules[{index}]"
     if not isinstance(raw, Mapping):
         problems.append(f"{place}: must be a mapping with name, effect and when")
@@ -240,66 +181,24 @@ def _parse_rule(raw: Any, index: int, tools: frozenset[str], classes: Mapping[st
         problems.append(f"{place}.reason: must be text")
     add_tags = frozenset(as_str_list(raw["add_tags"], f"{place}.add_tags", problems)) if "add_tags" in raw else frozenset()
 
-    scope: frozenset[str] | None = None
-    sticky: frozenset[str] = frozenset()
-    when = raw.get("when", {}) or {}
-    if not isinstance(when, Mapping):
+    when_raw = raw.get("when", {}) or {}
+    if not isinstance(when_raw, Mapping):
         problems.append(f"{place}.when: must be a mapping of conditions")
-        when = {}
-    for key in sorted(set(when) - _WHEN_KEYS):
-        problems.append(f"{place}.when: unknown condition {key!r} (one of {', '.join(sorted(_WHEN_KEYS))})")
-    if "tool" in when:
-        regex = glob_regex(as_str_list(when["tool"], f"{place}.when.tool", problems))
-        scope = frozenset(t for t in tools if regex.match(t))
-    if "class" in when:
-        wanted = as_str_list(when["class"], f"{place}.when.class", problems)
-        for cls in wanted:
-            if cls not in CLASSES:
-                problems.append(f"{place}.when.class: {cls!r} is not a security class ({', '.join(CLASSES)})")
-        by_class = frozenset(t for t in tools if classes.get(t) in wanted)
-        scope = by_class if scope is None else scope & by_class
-    checks, more_sticky = _parse_conditions(when, f"{place}.when", tools, problems)
-    sticky |= more_sticky
+        when_raw = {}
+    when = compile_when(when_raw, f"{place}.when", tools, problems)
     unless_raw = raw.get("unless", {}) or {}
-    unless: list[Check] = []
     if not isinstance(unless_raw, Mapping):
         problems.append(f"{place}.unless: must be a mapping of conditions")
-    else:
-        for key in sorted(set(unless_raw) - (_WHEN_KEYS - {"tool", "class"})):
-            problems.append(f"{place}.unless: unknown condition {key!r}")
-        for key, value in unless_raw.items():
-            if key in _WHEN_KEYS - {"tool", "class"}:
-                # each condition of `unless` alone exempts the call
-                part, more = _parse_conditions({key: value}, f"{place}.unless", tools, problems)
-                unless.extend(part)
-                sticky |= more
+        unless_raw = {}
+    unless = compile_unless(unless_raw, f"{place}.unless", tools, problems)
+    remembered = when.remembered | unless.remembered
     if effect is None:
-        return None, sticky
+        return None, remembered
     text = reason if isinstance(reason, str) and reason else f"rule {name} matched"
-    return Rule(name, effect, text, place, scope, tuple(checks), tuple(unless), add_tags, "rules"), sticky
+    return Rule(name, effect, text, place, when.tools, when.conditions, unless.conditions, add_tags, "rules"), remembered
 
 
-def _parse_conditions(when: Mapping[str, Any], place: str, tools: frozenset[str], problems: list[str]) -> tuple[list[Check], frozenset[str]]:
-    checks: list[Check | None] = []
-    sticky: frozenset[str] = frozenset()
-    for key in ("agent", "project"):
-        if key in when:
-            checks.append(parse_identity(key, when[key], f"{place}.{key}", problems))
-    if "taint" in when:
-        checks.append(parse_taint(when["taint"], f"{place}.taint", problems))
-    if "history" in when:
-        check, sticky = parse_history(when["history"], tools, f"{place}.history", problems)
-        checks.append(check)
-    if "time" in when:
-        checks.append(parse_time(when["time"], f"{place}.time", problems))
-    if "args" in when:
-        checks.extend(parse_args(when["args"], f"{place}.args", problems))
-    if "flows_from_untrusted" in when and when["flows_from_untrusted"] is not False:
-        checks.append(parse_flow(when["flows_from_untrusted"], f"{place}.flows_from_untrusted", problems))
-    return [c for c in checks if c is not None], sticky
-
-
-def _original_rules(tool: str, static: Mapping[str, str], checks: Mapping[str, set[str]], block_second: Mapping[str, set[str]]) -> tuple[list[Rule], list[Rule]]:
+def _original_rules(tool: str, static: Mapping[str, str], forbidden_tags: Mapping[str, set[str]], block_second: Mapping[str, set[str]]) -> tuple[list[Rule], list[Rule]]:
     """The original rules for one tool: the ones before the named rules and the static ALLOW after them."""
     before: list[Rule] = []
     if static.get(tool) == "DENY":
@@ -312,9 +211,9 @@ def _original_rules(tool: str, static: Mapping[str, str], checks: Mapping[str, s
 
         before.append(Rule(
             f"BLOCK_SECOND:{first}->{tool}", Effect.DENY, f"{tool} is blocked because {first} was used earlier in this session",
-            "policies.taintRules", checks=(Check(f"{first} was used earlier", used),), source="taintRules",
+            "policies.taintRules", when=(Condition(f"{first} was used earlier", used),), source="taintRules",
         ))
-    forbidden = frozenset(checks.get(tool, ()))
+    forbidden = frozenset(forbidden_tags.get(tool, ()))
     if forbidden:
 
         def tainted(call: ToolCall, facts: SessionFacts, now: datetime, _t: frozenset[str] = forbidden) -> bool:
@@ -324,7 +223,7 @@ def _original_rules(tool: str, static: Mapping[str, str], checks: Mapping[str, s
             return f"{_n} is blocked while the session carries taint: {', '.join(sorted(_t & facts.tags))}"
 
         before.append(Rule(f"CHECK_TAINT:{tool}", Effect.DENY, reason, "policies.taintRules",
-                           checks=(Check(f"session carries one of {sorted(forbidden)}", tainted),), source="taintRules"))
+                           when=(Condition(f"session carries one of {sorted(forbidden)}", tainted),), source="taintRules"))
     after: list[Rule] = []
     if static.get(tool) == "ALLOW":
         after.append(Rule(f"staticRules.{tool}", Effect.ALLOW, f"{tool} is allowed by a static rule", f"policies.staticRules.{tool}", source="staticRules"))
@@ -340,8 +239,9 @@ def compile_policy(policies: Mapping[str, Any] | None, tools: Sequence[Mapping[s
     if tools is not None:
         problems.extend(json_value_problems(tools, "tools"))
     tool_names, classes = _parse_tools(tools, problems)
-    static, adds, checks, block_second = _parse_original(policies, problems)
+    static, adds, forbidden_tags, block_second = _parse_original(policies, problems)
     all_tools = frozenset(tool_names | set(static))
+    defined = DefinedTools(all_tools, classes)
 
     default_raw = policies.get("default", "deny")
     default_effect = _EFFECTS.get(str(default_raw).lower())
@@ -359,7 +259,7 @@ def compile_policy(policies: Mapping[str, Any] | None, tools: Sequence[Mapping[s
         raw_rules = []
     names: set[str] = set()
     for index, raw in enumerate(raw_rules):
-        rule, more = _parse_rule(raw, index, all_tools, classes, names, problems)
+        rule, more = _parse_rule(raw, index, defined, names, problems)
         sticky |= more
         if rule is not None:
             named.append(rule)
@@ -368,18 +268,18 @@ def compile_policy(policies: Mapping[str, Any] | None, tools: Sequence[Mapping[s
 
     by_tool: dict[str, tuple[Rule, ...]] = {}
     for tool in all_tools:
-        before, after = _original_rules(tool, static, checks, block_second)
+        before, after = _original_rules(tool, static, forbidden_tags, block_second)
         mine = [r for r in named if r.tools is None or tool in r.tools]
         by_tool[tool] = (*before, *mine, *after)
     # A tool without a class is treated as an untrusted source: fail closed.
-    untrusted = frozenset(t for t in all_tools if classes.get(t) in ("UNTRUSTED_READ", None) or t in adds)
-    trusted = frozenset(t for t in all_tools if classes.get(t) in ("SAFE_READ", "SENSITIVE_READ") and t not in untrusted)
+    untrusted = frozenset(t for t in all_tools if classes.get(t) in (SecurityClass.UNTRUSTED_READ, None) or t in adds)
+    trusted = frozenset(t for t in all_tools if classes.get(t) in (SecurityClass.SAFE_READ, SecurityClass.SENSITIVE_READ) and t not in untrusted)
     return CompiledPolicy(
         tools=all_tools,
         classes=classes,
         static=static,
         adds={k: frozenset(v) for k, v in adds.items()},
-        checks={k: frozenset(v) for k, v in checks.items()},
+        forbidden_tags={k: frozenset(v) for k, v in forbidden_tags.items()},
         block_second={k: frozenset(v) for k, v in block_second.items()},
         rules=tuple(named),
         by_tool=by_tool,
@@ -387,12 +287,5 @@ def compile_policy(policies: Mapping[str, Any] | None, tools: Sequence[Mapping[s
         sticky=frozenset(sticky),
         untrusted=untrusted,
         trusted=trusted,
-        tracks_values=any(_reads_flow(r) for r in raw_rules),
-    )
-
-
-def _reads_flow(raw: Any) -> bool:
-    return isinstance(raw, Mapping) and any(
-        isinstance(part, Mapping) and part.get("flows_from_untrusted") not in (None, False)
-        for part in (raw.get("when"), raw.get("unless"))
+        tracks_values=any(c.reads_values for r in named for c in (*r.when, *r.unless)),
     )

@@ -1,18 +1,20 @@
-"""Conditions of named rules: parsed and validated once, then tested per call.
+"""Conditions of named rules: one table, ``CONDITIONS``, from the key in ``when``/``unless`` to how it compiles.
 
-Each ``parse_*`` function turns one raw condition (from YAML/JSON) into a
-``Check`` (a label for explanations plus a test function), appending every
-problem it finds to ``problems`` with its place in the file. A test may raise
-``RuleEvalError`` at evaluation (an argument of the wrong type, a number that is
-not finite, a value nested too deep): the evaluator then skips the rule and
-records why. Error messages name the argument and its JSON type, never its
-value (they end up in reasons). Nothing here does I/O or reads the clock.
+Each entry's ``compile`` validates one raw condition (from YAML/JSON), appending
+every problem it finds with its place in the file, and returns what it compiles
+to: ``Condition``s (a label for `policy explain` and the test that evaluates it
+per call), the defined tools the rule is restricted to (``tool`` and ``class``
+are resolved here, once, so a rule costs nothing for other tools), and the tools
+whose use the session must remember for good (``history``). Adding a condition
+is one entry; the table's order is the order conditions are tested in and their
+problems reported in. A test may raise ``RuleEvalError`` (see ``_arguments``):
+the evaluator then skips the rule and records why. Nothing here does I/O or
+reads the clock (``now`` is passed in).
 """
 
 from __future__ import annotations
 
 import fnmatch
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,21 +22,23 @@ from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from interceptor.policy._model import SessionFacts, ToolCall
-from interceptor.policy._values import (
-    KINDS,
+from sentinel_policy._arguments import (
+    MISSING,
+    as_str_list,
+    compile_test,
+    domain_of,
+    in_domains,
+)
+from sentinel_policy._classes import SecurityClass
+from sentinel_policy._dataflow import (
     MAX_SCAN_CHARS,
     OVERFLOW_TAG,
-    RuleEvalError,
-    addresses,
-    extract,
+    UNTRUSTED_TAG,
     filter_has,
-    fingerprint,
-    json_type,
-    normalise,
     strings,
-    url_host,
 )
+from sentinel_policy._model import SessionFacts, ToolCall
+from sentinel_policy._values import KINDS, UNREADABLE, canonical_domain, scanned
 
 Test = Callable[[ToolCall, SessionFacts, datetime], bool]
 USED_TAG = "sentinel:used:"  # + tool: kept for tools that history conditions name, so history never forgets them
@@ -42,204 +46,82 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True, slots=True)
-class Check:
-    label: str  # human-readable, used by `policy explain`
+class Condition:
+    """One compiled condition of a rule: what `policy explain` calls it, and its test for a call."""
+
+    label: str
     test: Test
+    reads_values: bool = False  # the test reads data-flow fingerprints, so the engine must record them
+
+
+@dataclass(frozen=True, slots=True)
+class DefinedTools:
+    """What a condition may resolve at compile time: the project's tools and their classes."""
+
+    names: frozenset[str]
+    classes: Mapping[str, SecurityClass]
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """What one raw condition compiles to."""
+
+    conditions: tuple[Condition, ...] = ()
+    tools: frozenset[str] | None = None  # the defined tools a rule with it can match; None: no restriction
+    remembered: frozenset[str] = frozenset()  # tools whose use the session remembers for good (USED_TAG)
+
+
+NOTHING = Compiled()
+# (raw value, place, defined tools, problems) -> what it compiles to
+Compile = Callable[[Any, str, DefinedTools, list[str]], Compiled]
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionType:
+    compile: Compile
+    in_unless: bool = True  # tool and class choose the rule's candidate tools at compile time: `when` only
 
 
 def glob_regex(patterns: Sequence[str]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns) or "(?!)")
 
 
-def as_str_list(raw: Any, place: str, problems: list[str], what: str = "a string or a list of strings") -> list[str]:
-    if isinstance(raw, str):
-        return [raw]
-    if isinstance(raw, list) and raw and all(isinstance(x, str) for x in raw):
-        return list(raw)
-    problems.append(f"{place}: must be {what}")
-    return []
+def _tool(raw: Any, place: str, tools: DefinedTools, problems: list[str]) -> Compiled:
+    regex = glob_regex(as_str_list(raw, place, problems))
+    return Compiled(tools=frozenset(t for t in tools.names if regex.match(t)))
 
 
-def _number(value: Any, place: str) -> float:
-    """A number or numeric text as a finite float. A comparison with NaN is always false (a deny on gt would
-    never fire) and infinity is beyond every bound, so a non-finite number (nan, inf, 1e999, an integer too
-    big for a float) is an error, not a value."""
-    kind = type(value)
-    try:
-        if kind is int or kind is float:  # the common case first: this runs for every range test
-            number = float(value)
-        elif isinstance(value, str):
-            number = float(value.strip())
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            number = float(value)
-        else:
-            raise RuleEvalError(f"{place} is not a number ({json_type(value)})")
-    except ValueError:
-        raise RuleEvalError(f"{place} is not a number ({json_type(value)})") from None
-    except OverflowError:
-        raise RuleEvalError(f"{place} is not a finite number ({json_type(value)})") from None
-    if not math.isfinite(number):
-        raise RuleEvalError(f"{place} is not a finite number ({json_type(value)})")
-    return number
+def _class(raw: Any, place: str, tools: DefinedTools, problems: list[str]) -> Compiled:
+    wanted = as_str_list(raw, place, problems)
+    for name in wanted:
+        if SecurityClass.named(name) is None:
+            problems.append(f"{place}: {name!r} is not a security class ({', '.join(SecurityClass)})")
+    return Compiled(tools=frozenset(t for t in tools.names if tools.classes.get(t) in wanted))
 
 
-def _elements(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+def _identity(field: str) -> Compile:
+    """``agent`` and ``project``: globs on the caller's identity, a field of the call."""
+
+    def compile_identity(raw: Any, place: str, tools: DefinedTools, problems: list[str]) -> Compiled:
+        patterns = as_str_list(raw, place, problems)
+        if not patterns:
+            return NOTHING
+        regex = glob_regex(patterns)
+
+        def test(call: ToolCall, facts: SessionFacts, now: datetime) -> bool:
+            value = getattr(call, field)
+            return value is not None and regex.match(value) is not None
+
+        return Compiled((Condition(f"{field} matches {patterns}", test),))
+
+    return compile_identity
 
 
-def _domain_of(kind: str, value: str) -> str:
-    if kind == "email":
-        return value.rsplit("@", 1)[-1]
-    if kind == "url":  # a link is at the domain of its host
-        return url_host(value)
-    return value
-
-
-def _in_domains(domain: str, allowed: Sequence[str]) -> bool:
-    return any(domain == d or domain.endswith("." + d) for d in allowed)
-
-
-def _addresses(value: Any, kind: str) -> tuple[list[str], bool]:
-    """The domains (hosts) of every address (link) in the value, and whether some text looked like one
-    but could not be read: that one counts as outside every list (fail closed)."""
-    found: list[str] = []
-    unread = False
-    for text in strings(value):
-        domains, missed = addresses(text, kind)
-        found.extend(domains)
-        unread = unread or missed
-    return found, unread
-
-
-_ARG_TESTS = (
-    "equals", "not_equals", "in", "not_in", "regex", "contains", "gt", "gte", "lt", "lte",
-    "domain_in", "domain_not_in", "host_in", "host_not_in", "exists",
-)
-
-
-def _arg_test(name: str, op: str, expected: Any, place: str, problems: list[str]) -> Callable[[Any], bool] | None:
-    """One test on one argument value (``MISSING`` when the argument is absent)."""
-    if op == "exists":
-        if not isinstance(expected, bool):
-            problems.append(f"{place}: exists must be true or false")
-            return None
-        return lambda v: (v is not _MISSING) is expected
-    if op in ("equals", "not_equals"):
-        negate = op == "not_equals"
-        return lambda v: (v is not _MISSING and v == expected) is not negate
-    if op in ("in", "not_in"):
-        if not isinstance(expected, list):
-            problems.append(f"{place}: {op} must be a list")
-            return None
-        allowed = list(expected)
-        if op == "in":  # every element of a list value must be allowed
-            return lambda v: v is not _MISSING and bool(_elements(v)) and all(x in allowed for x in _elements(v))
-        return lambda v: v is _MISSING or not any(x in allowed for x in _elements(v))
-    if op == "regex":
-        if not isinstance(expected, str):
-            problems.append(f"{place}: regex must be a string")
-            return None
-        try:
-            pattern = re.compile(expected)
-        except re.error as exc:
-            problems.append(f"{place}: invalid regex {expected!r}: {exc}")
-            return None
-
-        def regex(v: Any) -> bool:
-            if v is _MISSING:
-                return False
-            items = _elements(v)
-            for x in items:
-                if not isinstance(x, str):
-                    raise RuleEvalError(f"argument {name} is not text ({json_type(x)}); regex needs text")
-            return bool(items) and all(pattern.search(x) for x in items)
-
-        return regex
-    if op == "contains":
-        if not isinstance(expected, str):
-            problems.append(f"{place}: contains must be a string")
-            return None
-        return lambda v: v is not _MISSING and any(expected in s for s in strings(v))
-    if op in ("gt", "gte", "lt", "lte"):
-        if isinstance(expected, bool) or not isinstance(expected, (int, float)):
-            problems.append(f"{place}: {op} must be a number")
-            return None
-        bound = float(expected)
-        compare: Callable[[float], bool] = {
-            "gt": lambda x: x > bound, "gte": lambda x: x >= bound,
-            "lt": lambda x: x < bound, "lte": lambda x: x <= bound,
-        }[op]
-        return lambda v: v is not _MISSING and compare(_number(v, f"argument {name}"))
-    if op in ("domain_in", "domain_not_in", "host_in", "host_not_in"):
-        domains = [normalise(d).strip(".") for d in as_str_list(expected, place, problems, "a list of domains")]
-        if not domains:
-            return None
-        kind = "email" if op.startswith("domain") else "host"
-
-        def inside(v: Any) -> bool | None:
-            """True: every address is listed; False: one is not (or is unreadable); None: there is none."""
-            if v is _MISSING:
-                return None
-            found, unread = _addresses(v, kind)
-            if unread or not all(_in_domains(d, domains) for d in found):
-                return False
-            return True if found else None
-
-        if op.endswith("_not_in"):  # some address or host outside the list, or one that cannot be read
-            return lambda v: inside(v) is False
-        return lambda v: inside(v) is True
-    problems.append(f"{place}: unknown test {op!r} (one of {', '.join(_ARG_TESTS)})")
-    return None
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-_MISSING: Any = _Missing()
-
-
-def parse_args(raw: Any, place: str, problems: list[str]) -> list[Check]:
-    if not isinstance(raw, Mapping) or not raw:
-        problems.append(f"{place}: must map argument names to tests")
-        return []
-    checks: list[Check] = []
-    for name, tests in raw.items():
-        where = f"{place}.{name}"
-        if not isinstance(tests, Mapping) or not tests:
-            problems.append(f"{where}: must be a mapping of tests, e.g. {{equals: value}}")
-            continue
-        for op, expected in tests.items():
-            fn = _arg_test(str(name), str(op), expected, f"{where}.{op}", problems)
-            if fn is None:
-                continue
-
-            def test(call: ToolCall, facts: SessionFacts, now: datetime, _n: str = str(name), _f: Any = fn) -> bool:
-                return bool(_f(call.arguments.get(_n, _MISSING)))
-
-            checks.append(Check(f"argument {name} {op} {expected!r}", test))
-    return checks
-
-
-def parse_identity(field: str, raw: Any, place: str, problems: list[str]) -> Check | None:
-    patterns = as_str_list(raw, place, problems)
-    if not patterns:
-        return None
-    regex = glob_regex(patterns)
-
-    def test(call: ToolCall, facts: SessionFacts, now: datetime) -> bool:
-        value = getattr(call, field)
-        return value is not None and regex.match(value) is not None
-
-    return Check(f"{field} matches {patterns}", test)
-
-
-def parse_taint(raw: Any, place: str, problems: list[str]) -> Check | None:
+def _taint(raw: Any, place: str, tools: DefinedTools, problems: list[str]) -> Compiled:
     spec = {"any": raw} if isinstance(raw, (list, str)) else raw
     if not isinstance(spec, Mapping) or not spec or set(spec) - {"any", "all", "none"}:
         problems.append(f"{place}: must be a list of tags or a mapping with any / all / none")
-        return None
+        return NOTHING
     any_of = frozenset(as_str_list(spec["any"], f"{place}.any", problems)) if "any" in spec else None
     all_of = frozenset(as_str_list(spec["all"], f"{place}.all", problems)) if "all" in spec else None
     none_of = frozenset(as_str_list(spec["none"], f"{place}.none", problems)) if "none" in spec else None
@@ -252,25 +134,22 @@ def parse_taint(raw: Any, place: str, problems: list[str]) -> Check | None:
             and (none_of is None or none_of.isdisjoint(tags))
         )
 
-    return Check(f"session taint {dict(spec)}", test)
+    return Compiled((Condition(f"session taint {dict(spec)}", test),))
 
 
-def parse_history(raw: Any, tools: frozenset[str], place: str, problems: list[str]) -> tuple[Check | None, frozenset[str]]:
-    """A history condition and the defined tools it names (their use is remembered for good)."""
+def _history(raw: Any, place: str, tools: DefinedTools, problems: list[str]) -> Compiled:
+    """Earlier allowed calls. The defined tools that ``any`` and ``none`` name are remembered for good."""
     spec = {"any": raw} if isinstance(raw, (list, str)) else raw
     if not isinstance(spec, Mapping) or not spec or set(spec) - {"any", "none", "last", "count"}:
         problems.append(f"{place}: must be a list of tool globs or a mapping with any / none / last / count")
-        return None, frozenset()
-    named: set[str] = set()
+        return NOTHING
 
     def tools_of(key: str, value: Any) -> frozenset[str]:
         regex = glob_regex(as_str_list(value, f"{place}.{key}", problems))
-        return frozenset(t for t in tools if regex.match(t))
+        return frozenset(t for t in tools.names if regex.match(t))
 
     any_of = tools_of("any", spec["any"]) if "any" in spec else None
     none_of = tools_of("none", spec["none"]) if "none" in spec else None
-    named.update(any_of or ())
-    named.update(none_of or ())
     last = glob_regex(as_str_list(spec["last"], f"{place}.last", problems)) if "last" in spec else None
     count: tuple[re.Pattern[str], float, float] | None = None
     if "count" in spec:
@@ -299,7 +178,7 @@ def parse_history(raw: Any, tools: frozenset[str], place: str, problems: list[st
                 return False
         return True
 
-    return Check(f"earlier calls {dict(spec)}", test), frozenset(named)
+    return Compiled((Condition(f"earlier calls {dict(spec)}", test),), remembered=(any_of or frozenset()) | (none_of or frozenset()))
 
 
 def _clock(text: Any, place: str, problems: list[str]) -> time | None:
@@ -313,10 +192,10 @@ def _clock(text: Any, place: str, problems: list[str]) -> time | None:
     return None
 
 
-def parse_time(raw: Any, place: str, problems: list[str]) -> Check | None:
+def _time(raw: Any, place: str, tools: DefinedTools, problems: list[str]) -> Compiled:
     if not isinstance(raw, Mapping) or not raw or set(raw) - {"days", "hours", "tz"}:
         problems.append(f"{place}: must be a mapping with days, hours and/or tz")
-        return None
+        return NOTHING
     zone: ZoneInfo | None = None
     try:
         zone = ZoneInfo(str(raw.get("tz", "UTC")))
@@ -341,7 +220,7 @@ def parse_time(raw: Any, place: str, problems: list[str]) -> Check | None:
                     problems.append(f"{place}.hours: an empty window never matches")
                 window = (start, end)
     if zone is None:
-        return None
+        return NOTHING
 
     def test(call: ToolCall, facts: SessionFacts, now: datetime) -> bool:
         moment = now if now.tzinfo is not None else now.replace(tzinfo=UTC)  # naive means UTC
@@ -359,14 +238,39 @@ def parse_time(raw: Any, place: str, problems: list[str]) -> Check | None:
                     return (local.weekday() - 1) % 7 in days
         return days is None or local.weekday() in days
 
-    return Check(f"time window {dict(raw)}", test)
+    return Compiled((Condition(f"time window {dict(raw)}", test),))
 
 
-def parse_flow(raw: Any, place: str, problems: list[str]) -> Check | None:
+def _args(raw: Any, place: str, tools: DefinedTools, problems: list[str]) -> Compiled:
+    """One condition per test of each argument (see ``_arguments.ARGUMENT_TESTS``)."""
+    if not isinstance(raw, Mapping) or not raw:
+        problems.append(f"{place}: must map argument names to tests")
+        return NOTHING
+    conditions: list[Condition] = []
+    for name, tests in raw.items():
+        where = f"{place}.{name}"
+        if not isinstance(tests, Mapping) or not tests:
+            problems.append(f"{where}: must be a mapping of tests, e.g. {{equals: value}}")
+            continue
+        for op, expected in tests.items():
+            fn = compile_test(str(name), str(op), expected, f"{where}.{op}", problems)
+            if fn is None:
+                continue
+
+            def test(call: ToolCall, facts: SessionFacts, now: datetime, _n: str = str(name), _f: Any = fn) -> bool:
+                return bool(_f(call.arguments.get(_n, MISSING)))
+
+            conditions.append(Condition(f"argument {name} {op} {expected!r}", test))
+    return Compiled(tuple(conditions))
+
+
+def _flows_from_untrusted(raw: Any, place: str, tools: DefinedTools, problems: list[str]) -> Compiled:
+    if raw is False:  # stated and switched off: no condition
+        return NOTHING
     spec: Mapping[str, Any] = {} if raw is True else raw
     if not isinstance(spec, Mapping) or set(spec) - {"args", "kinds", "except_domains", "ignore_trusted", "context"}:
         problems.append(f"{place}: must be true or a mapping with args, kinds, except_domains, ignore_trusted, context")
-        return None
+        return NOTHING
     context = spec.get("context", "any")
     if context not in ("any", "text"):
         problems.append(f"{place}.context: must be any (anywhere in untrusted output) or text (in its running text)")
@@ -377,25 +281,84 @@ def parse_flow(raw: Any, place: str, problems: list[str]) -> Check | None:
     if bad:
         problems.append(f"{place}.kinds: unknown kind(s) {bad} (one of {', '.join(KINDS)})")
     kinds = [k for k in kinds if k in KINDS]
-    exempt = [normalise(d).strip(".") for d in as_str_list(spec.get("except_domains", []) or ["-"], f"{place}.except_domains", problems) if d != "-"]
+    exempt = [canonical_domain(d) for d in as_str_list(spec.get("except_domains", []) or ["-"], f"{place}.except_domains", problems) if d != "-"]
     ignore_trusted = spec.get("ignore_trusted", True)
     if not isinstance(ignore_trusted, bool):
         problems.append(f"{place}.ignore_trusted: must be true or false")
+    wanted = frozenset(kinds)
 
     def test(call: ToolCall, facts: SessionFacts, now: datetime) -> bool:
         values = (call.arguments.get(n) for n in names) if names is not None else call.arguments.values()
+        overflow = OVERFLOW_TAG in facts.tags
+        # Untrusted text entered the session: a destination that cannot be read may have come from it.
+        exposed = overflow or UNTRUSTED_TAG in facts.tags
         for value in values:
-            for text in strings(value):
+            for text in strings(value):  # walked in full even when nothing is tainted: too deep is an error
                 if len(text) > MAX_SCAN_CHARS:
                     return True  # too big to check: treat as tainted
-                for kind, found in extract(text, kinds):
-                    if exempt and kind != "number" and _in_domains(_domain_of(kind, found), exempt):
+                if not exposed and not facts.seen:
+                    continue
+                found = scanned(text)
+                if not found.complete:
+                    return True
+                for kind, item in found.values:
+                    if kind not in wanted:
                         continue
-                    if OVERFLOW_TAG in facts.tags or filter_has(facts.seen, fingerprint(zone, kind, found)):
-                        if not (ignore_trusted and fingerprint("t", kind, found) in facts.values):
-                            return True
+                    unreadable = item.startswith(UNREADABLE)
+                    if exempt and not unreadable and kind != "number" and in_domains(domain_of(kind, item), exempt):
+                        continue
+                    value_digest = found.digest(kind, item)
+                    tainted = overflow or (unreadable and exposed) or filter_has(facts.seen, facts.fingerprint(zone, value_digest))
+                    if tainted and not (ignore_trusted and facts.trusts(value_digest)):
+                        return True
         return False
 
     where = "the running text of untrusted output" if zone == "p" else "untrusted output"
     label = f"a value ({'/'.join(kinds)}) of {'arguments ' + str(names) if names else 'an argument'} appeared in {where}"
-    return Check(label, test)
+    return Compiled((Condition(label, test, reads_values=True),))
+
+
+# The conditions of the policy language. The order is the order they are compiled, tested and explained in.
+CONDITIONS: Mapping[str, ConditionType] = {
+    "tool": ConditionType(_tool, in_unless=False),
+    "class": ConditionType(_class, in_unless=False),
+    "agent": ConditionType(_identity("agent")),
+    "project": ConditionType(_identity("project")),
+    "taint": ConditionType(_taint),
+    "history": ConditionType(_history),
+    "time": ConditionType(_time),
+    "args": ConditionType(_args),
+    "flows_from_untrusted": ConditionType(_flows_from_untrusted),
+}
+UNLESS_KEYS = frozenset(key for key, kind in CONDITIONS.items() if kind.in_unless)
+
+
+def compile_when(when: Mapping[str, Any], place: str, tools: DefinedTools, problems: list[str]) -> Compiled:
+    """A rule's ``when``: every condition must hold. Unknown keys are reported."""
+    for key in sorted(set(when) - set(CONDITIONS)):
+        problems.append(f"{place}: unknown condition {key!r} (one of {', '.join(sorted(CONDITIONS))})")
+    conditions: list[Condition] = []
+    scope: frozenset[str] | None = None
+    remembered: frozenset[str] = frozenset()
+    for key, kind in CONDITIONS.items():
+        if key in when:
+            part = kind.compile(when[key], f"{place}.{key}", tools, problems)
+            conditions.extend(part.conditions)
+            if part.tools is not None:
+                scope = part.tools if scope is None else scope & part.tools
+            remembered |= part.remembered
+    return Compiled(tuple(conditions), scope, remembered)
+
+
+def compile_unless(unless: Mapping[str, Any], place: str, tools: DefinedTools, problems: list[str]) -> Compiled:
+    """A rule's ``unless``: each condition alone exempts the call, tested in the file's order."""
+    for key in sorted(set(unless) - UNLESS_KEYS):
+        problems.append(f"{place}: unknown condition {key!r}")
+    conditions: list[Condition] = []
+    remembered: frozenset[str] = frozenset()
+    for key, value in unless.items():
+        if key in UNLESS_KEYS:
+            part = CONDITIONS[key].compile(value, f"{place}.{key}", tools, problems)
+            conditions.extend(part.conditions)
+            remembered |= part.remembered
+    return Compiled(tuple(conditions), remembered=remembered)

@@ -16,19 +16,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from interceptor.policy._compile import CompiledPolicy, Rule
-from interceptor.policy._conditions import USED_TAG
-from interceptor.policy._model import EMPTY_DELTA, Decision, Effect, SessionFacts, StateDelta, ToolCall
-from interceptor.policy._values import (
+from sentinel_policy._compile import CompiledPolicy, Rule
+from sentinel_policy._conditions import USED_TAG
+from sentinel_policy._dataflow import (
     MAX_SCAN_CHARS,
     OVERFLOW_TAG,
     UNTRUSTED_TAG,
     RuleEvalError,
-    extract,
-    extract_zoned,
-    fingerprint,
     strings,
 )
+from sentinel_policy._model import (
+    EMPTY_DELTA,
+    Decision,
+    Effect,
+    SessionFacts,
+    StateDelta,
+    ToolCall,
+)
+from sentinel_policy._values import UNREADABLE, scan, scanned
 
 # How restrictive an effect is: a rule skipped because it errored never lowers the decision below its own effect.
 _RANK = {Effect.ALLOW: 0, Effect.REQUIRE_APPROVAL: 1, Effect.DENY: 2}
@@ -39,10 +44,10 @@ _MAX_ARG_VALUES = 32
 
 def matches(rule: Rule, call: ToolCall, facts: SessionFacts, now: datetime) -> bool:
     """Whether ``rule`` applies; raises whatever a condition raises."""
-    for check in rule.checks:
-        if not check.test(call, facts, now):
+    for condition in rule.when:
+        if not condition.test(call, facts, now):
             return False
-    return not any(check.test(call, facts, now) for check in rule.unless)
+    return not any(condition.test(call, facts, now) for condition in rule.unless)
 
 
 def reason_of(rule: Rule, call: ToolCall, facts: SessionFacts) -> str:
@@ -92,7 +97,7 @@ def _argument_values(call: ToolCall) -> set[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
     for argument in call.arguments.values():
         for text in strings(argument):
-            found.update(extract(text[:MAX_SCAN_CHARS]))
+            found.update(scanned(text[:MAX_SCAN_CHARS]).values)
     return found
 
 
@@ -109,10 +114,9 @@ def _allow_delta(policy: CompiledPolicy, rule: Rule, call: ToolCall, facts: Sess
         try:
             for argument in call.arguments.values():
                 for text in strings(argument):
-                    for kind, value in extract(text[:MAX_SCAN_CHARS]):
-                        found.add(fingerprint("t", kind, value))
-                        if len(found) >= _MAX_ARG_VALUES:
-                            break
+                    read = scanned(text[:MAX_SCAN_CHARS])
+                    for kind, value in sorted(read.values)[: _MAX_ARG_VALUES - len(found)]:
+                        found.add("t:" + read.digest(kind, value))
         except RuleEvalError:  # too deep to read: vouch for none of it (fail closed)
             found = set()
         values = frozenset(found)
@@ -122,37 +126,45 @@ def _allow_delta(policy: CompiledPolicy, rule: Rule, call: ToolCall, facts: Sess
 def observe(policy: CompiledPolicy, call: ToolCall, output: str | Callable[[], str]) -> StateDelta:
     """State changes caused by a tool's output, after it executed: data-flow taint.
 
-    ``output`` may be a function that builds the text: it is called only when the
-    policy reads this tool's output at all (and may raise RuleEvalError).
+    The output of a trusted read (SAFE_READ, SENSITIVE_READ) is trusted context;
+    every other output, a write's included (an append that answers with the
+    file, a send that answers with the reply), is untrusted text. ``output`` may
+    be a function that builds the text: it is called only when the policy reads
+    this tool's output at all (and may raise RuleEvalError).
     """
     if not policy.tracks_values or call.tool not in policy.tools:
         return EMPTY_DELTA
-    if call.tool in policy.untrusted:
-        zone, tags = "u", {UNTRUSTED_TAG}
-    elif call.tool in policy.trusted:
-        zone, tags = "t", set()
-    else:
-        return EMPTY_DELTA
+    trusted = call.tool in policy.trusted
+    zone = "t" if trusted else "u"
+    tags: set[str] = set()
     if callable(output):
         output = output()
-    if zone == "u" and len(output) > MAX_SCAN_CHARS:
+    if not trusted and (call.tool in policy.untrusted or output.strip()):
+        tags.add(UNTRUSTED_TAG)
+    if not trusted and len(output) > MAX_SCAN_CHARS:
         tags.add(OVERFLOW_TAG)
     echoed: set[tuple[str, str]] = set()
-    if zone == "t":
+    if call.tool not in policy.untrusted:
         # A trusted tool that repeats its input (search_contacts_by_email(query=X) -> "No contacts found
         # with email X") vouches for nothing: a value the call itself passed in is not trusted by coming
-        # back out, or any injected address could be laundered through a lookup.
+        # back out, or any injected address could be laundered through a lookup. A write that repeats
+        # what it sent adds nothing new: those values were judged when the call was decided.
         try:
             echoed = _argument_values(call)
-        except RuleEvalError:  # arguments too deep to read: cannot tell echoes apart, trust nothing
-            return EMPTY_DELTA
+        except RuleEvalError:  # arguments too deep to read: cannot tell echoes apart
+            if trusted:
+                return EMPTY_DELTA  # trust nothing
+    read = scan(output[:MAX_SCAN_CHARS], zoned=True)
+    if not read.complete and not trusted:
+        tags.add(OVERFLOW_TAG)
     found: set[str] = set()
-    for kind, value, in_text in extract_zoned(output[:MAX_SCAN_CHARS]):
-        if (kind, value) in echoed:
-            continue
-        found.add(fingerprint(zone, kind, value))
-        if in_text and zone == "u":
-            found.add(fingerprint("p", kind, value))
+    for kind, value in read.values:
+        if (kind, value) in echoed or (not trusted and value.startswith(UNREADABLE)):
+            continue  # an unreadable destination counts as untrusted once untrusted text is in the session
+        value_digest = read.digest(kind, value)
+        found.add(f"{zone}:{value_digest}")
+        if not trusted and (kind, value) in read.in_text:
+            found.add(f"p:{value_digest}")
     values = frozenset(found)
     if not values and not tags:
         return EMPTY_DELTA

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from interceptor.policy._compile import CompiledPolicy
-from interceptor.policy._evaluate import evaluate
-from interceptor.policy._model import Decision, SessionFacts, ToolCall
+from sentinel_policy._compile import CompiledPolicy
+from sentinel_policy._evaluate import evaluate
+from sentinel_policy._model import Decision, SessionFacts, ToolCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +64,14 @@ def explain(policy: CompiledPolicy, call: ToolCall, facts: SessionFacts, now: da
             continue
         outcome, detail = "matched", ""
         try:
-            failed = [c.label for c in rule.checks if not c.test(call, facts, now)]
+            failed = [c.label for c in rule.when if not c.test(call, facts, now)]
             exempt = [c.label for c in rule.unless if c.test(call, facts, now)] if not failed else []
             if failed:
                 outcome, detail = "not matched", "; ".join(f"not: {label}" for label in failed)
             elif exempt:
                 outcome, detail = "exempted", "; ".join(f"unless: {label}" for label in exempt)
             else:
-                detail = "; ".join(c.label for c in rule.checks)
+                detail = "; ".join(c.label for c in rule.when)
         except Exception as exc:  # noqa: BLE001 - reported, as evaluate does
             outcome, detail = "error", str(exc)
         steps.append(Step(rule.name, rule.source, rule.effect.value, outcome, detail))

@@ -1,4 +1,4 @@
-"""`policy lint` and `policy diff`: static checks and structural comparison of policies.
+"""`policy lint` and `policy diff`: warnings about policies that compile, and structural comparison of policies.
 
 Lint warns about what compiles but is probably wrong: rules shadowed by an
 earlier rule, rules that can never match, tools named but not defined, tools
@@ -12,17 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from interceptor.policy._compile import CompiledPolicy, Rule, compile_policy
-from interceptor.policy._model import Effect
+from sentinel_policy._arguments import ARGUMENT_TESTS
+from sentinel_policy._compile import CompiledPolicy, Rule, compile_policy
+from sentinel_policy._model import Effect
 
-# Argument tests that one more list element turns false (in, regex, domain_in, host_in need every element;
-# not_in needs none; equals the whole value) and, for `unless`, true (some element suffices).
-_FALSE_WITH_EXTRA = ("equals", "in", "not_in", "regex", "domain_in", "host_in")
-_TRUE_WITH_EXTRA = ("not_equals", "contains", "domain_not_in", "host_not_in")
+# Argument tests that one more list element turns false (a restriction in `when` stops matching) and true
+# (a condition in `unless` exempts the call).
+_FALSE_WITH_EXTRA = frozenset(op for op, test in ARGUMENT_TESTS.items() if test.extra_element_makes is False)
+_TRUE_WITH_EXTRA = frozenset(op for op, test in ARGUMENT_TESTS.items() if test.extra_element_makes is True)
 
 
 def _unconditional(rule: Rule) -> bool:
-    return not rule.checks and not rule.unless
+    return not rule.when and not rule.unless
 
 
 def _defeated_by_extra_element(rule: Rule, raw: Any) -> list[str]:

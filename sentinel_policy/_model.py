@@ -1,22 +1,33 @@
 """The data the engine reads and returns: calls, session facts, decisions, state changes.
 
 Everything here is an immutable value; it must never do I/O or read the clock.
+The one source of chance: new session facts draw their fingerprint key from
+``secrets`` unless the caller passes one (see ``SessionFacts``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from interceptor.policy._values import decode_filter, encode_filter, filter_add
+from sentinel_policy._dataflow import OVERFLOW_TAG, decode_filter, encode_filter, filter_add, keyed
 
-# Bounded so that per-session state stays small (the performance target is 2 KB).
+# Bounded so that per-session state stays small (its target: docs/performance.md, "The policy engine").
 MAX_HISTORY = 32
 MAX_VALUES = 32
+KEY_BYTES = 16
+
+
+def new_key() -> bytes:
+    """A fresh secret for one session's fingerprints."""
+    return secrets.token_bytes(KEY_BYTES)
 
 
 class Effect(str, enum.Enum):
@@ -35,7 +46,12 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class StateDelta:
-    """What an allowed call (or its output) changes in the session."""
+    """What an allowed call (or its output) changes in the session.
+
+    ``add_values`` holds "zone:digest" items (``_dataflow.digest``, unkeyed):
+    ``apply_delta`` keys them with the session's secret, so computing a delta
+    needs no session state.
+    """
 
     add_tags: frozenset[str] = frozenset()
     record_call: str | None = None
@@ -54,12 +70,15 @@ class SessionFacts:
     """The session state the policy may depend on.
 
     ``history`` holds the names of the session's allowed calls, oldest first,
-    bounded to the last MAX_HISTORY; ``values`` holds fingerprints ("t:...")
-    of values seen in trusted context, bounded to MAX_VALUES; ``seen`` is a
-    fixed-size filter of the fingerprints of values seen in untrusted output.
-    ``version`` increases with every committed change; stores use it to
-    refuse a commit decided on stale facts. The filter never forgets and its
-    false positives make a value look untrusted (fail closed).
+    bounded to the last MAX_HISTORY; ``values`` holds the fingerprints
+    (base64url of 128-bit keyed hashes) of values seen in trusted context,
+    bounded to MAX_VALUES; ``seen`` is a fixed-size filter of the fingerprints
+    of values seen in untrusted output. ``key`` is the session's secret for
+    those fingerprints: a new session gets a random one, and it is stored with
+    the facts once they hold a fingerprint (it is not compared: facts are equal
+    when what they say is). ``version`` increases with every committed change;
+    stores use it to refuse a commit decided on stale facts. The filter never
+    forgets and its false positives make a value look untrusted (fail closed).
     """
 
     tags: frozenset[str] = frozenset()
@@ -67,11 +86,14 @@ class SessionFacts:
     values: frozenset[str] = frozenset()
     version: int = 0
     seen: bytes = b""
+    key: bytes = field(default_factory=new_key, compare=False, repr=False)
 
     def to_json(self) -> bytes:
         data: dict[str, Any] = {"t": sorted(self.tags), "h": list(self.history), "v": sorted(self.values)}
         if self.seen:
             data["s"] = encode_filter(self.seen)
+        if self.seen or self.values:
+            data["k"] = base64.urlsafe_b64encode(self.key).decode("ascii").rstrip("=")
         return orjson.dumps(data)
 
     @classmethod
@@ -79,13 +101,36 @@ class SessionFacts:
         if not data:
             return cls(version=version)
         raw = orjson.loads(data)
-        return cls(
-            tags=frozenset(raw.get("t", ())),
-            history=tuple(raw.get("h", ())),
-            values=frozenset(raw.get("v", ())),
-            version=version,
-            seen=decode_filter(raw.get("s")),
-        )
+        tags = frozenset(raw.get("t", ()))
+        values = frozenset(raw.get("v", ()))
+        seen = decode_filter(raw.get("s"))
+        key = _key_of(raw.get("k"))
+        if key is None:
+            key = new_key()  # nothing keyed yet: any key will do (the next commit stores it)
+            if values or seen:  # fingerprints without their key (an older state): trust nothing, taint everything
+                tags, values, seen = tags | {OVERFLOW_TAG}, frozenset(), b""
+        return cls(tags=tags, history=tuple(raw.get("h", ())), values=values, version=version, seen=seen, key=key)
+
+    def fingerprint(self, zone: str, value_digest: str) -> bytes:
+        return keyed(self.key, zone, value_digest)
+
+    def trusts(self, value_digest: str) -> bool:
+        """Whether the value was seen in trusted context."""
+        return _text(self.fingerprint("t", value_digest)) in self.values
+
+
+def _text(fp: bytes) -> str:
+    return base64.urlsafe_b64encode(fp).decode("ascii").rstrip("=")
+
+
+def _key_of(text: Any) -> bytes | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    return key if len(key) == KEY_BYTES else None
 
 
 def apply_delta(facts: SessionFacts, delta: StateDelta) -> SessionFacts:
@@ -100,15 +145,23 @@ def apply_delta(facts: SessionFacts, delta: StateDelta) -> SessionFacts:
         # Trusted-context fingerprints ("t:") are kept exactly: a false positive there would
         # wrongly vouch for a value (fail open); when full, new ones are dropped (fail closed).
         # Every other fingerprint goes into the filter, where a false positive only fails closed.
-        trusted = {v for v in delta.add_values if v.startswith("t:")}
-        others = delta.add_values - trusted
+        trusted: list[str] = []
+        others: list[bytes] = []
+        for item in sorted(delta.add_values):
+            zone, _, value_digest = item.partition(":")
+            if zone == "t":
+                trusted.append(_text(facts.fingerprint(zone, value_digest)))
+            else:
+                others.append(facts.fingerprint(zone, value_digest))
         if others:
             seen = filter_add(seen, others)
-        if trusted - values:
-            values = frozenset(sorted(values | trusted)[:MAX_VALUES])
+        room = MAX_VALUES - len(values)
+        new = [v for v in trusted if v not in values][: max(room, 0)]
+        if new:
+            values = values | frozenset(new)
     if tags == facts.tags and history == facts.history and values == facts.values and seen == facts.seen:
         return facts
-    return SessionFacts(tags=tags, history=history, values=values, version=facts.version + 1, seen=seen)
+    return SessionFacts(tags=tags, history=history, values=values, version=facts.version + 1, seen=seen, key=facts.key)
 
 
 @dataclass(frozen=True, slots=True)

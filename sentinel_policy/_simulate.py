@@ -3,7 +3,7 @@
 For each call, in order: decide; an allowed call commits its decision delta,
 then "executes" (its recorded output feeds ``observe``) and commits that
 delta; a denied or held call changes nothing and does not execute; the next
-call is decided anyway. The same lifecycle as ``interceptor/enforcement.py``.
+call is decided anyway: the lifecycle the package docstring draws, which the interceptor follows.
 It must never read anything but the tool, the arguments and the output of a
 call (traces carry ground truth the simulator must not see), do I/O, or read
 the clock.
@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from interceptor.policy._compile import CompiledPolicy
-from interceptor.policy._evaluate import evaluate, observe
-from interceptor.policy._model import Decision, Effect, SessionFacts, ToolCall, apply_delta
+from sentinel_policy._compile import CompiledPolicy
+from sentinel_policy._evaluate import evaluate, observe
+from sentinel_policy._model import Decision, Effect, SessionFacts, ToolCall, apply_delta
 
 # The words the eval README uses for effects.
 VERDICTS = {Effect.ALLOW: "allow", Effect.DENY: "deny", Effect.REQUIRE_APPROVAL: "approval"}

@@ -17,18 +17,30 @@ only Sentinel's own answers are errors.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Coroutine, Mapping
+from typing import Any, Literal, Protocol, TypeVar
 
 from langchain_core.tools import StructuredTool, ToolException
 
 from sentinel_sdk._exceptions import ApprovalRequired, InvalidArguments, PolicyDenied, SentinelError, ToolError
 from sentinel_sdk._models import ToolDefinition
 
-if TYPE_CHECKING:
-    from sentinel_sdk._client import SentinelClient
-
 OnDenied = Literal["message", "raise"]
+T = TypeVar("T")
+
+
+class ToolCaller(Protocol):
+    """What a LangChain tool needs of a client: calling a tool, from async or sync code.
+
+    ``SentinelClient`` is one; naming the need instead of the class keeps this
+    module from importing the client that imports it.
+    """
+
+    async def call_tool(self, name: str, arguments: Mapping[str, Any]) -> Any: ...
+
+    async def run_on_own_loop(self, coro: Coroutine[Any, Any, T]) -> T: ...
+
+    def run_blocking(self, coro: Coroutine[Any, Any, T]) -> T: ...
 
 
 class SentinelToolException(ToolException):
@@ -67,13 +79,13 @@ def _format_output(value: Any) -> Any:
         return str(value)
 
 
-def build_tools(client: SentinelClient, tools: list[ToolDefinition], *, on_denied: OnDenied) -> list[StructuredTool]:
+def build_tools(client: ToolCaller, tools: list[ToolDefinition], *, on_denied: OnDenied) -> list[StructuredTool]:
     if on_denied not in ("message", "raise"):
         raise ValueError('on_denied must be "message" or "raise"')
     return [_build_tool(client, tool, on_denied) for tool in tools]
 
 
-def _build_tool(client: SentinelClient, tool: ToolDefinition, on_denied: OnDenied) -> StructuredTool:
+def _build_tool(client: ToolCaller, tool: ToolDefinition, on_denied: OnDenied) -> StructuredTool:
     name = tool.name
 
     async def call(arguments: Mapping[str, Any]) -> Any:

@@ -30,7 +30,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture()
+@pytest.fixture
 def redis_url() -> str:
     return REDIS_URL
 
@@ -42,7 +42,7 @@ def delete_keys(prefix: str) -> None:
     delete_prefix(REDIS_URL, prefix)
 
 
-@pytest.fixture()
+@pytest.fixture
 def redis_prefix() -> Iterator[str]:
     """A key prefix no other test uses; keys under it are deleted afterwards."""
     prefix = f"test:{uuid.uuid4().hex[:12]}:"
@@ -50,7 +50,7 @@ def redis_prefix() -> Iterator[str]:
     delete_keys(prefix)
 
 
-@pytest.fixture()
+@pytest.fixture
 async def redis_state_stores(redis_prefix: str) -> AsyncIterator[tuple[Any, Any]]:
     """Two interceptor state stores on one Redis prefix: two replicas' view of the same sessions."""
     from interceptor.state.redis import RedisStateStore
@@ -61,7 +61,7 @@ async def redis_state_stores(redis_prefix: str) -> AsyncIterator[tuple[Any, Any]
     await second.close()
 
 
-@pytest.fixture()
+@pytest.fixture
 async def pg_schema() -> AsyncIterator[str]:
     """A fresh PostgreSQL schema; use `POSTGRES_DSN` with `search_path` set to it."""
     import asyncpg

@@ -3,9 +3,10 @@
 One interface, three backends: a YAML file (the default), PostgreSQL, and
 Supabase. The interceptor reads through a cache with a short TTL; when a store
 is unreachable the last good config serves for a bounded time, then requests
-fail closed. ``open_config_store(settings)`` picks the backend and wraps it in
-the cache. The backends import their drivers lazily, so importing this package
-never pulls in asyncpg or the Supabase client.
+fail closed. ``open_config_store(settings)`` picks the backend from
+``ConfigStoreSettings`` through one table (``STORES``, kind -> module) and
+wraps it in the cache. A backend's module is imported only when chosen, so
+importing this package never pulls in asyncpg or the Supabase client.
 """
 
 from __future__ import annotations
@@ -14,23 +15,35 @@ from typing import TYPE_CHECKING, Any
 
 from interceptor.config._cache import CachedConfigStore
 from interceptor.config._model import ConfigStore, ConfigStoreError, PolicyVersion, Project
-from interceptor.config._open import ConfigSettings, open_backend, open_config_store, settings_from_env
+from interceptor.config._open import (
+    STORES,
+    ConfigSettings,
+    StoreKind,
+    open_backend,
+    open_config_store,
+    settings_from_env,
+    store_kind,
+)
 from interceptor.config._records import api_key_sha256
 from interceptor.config._yaml import YamlConfigStore
 from interceptor.config._yaml_file import load_yaml, yaml_problem
+from interceptor.settings import ConfigStoreSettings
 
 if TYPE_CHECKING:
     from interceptor.config._postgres import PostgresConfigStore
     from interceptor.config._supabase import SupabaseConfigStore
 
 __all__ = [
+    "STORES",
     "CachedConfigStore",
     "ConfigSettings",
     "ConfigStore",
     "ConfigStoreError",
+    "ConfigStoreSettings",
     "PolicyVersion",
     "PostgresConfigStore",
     "Project",
+    "StoreKind",
     "SupabaseConfigStore",
     "YamlConfigStore",
     "api_key_sha256",
@@ -38,6 +51,7 @@ __all__ = [
     "open_backend",
     "open_config_store",
     "settings_from_env",
+    "store_kind",
     "yaml_problem",
 ]
 

@@ -1,98 +1,107 @@
-"""Choosing the config store from settings, the same way for the interceptor and the CLI.
+"""Choosing the config store: one table, from the settings to the module that opens the store.
 
-Order: ``database_url`` (PostgreSQL), else ``supabase_project_url`` +
-``supabase_service_role_key`` (Supabase), else ``config_path`` (YAML). Any
-object with those attributes works (InterceptorSettings has them).
+The settings are ``ConfigStoreSettings`` (``interceptor.settings``), the one
+source the interceptor and the CLI both read. ``STORES`` is tried in order and
+the first kind whose settings are present wins: ``database_url`` (PostgreSQL),
+then ``supabase_*`` (Supabase), else the YAML file. A new store is one module
+with ``open_store(settings)`` and one entry here. The modules are imported when
+chosen, so importing this package never loads asyncpg or the Supabase client.
 
-It must never read the environment except in ``settings_from_env``, which the
-CLI calls once, and never put a secret into a repr or an error message.
+It must never read the environment except in ``settings_from_env``, which a
+command calls once at its start, and never put a secret into a repr or an error
+message.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from interceptor.config._cache import CachedConfigStore
-from interceptor.config._model import ConfigStoreError
+from interceptor.config._model import ConfigStore, ConfigStoreError
+from interceptor.settings import ConfigStoreSettings
 
-DEFAULT_CONFIG_PATH = Path("examples/sentinel.yaml")  # InterceptorSettings' default too
-
-
-def _secret(value: Any) -> str | None:
-    if value is None:
-        return None
-    getter = getattr(value, "get_secret_value", None)
-    text = getter() if getter is not None else str(value)
-    return text or None
+__all__ = ["STORES", "ConfigSettings", "StoreKind", "open_backend", "open_config_store", "settings_from_env", "store_kind"]
 
 
 @dataclass(frozen=True, slots=True)
-class ConfigSettings:
-    """The settings the config store needs, for callers without InterceptorSettings (the CLI)."""
+class StoreKind:
+    """One kind of config store: when the settings choose it, and the module whose ``open_store`` builds it."""
 
-    config_path: Path = DEFAULT_CONFIG_PATH
-    database_url: str | None = field(default=None, repr=False)
-    database_schema: str | None = None
-    supabase_project_url: str | None = None
-    supabase_service_role_key: str | None = field(default=None, repr=False)
-    config_cache_ttl_seconds: float = 5.0
-    config_stale_seconds: float = 300.0
+    name: str
+    module: str
+    chosen: Callable[[ConfigStoreSettings], bool]
 
-
-def settings_from_env(environ: Mapping[str, str] | None = None, config_path: str | os.PathLike[str] | None = None) -> ConfigSettings:
-    """The interceptor's choice of store from the environment; ``config_path`` (--config) overrides it."""
-    env = os.environ if environ is None else environ
-    if config_path is not None:
-        return ConfigSettings(config_path=Path(config_path))
-    return ConfigSettings(
-        config_path=Path(env.get("SENTINEL_CONFIG") or DEFAULT_CONFIG_PATH),
-        database_url=env.get("SENTINEL_DATABASE_URL") or None,
-        database_schema=env.get("SENTINEL_DATABASE_SCHEMA") or None,
-        supabase_project_url=env.get("SUPABASE_PROJECT_URL") or None,
-        supabase_service_role_key=env.get("SUPABASE_SERVICE_ROLE_KEY") or None,
-    )
+    def open(self, settings: ConfigStoreSettings) -> ConfigStore:
+        opener: Callable[[ConfigStoreSettings], ConfigStore] = importlib.import_module(self.module).open_store
+        return opener(settings)
 
 
-def _settings(settings: Any) -> Any:
-    if settings is None:
-        return settings_from_env()
+STORES: tuple[StoreKind, ...] = (
+    StoreKind("postgres", "interceptor.config._postgres", lambda s: s.database_url is not None),
+    StoreKind(
+        "supabase",
+        "interceptor.config._supabase",
+        lambda s: s.supabase_project_url is not None or s.supabase_service_role_key is not None,
+    ),
+    StoreKind("yaml", "interceptor.config._yaml", lambda s: True),
+)
+
+
+class ConfigSettings(ConfigStoreSettings):
+    """The same settings given in code only: the environment is not read (``--config FILE``, library callers, tests)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def settings_from_env(config_path: str | os.PathLike[str] | None = None) -> ConfigStoreSettings:
+    """The store settings from the environment, as the interceptor reads them; ``config_path`` (--config) overrides all.
+
+    Built once by a command at its start and passed down. Invalid settings are a
+    ConfigStoreError (``config_invalid``) naming the setting, never its value.
+    """
+    try:
+        if config_path is not None:
+            return ConfigSettings(config_path=Path(config_path))
+        return ConfigStoreSettings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in error['loc']) or 'settings'}: {error['msg']}" for error in exc.errors())
+        raise ConfigStoreError("config_invalid", f"config store settings: {problems}") from None
+
+
+def _settings(settings: ConfigStoreSettings | str | os.PathLike[str]) -> ConfigStoreSettings:
     if isinstance(settings, str | os.PathLike):  # a YAML file's path
         return ConfigSettings(config_path=Path(settings))
     return settings
 
 
-def open_backend(settings: Any = None) -> Any:
-    """The uncached store the settings point at (not yet connected).
+def store_kind(settings: ConfigStoreSettings) -> StoreKind:
+    """The first entry of ``STORES`` the settings choose."""
+    return next(kind for kind in STORES if kind.chosen(settings))
 
-    ``settings`` may also be ``None`` (the environment, as the CLI reads it) or
-    the path of a YAML file.
-    """
+
+def open_backend(settings: ConfigStoreSettings | str | os.PathLike[str]) -> ConfigStore:
+    """The uncached store the settings (or a YAML file's path) point at, not yet connected."""
     settings = _settings(settings)
-    database_url = _secret(getattr(settings, "database_url", None))
-    if database_url:
-        from interceptor.config._postgres import PostgresConfigStore
-
-        return PostgresConfigStore(database_url, schema=getattr(settings, "database_schema", None) or None)
-    supabase_url = getattr(settings, "supabase_project_url", None)
-    supabase_key = _secret(getattr(settings, "supabase_service_role_key", None))
-    if supabase_url or supabase_key:
-        if not (supabase_url and supabase_key):
-            raise ConfigStoreError(
-                "config_invalid", "Supabase needs both SUPABASE_PROJECT_URL and SUPABASE_SERVICE_ROLE_KEY"
-            )
-        from interceptor.config._supabase import SupabaseConfigStore
-
-        return SupabaseConfigStore(str(supabase_url), supabase_key)
-    from interceptor.config._yaml import YamlConfigStore
-
-    return YamlConfigStore(getattr(settings, "config_path", None) or DEFAULT_CONFIG_PATH)
+    return store_kind(settings).open(settings)
 
 
-def open_config_store(settings: Any = None) -> CachedConfigStore:
+def open_config_store(settings: ConfigStoreSettings | str | os.PathLike[str]) -> CachedConfigStore:
     """The configured store behind the cache; connects on first use, or on ``await``.
 
     ``store = open_config_store(s)`` and ``store = await open_config_store(s)``
@@ -101,6 +110,6 @@ def open_config_store(settings: Any = None) -> CachedConfigStore:
     settings = _settings(settings)
     return CachedConfigStore(
         open_backend(settings),
-        ttl_seconds=float(getattr(settings, "config_cache_ttl_seconds", 5.0)),
-        stale_seconds=float(getattr(settings, "config_stale_seconds", 300.0)),
+        ttl_seconds=float(settings.config_cache_ttl_seconds),
+        stale_seconds=float(settings.config_stale_seconds),
     )

@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import orjson
 
 from interceptor.config._model import ConfigStoreError, PolicyVersion, Project
@@ -30,6 +30,9 @@ from interceptor.config._records import (
     project_from_row,
     version_from_row,
 )
+
+if TYPE_CHECKING:
+    from interceptor.settings import ConfigStoreSettings
 
 _MIGRATION_LOCK = 7_346_551_001  # pg_advisory_xact_lock key: "Sentinel config migrations"
 _PROJECT_COLUMNS = "name, api_key_sha256, tools, policies, policy_version"
@@ -49,6 +52,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(
             kind, schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads
         )
+
+
+def open_store(settings: ConfigStoreSettings) -> PostgresConfigStore:
+    """The store ``database_url`` names (``interceptor.config.STORES``), in ``database_schema`` when set."""
+    if settings.database_url is None:
+        raise ConfigStoreError("config_invalid", "the PostgreSQL store needs SENTINEL_DATABASE_URL")
+    return PostgresConfigStore(settings.database_url.get_secret_value(), schema=settings.database_schema or None)
 
 
 class PostgresConfigStore:

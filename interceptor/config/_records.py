@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from interceptor.config._model import ConfigStoreError, PolicyVersion, Project
-from interceptor.policy._compile import json_value_problems
+from sentinel_policy import json_value_problems
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")

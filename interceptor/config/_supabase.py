@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from postgrest.exceptions import APIError
@@ -32,8 +32,19 @@ from interceptor.config._records import (
     version_from_row,
 )
 
+if TYPE_CHECKING:
+    from interceptor.settings import ConfigStoreSettings
+
 _PROJECT_COLUMNS = "name,api_key_sha256,tools,policies,policy_version"
 _VERSION_COLUMNS = "version,policies,author,note,created_at"
+
+
+def open_store(settings: ConfigStoreSettings) -> SupabaseConfigStore:
+    """The store ``supabase_project_url`` names, with the service-role key (``interceptor.config.STORES``)."""
+    url, key = settings.supabase_project_url, settings.supabase_service_role_key
+    if not (url and key):
+        raise ConfigStoreError("config_invalid", "Supabase needs both SUPABASE_PROJECT_URL and SUPABASE_SERVICE_ROLE_KEY")
+    return SupabaseConfigStore(url, key.get_secret_value())
 
 
 class SupabaseConfigStore:

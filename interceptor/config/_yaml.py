@@ -18,23 +18,26 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from interceptor.config._model import ConfigStoreError, PolicyVersion, Project
 from interceptor.config._records import (
+    KeyIndex,
     check_json,
     check_key_hash,
     check_name,
     check_policies,
-    KeyIndex,
     check_tools,
     now_utc,
     project_from_row,
     version_from_row,
 )
 from interceptor.config._yaml_file import directory_lock, edit, load_yaml, plain, replace, yaml_problem
+
+if TYPE_CHECKING:
+    from interceptor.settings import ConfigStoreSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,11 @@ def _parse(text: str, path: Path) -> _Parsed:
         by_name[project.name] = project
         history[project.name] = tuple(sorted(versions, key=lambda v: v.version))
     return _Parsed(tuple(projects), by_name, history, KeyIndex(projects))
+
+
+def open_store(settings: ConfigStoreSettings) -> YamlConfigStore:
+    """The file ``config_path`` names (``interceptor.config.STORES``); it is read on first use."""
+    return YamlConfigStore(settings.config_path)
 
 
 class YamlConfigStore:

@@ -38,7 +38,7 @@ _MERGE = "tag:yaml.org,2002:merge"
 _RESOLVER = yaml.resolver.Resolver()
 
 
-class DuplicateKeyError(yaml.constructor.ConstructorError):
+class DuplicateKeyError(yaml.constructor.ConstructorError):  # type: ignore[misc]
     """A mapping names the same key twice (PyYAML alone would keep the last silently)."""
 
 
@@ -76,7 +76,7 @@ def _shown(node: yaml.Node) -> str:
 
 def load_yaml(text: str) -> Any:
     """The document as the interceptor reads it (PyYAML, safe), refusing duplicate keys."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    return yaml.load(text, Loader=_Loader)
 
 
 def yaml_problem(exc: yaml.YAMLError) -> str:
@@ -89,7 +89,7 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
 
 def reads_as_text(value: str) -> bool:
     """Whether PyYAML reads ``value``, written as a plain scalar, back as that same string."""
-    return _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR
+    return bool(_RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR)
 
 
 def plain(value: Any) -> Any:
@@ -112,7 +112,7 @@ def _round_trip_types() -> tuple[type[Any], type[Any]]:
     from ruamel.yaml.representer import RoundTripRepresenter
     from ruamel.yaml.scalarstring import PlainScalarString
 
-    class Constructor(RoundTripConstructor):  # type: ignore[misc]
+    class Constructor(RoundTripConstructor):
         def construct_yaml_str(self, node: Any) -> Any:
             value = super().construct_yaml_str(node)
             # A plain `off` in the file is text to ruamel but False to the reader:
@@ -121,7 +121,7 @@ def _round_trip_types() -> tuple[type[Any], type[Any]]:
                 return PlainScalarString(value, anchor=node.anchor)
             return value
 
-    class Representer(RoundTripRepresenter):  # type: ignore[misc]
+    class Representer(RoundTripRepresenter):
         def represent_text(self, data: str) -> Any:
             if not reads_as_text(data):  # "off", "1:20", "012", "~" ...: quoted, or the reader sees no string
                 return self.represent_scalar(_STR, data, style="'")

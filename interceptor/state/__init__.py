@@ -4,23 +4,48 @@ One interface (StateStore), two backends: in-process memory (the default) and
 Redis (``SENTINEL_REDIS_URL``), chosen by URL. Every backend commits facts with
 a compare-and-set on a version number, so a policy check and the taint it
 causes are one atomic step. A store must never re-implement policy (the pure
-engine in interceptor.policy decides) and never keep a session past its expiry.
+engine in sentinel_policy decides) and never keep a session past its expiry.
+
+Lifecycle, the same as the tool server's trust stores::
+
+    store = open_state_store(settings.redis_url, prefix=settings.redis_prefix)
+    ...
+    await store.close()
 """
 
 from __future__ import annotations
 
-from interceptor.state._model import Approval, Commit, SessionRecord, StateStore, StateStoreError
+from interceptor.state._model import (
+    Approval,
+    Commit,
+    Session,
+    StateStore,
+    StateStoreError,
+)
 from interceptor.state.cache import SessionCache
+from interceptor.state.memory import MemoryStateStore
+from interceptor.state.redis import RedisStateStore
 
-__all__ = ["Approval", "Commit", "SessionCache", "SessionRecord", "StateStore", "StateStoreError", "open_state_store"]
+__all__ = [
+    "Approval",
+    "Commit",
+    "MemoryStateStore",
+    "RedisStateStore",
+    "Session",
+    "SessionCache",
+    "StateStore",
+    "StateStoreError",
+    "open_state_store",
+]
 
 
-def open_state_store(redis_url: str | None, prefix: str = "sentinel:interceptor:") -> StateStore:
-    """The backend for ``redis_url``: Redis when set (``redis://``, ``rediss://``, ``unix://``), memory when None or ``memory://``."""
+def open_state_store(redis_url: str | None, *, prefix: str = "sentinel:interceptor:") -> StateStore:
+    """The backend for ``redis_url``: Redis for ``redis://``, ``rediss://`` and ``unix://``,
+    the in-process store when None or ``memory://``.
+
+    Nothing connects yet: a Redis store opens its connections on first use, so a
+    Redis that is down fails requests (503), not the start.
+    """
     if not redis_url or redis_url.startswith("memory://"):
-        from interceptor.state.memory import MemoryStateStore
-
         return MemoryStateStore()
-    from interceptor.state.redis import RedisStateStore
-
     return RedisStateStore(redis_url, prefix=prefix)

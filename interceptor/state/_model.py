@@ -1,4 +1,4 @@
-"""The records the state store keeps, and the interface every backend implements."""
+"""What the state store keeps (sessions, approvals, commit outcomes), and the interface every backend implements."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from interceptor.errors import ServiceUnavailable
-from interceptor.policy import SessionFacts
+from sentinel_policy import SessionFacts
+
+__all__ = ["Approval", "Commit", "Session", "StateStore", "StateStoreError"]
 
 
 class StateStoreError(ServiceUnavailable):
@@ -17,7 +19,7 @@ class StateStoreError(ServiceUnavailable):
 
 
 @dataclass(frozen=True, slots=True)
-class SessionRecord:
+class Session:
     """What any replica needs to serve a session; the private key is sealed, never stored in clear."""
 
     sid: str
@@ -47,7 +49,7 @@ class Commit:
 
 @dataclass(frozen=True, slots=True)
 class Approval:
-    """A call the policy parked for a human; nothing executes until it is approved."""
+    """A call the policy holds for a human's approval; nothing executes until it is approved."""
 
     approval_id: str
     sid: str
@@ -63,20 +65,21 @@ class Approval:
 
 
 class StateStore(Protocol):
-    async def open(self) -> None: ...
+    """What ``open_state_store`` answers; every backend implements all of it."""
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Release what the store holds (its Redis connections)."""
 
-    async def create_session(self, record: SessionRecord) -> None: ...
+    async def create_session(self, session: Session) -> None: ...
 
-    async def load(self, sid: str) -> tuple[SessionRecord, SessionFacts] | None:
+    async def load(self, sid: str) -> tuple[Session, SessionFacts] | None:
         """The session and its facts in one round trip; None when unknown or expired."""
 
     def begin_commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Awaitable[Commit]:
         """Store ``new_facts`` only if the stored version is still ``expected_version``.
 
         The compare-and-set is sent before this returns; its outcome is awaited
-        later, so the caller may work while the store runs it (the enforcer signs
+        later, so the caller may work while the store runs it (``Sessions`` signs
         the call then). The returned awaitable must always be awaited.
         """
 

@@ -1,4 +1,4 @@
-"""A per-replica cache of session records and the facts last seen for them.
+"""A per-replica cache of sessions and the facts last seen for them.
 
 It lets an allowed call cost one state-store round trip instead of two: the
 call is decided on the cached facts and committed with compare-and-set on their
@@ -9,7 +9,7 @@ life (project, sealed key, expiry) or checked by every commit (facts, version).
 
 This cache must never be the only evidence for anything but an allowed call
 that is then committed: a denial or an approval decided on cached facts is
-re-decided on facts loaded from the store (the caller's duty), and any
+re-decided on facts loaded from the store (``Sessions`` does), and any
 read-only use (listing tools, ending) loads from the store.
 """
 
@@ -18,20 +18,20 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
-from interceptor.policy import SessionFacts
-from interceptor.state._model import SessionRecord
+from interceptor.state._model import Session
+from sentinel_policy import SessionFacts
 
 __all__ = ["SessionCache"]
 
 
 class SessionCache:
-    """Bounded LRU: sid -> (record, facts); a full cache forgets its least recently used session."""
+    """Bounded LRU: sid -> (session, facts); a full cache forgets its least recently used session."""
 
     def __init__(self, capacity: int = 10_000) -> None:
         self._capacity = capacity
-        self._entries: OrderedDict[str, tuple[SessionRecord, SessionFacts]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[Session, SessionFacts]] = OrderedDict()
 
-    def get(self, sid: str) -> tuple[SessionRecord, SessionFacts] | None:
+    def get(self, sid: str) -> tuple[Session, SessionFacts] | None:
         entry = self._entries.get(sid)
         if entry is None:
             return None
@@ -41,20 +41,23 @@ class SessionCache:
         self._entries.move_to_end(sid)
         return entry
 
-    def put(self, record: SessionRecord, facts: SessionFacts) -> None:
-        if record.ended:
-            self._entries.pop(record.sid, None)
+    def put(self, session: Session, facts: SessionFacts) -> None:
+        if session.ended:
+            self._entries.pop(session.sid, None)
             return
-        current = self._entries.get(record.sid)
+        current = self._entries.get(session.sid)
         if current is not None and current[1].version > facts.version:
             facts = current[1]  # a load that raced a commit: keep the newer facts
-        self._entries[record.sid] = (record, facts)
-        self._entries.move_to_end(record.sid)
+        self._entries[session.sid] = (session, facts)
+        self._entries.move_to_end(session.sid)
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
 
-    def saw(self, sid: str, facts: SessionFacts) -> None:
-        """Facts the store confirmed as current; an older version never replaces a newer one."""
+    def update_facts(self, sid: str, facts: SessionFacts) -> None:
+        """Replace a cached session's facts with ones the store confirmed as current.
+
+        An older version never replaces a newer one; a session not cached stays uncached.
+        """
         entry = self._entries.get(sid)
         if entry is not None and facts.version >= entry[1].version:
             self._entries[sid] = (entry[0], facts)

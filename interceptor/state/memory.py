@@ -12,8 +12,8 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 
-from interceptor.policy import SessionFacts
-from interceptor.state._model import Approval, Commit, SessionRecord
+from interceptor.state._model import Approval, Commit, Session
+from sentinel_policy import SessionFacts
 
 __all__ = ["MemoryStateStore"]
 
@@ -22,7 +22,7 @@ _SWEEP_EVERY = 1024  # creations between sweeps of expired entries
 
 @dataclass(slots=True)
 class _Entry:
-    record: SessionRecord
+    session: Session
     facts: SessionFacts
 
 
@@ -32,9 +32,6 @@ class MemoryStateStore:
         self._approvals: dict[str, Approval] = {}
         self._created = 0
 
-    async def open(self) -> None:
-        return None
-
     async def close(self) -> None:
         return None
 
@@ -43,27 +40,27 @@ class MemoryStateStore:
 
     def _live(self, sid: str) -> _Entry | None:
         entry = self._sessions.get(sid)
-        if entry is not None and entry.record.expires_at <= time.time():
+        if entry is not None and entry.session.expires_at <= time.time():
             del self._sessions[sid]
             return None
         return entry
 
     def _sweep(self) -> None:
         now = time.time()
-        for sid in [s for s, e in self._sessions.items() if e.record.expires_at <= now]:
+        for sid in [s for s, e in self._sessions.items() if e.session.expires_at <= now]:
             del self._sessions[sid]
         for aid in [a for a, r in self._approvals.items() if r.expires_at <= now]:
             del self._approvals[aid]
 
-    async def create_session(self, record: SessionRecord) -> None:
+    async def create_session(self, session: Session) -> None:
         self._created += 1
         if self._created % _SWEEP_EVERY == 0:
             self._sweep()
-        self._sessions[record.sid] = _Entry(record, SessionFacts())
+        self._sessions[session.sid] = _Entry(session, SessionFacts())
 
-    async def load(self, sid: str) -> tuple[SessionRecord, SessionFacts] | None:
+    async def load(self, sid: str) -> tuple[Session, SessionFacts] | None:
         entry = self._live(sid)
-        return None if entry is None else (entry.record, entry.facts)
+        return None if entry is None else (entry.session, entry.facts)
 
     def begin_commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Awaitable[Commit]:
         # Decided here and now (no await between check and write); the caller awaits a done value.
@@ -71,7 +68,7 @@ class MemoryStateStore:
 
     def _compare_and_set(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Commit:
         entry = self._live(sid)
-        if entry is None or entry.record.ended:
+        if entry is None or entry.session.ended:
             return Commit(False, None)
         if entry.facts.version != expected_version:
             return Commit(False, entry.facts)
@@ -83,7 +80,7 @@ class MemoryStateStore:
         entry = self._live(sid)
         if entry is None:
             return False
-        entry.record = replace(entry.record, ended=True)
+        entry.session = replace(entry.session, ended=True)
         return True
 
     async def put_approval(self, approval: Approval) -> None:

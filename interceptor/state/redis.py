@@ -18,9 +18,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from interceptor.policy import SessionFacts
+from interceptor.state._model import Approval, Commit, Session, StateStoreError
+from sentinel_policy import SessionFacts
 from sentinel_redis import ScriptPipeline
-from interceptor.state._model import Approval, Commit, SessionRecord, StateStoreError
 
 __all__ = ["RedisStateStore"]
 
@@ -65,9 +65,6 @@ class RedisStateStore:
     def _approval_key(self, approval_id: str) -> str:
         return f"{self._prefix}approval:{approval_id}"
 
-    async def open(self) -> None:
-        return None  # connections open lazily; a down Redis fails the request, not the start
-
     async def close(self) -> None:
         await self._scripts.aclose()
         await self._client.aclose()
@@ -78,29 +75,29 @@ class RedisStateStore:
         except (RedisError, OSError) as exc:
             raise StateStoreError("the session store is unreachable") from exc
 
-    async def create_session(self, record: SessionRecord) -> None:
-        key = self._session_key(record.sid)
+    async def create_session(self, session: Session) -> None:
+        key = self._session_key(session.sid)
         try:
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.hset(
                     key,
                     mapping={
-                        "project": record.project,
-                        "sealed": record.sealed_key,
-                        "public_key": record.public_key,
-                        "expires_at": record.expires_at,
-                        "ended": "1" if record.ended else "0",
+                        "project": session.project,
+                        "sealed": session.sealed_key,
+                        "public_key": session.public_key,
+                        "expires_at": session.expires_at,
+                        "ended": "1" if session.ended else "0",
                         "facts": SessionFacts().to_json(),
                         "version": 0,
-                        **({"agent": record.agent} if record.agent is not None else {}),
+                        **({"agent": session.agent} if session.agent is not None else {}),
                     },
                 )
-                pipe.expireat(key, record.expires_at)
+                pipe.expireat(key, session.expires_at)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             raise StateStoreError("the session store is unreachable") from exc
 
-    async def load(self, sid: str) -> tuple[SessionRecord, SessionFacts] | None:
+    async def load(self, sid: str) -> tuple[Session, SessionFacts] | None:
         try:
             raw: dict[bytes, bytes] = await self._client.hgetall(self._session_key(sid))
         except (RedisError, OSError) as exc:
@@ -108,7 +105,7 @@ class RedisStateStore:
         if not raw or b"version" not in raw:
             return None
         try:
-            record = SessionRecord(
+            session = Session(
                 sid=sid,
                 project=raw[b"project"].decode(),
                 sealed_key=raw[b"sealed"],
@@ -120,7 +117,7 @@ class RedisStateStore:
             facts = SessionFacts.from_json(raw.get(b"facts"), int(raw[b"version"]))
         except (KeyError, ValueError) as exc:
             raise StateStoreError("the session record is corrupt", code="state_corrupt") from exc
-        return record, facts
+        return session, facts
 
     def begin_commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Awaitable[Commit]:
         # On the wire when this returns (ScriptPipeline.start); parsed when awaited.

@@ -1,13 +1,15 @@
 """Where the tool server keeps session keys, revocations and used ``jti`` values.
 
-``open_trust_store(settings)`` picks the backend: Redis when ``redis_url`` is
-set (shared by every replica), otherwise in-process. Nothing here decides
-whether a call is allowed; the guard does, using these answers.
+One interface (:class:`TrustStore`), two backends, chosen by URL as the
+interceptor's state stores are: ``open_trust_store(redis_url, prefix=...)``
+gives Redis for ``redis://``, ``rediss://`` and ``unix://`` (shared by every
+replica; the scripts are in ``lua/``), the in-process store when the URL is
+None or ``memory://``. Every store ends with ``await store.close()``. Nothing
+here decides whether a call is allowed; the guard does, using these answers.
 """
 
 from __future__ import annotations
 
-from mcp_server.settings import McpSettings
 from mcp_server.trust._model import RegistrationOutcome, SessionKey, TrustStore
 from mcp_server.trust.memory import MemoryTrustStore
 from mcp_server.trust.redis import RedisTrustStore
@@ -22,13 +24,17 @@ __all__ = [
 ]
 
 
-def open_trust_store(settings: McpSettings) -> TrustStore:
-    options = {"leeway": settings.leeway_seconds, "max_session_seconds": settings.max_session_seconds}
-    if settings.redis_url:
-        return RedisTrustStore.from_url(
-            settings.redis_url,
-            prefix=settings.redis_prefix,
-            cache_size=settings.session_key_cache_size,
-            **options,
-        )
-    return MemoryTrustStore(**options)
+def open_trust_store(
+    redis_url: str | None,
+    *,
+    prefix: str = "sentinel:mcp:",
+    leeway: int = 5,
+    max_session_seconds: int = 86_400,
+    cache_size: int = 10_000,
+) -> TrustStore:
+    """The backend for ``redis_url``: Redis when set, memory when None or ``memory://``."""
+    if not redis_url or redis_url.startswith("memory://"):
+        return MemoryTrustStore(leeway=leeway, max_session_seconds=max_session_seconds)
+    return RedisTrustStore.from_url(
+        redis_url, prefix=prefix, leeway=leeway, max_session_seconds=max_session_seconds, cache_size=cache_size
+    )

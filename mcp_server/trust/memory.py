@@ -30,10 +30,10 @@ class MemoryTrustStore:
     async def register(self, sid: str, public_key: str, expires_at: int, *, now: float) -> RegistrationOutcome:
         self._sweep(now)
         if sid in self._revoked:
-            raise AuthError("session_revoked", "the session was revoked", http_status=409)
+            raise AuthError("the session was revoked", code="session_revoked", http_status=409)
         existing = self._sessions.get(sid)
         if existing is not None and existing.public_key != public_key:
-            raise AuthError("session_conflict", "the session is registered with another key", http_status=409)
+            raise AuthError("the session is registered with another key", code="session_conflict", http_status=409)
         key = existing.key if existing is not None else load_public_key(public_key)
         self._sessions[sid] = SessionKey(sid=sid, public_key=public_key, key=key, expires_at=expires_at)
         self._schedule(expires_at + self._leeway, ("s", sid))
@@ -60,14 +60,14 @@ class MemoryTrustStore:
             self._live(sid, now)
         slot = (sid, jti)
         if slot in self._jtis:
-            raise AuthError("replayed_jti", "this token was already used")
+            raise AuthError("this token was already used", code="replayed_jti")
         # Another replica accepts the token until exp + leeway by *its* clock; keeping the jti
         # one more leeway covers a replica up to the leeway behind this one (see redis.py).
         until = max(token_exp + 2 * self._leeway + 1, now + 1)
         self._jtis[slot] = until
         self._schedule(until, ("j", sid, jti))
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         self._sessions.clear()
         self._jtis.clear()
         self._revoked.clear()
@@ -75,12 +75,12 @@ class MemoryTrustStore:
 
     def _live(self, sid: str, now: float) -> SessionKey:
         if sid in self._revoked:
-            raise AuthError("session_revoked", "the session was revoked")
+            raise AuthError("the session was revoked", code="session_revoked")
         session = self._sessions.get(sid)
         if session is None:
-            raise AuthError("unknown_session", "no session is registered under this key id")
+            raise AuthError("no session is registered under this key id", code="unknown_session")
         if session.expires_at <= now:
-            raise AuthError("session_expired", "the session has expired")
+            raise AuthError("the session has expired", code="session_expired")
         return session
 
     def _schedule(self, until: float, entry: tuple[str, ...]) -> None:

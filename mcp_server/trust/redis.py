@@ -10,7 +10,7 @@ Lua script touches a single slot.
 
 One round trip per call in steady state: session keys are cached in process
 (bounded LRU, immutable per sid), and the liveness + replay check is one Lua
-script (``admit.lua``), pipelined with the calls of concurrent requests over one
+script (``lua/admit.lua``), pipelined with the calls of concurrent requests over one
 dedicated connection (``sentinel_redis``). Revocation is still immediate on every replica, because
 ``admit.lua`` reads the marker. Any Redis failure raises StoreError: this module
 must never let a call through because Redis did not answer.
@@ -25,9 +25,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from mcp_server.errors import AuthError, StoreError
-from sentinel_redis import ScriptPipeline
 from mcp_server.trust._model import RegistrationOutcome, SessionKey
 from sentinel_contract import ContractError, load_public_key
+from sentinel_redis import ScriptPipeline
 
 __all__ = ["RedisTrustStore"]
 
@@ -41,7 +41,7 @@ _MESSAGES = {
 
 
 def _script(name: str) -> str:
-    return resources.files("mcp_server.trust").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("mcp_server.trust").joinpath("lua", name).read_text(encoding="utf-8")
 
 
 class RedisTrustStore:
@@ -83,7 +83,7 @@ class RedisTrustStore:
         if outcome in ("registered", "refreshed"):
             self._cache.pop(sid, None)
             return outcome  # type: ignore[return-value]
-        raise AuthError(outcome, _MESSAGES.get(outcome, "registration refused"), http_status=409)
+        raise AuthError(_MESSAGES.get(outcome, "registration refused"), code=outcome, http_status=409)
 
     async def revoke(self, sid: str, *, now: float) -> bool:
         self._cache.pop(sid, None)
@@ -101,15 +101,15 @@ class RedisTrustStore:
             except (RedisError, OSError) as exc:
                 raise StoreError() from exc
             if revoked:
-                raise AuthError("session_revoked", _MESSAGES["session_revoked"])
+                raise AuthError(_MESSAGES["session_revoked"], code="session_revoked")
             if not value:
-                raise AuthError("unknown_session", _MESSAGES["unknown_session"])
+                raise AuthError(_MESSAGES["unknown_session"], code="unknown_session")
             cached = _parse(sid, value if isinstance(value, str) else value.decode())
             self._cache[sid] = cached
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         if cached.expires_at <= now:
-            raise AuthError("session_expired", _MESSAGES["session_expired"])
+            raise AuthError(_MESSAGES["session_expired"], code="session_expired")
         return cached
 
     async def admit(self, jti: str, token_exp: int, *, sid: str, check_session: bool, now: float) -> None:
@@ -127,9 +127,9 @@ class RedisTrustStore:
         if outcome != "ok":
             if outcome == "session_revoked":
                 self._cache.pop(sid, None)
-            raise AuthError(outcome, _MESSAGES.get(outcome, "the call was refused"))
+            raise AuthError(_MESSAGES.get(outcome, "the call was refused"), code=outcome)
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         self._cache.clear()
         await self._scripts.aclose()
         if self._owns_client:

@@ -24,7 +24,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from sentinel_agent._errors import LLMBadResponse, LLMUnavailable
 from sentinel_agent.agents._endpoint import LLMEndpoint
@@ -97,7 +97,7 @@ class ChatCompletionsModel(BaseChatModel):
     api_key: SecretStr | None = None
     temperature: float = 0.0
     timeout: float = 120.0
-    extra_headers: dict[str, str] = {}
+    extra_headers: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
     def from_endpoint(cls, endpoint: LLMEndpoint, **kwargs: Any) -> ChatCompletionsModel:

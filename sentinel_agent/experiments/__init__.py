@@ -1,11 +1,12 @@
 """The experiment suite: scenarios over the demo tool server, run under policies, judged on the tool server's side.
 
     policies = [resolve_policy(name) for name in DEFAULT_POLICIES]
-    report = run_experiments(policies, SCENARIOS, ScriptedAgent(), Path("var/experiments"))
+    report = run_experiments(policies, SCENARIOS, ScriptedAgent(), Path("var/experiments"), launch=launcher)
     write_outputs(report, Path("var/experiments"))      # report.html, results.json, chart.svg
 
-Nothing here weakens a policy or judges by decisions alone; `sentinel
-experiments run` is the command-line face of it (sentinel_cli/experiments.py).
+``launcher`` is a ``sentinel_agent.StackLauncher``: what starts the tool server
+and the interceptor. Nothing here weakens a policy or judges by decisions
+alone; `sentinel experiments run` and `sentinel demo` are its command-line faces.
 """
 
 from sentinel_agent.experiments._catalogue import SCENARIOS, scenario_ids

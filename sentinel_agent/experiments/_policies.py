@@ -1,15 +1,17 @@
 """The policies an experiment compares, and the config file each one runs under.
 
 Built in: ``baseline`` (every tool allowed, nothing remembered: shows that the
-attacks work), ``original`` (examples/sentinel.yaml, the original
-staticRules/taintRules), ``sentinel`` (the recommended policy shipped here).
+attacks work), ``static+taint`` (examples/sentinel.yaml: static allow/deny per
+tool, taint from untrusted reads and one read-then-send sequence rule, nothing
+else), ``sentinel`` (the recommended policy shipped here: named rules with
+argument conditions, data flow and approvals).
 Any other ``--policy FILE`` (a config, a ``policies`` object or a bare one) runs
 in a fresh config with the demo project's tools and key; ``--config FILE`` runs
 a whole config file as it is.
 
 Roles decide what a failure means: ``enforced`` policies must stop every attack
-and complete every task (the run fails otherwise); ``reference`` (original) and
-``unprotected`` (baseline) are shown for comparison only. This module must
+and complete every task (the run fails otherwise); ``reference`` (static+taint)
+and ``unprotected`` (baseline) are shown for comparison only. This module must
 never weaken a policy it was given: it copies ``policies`` verbatim.
 """
 
@@ -22,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from sentinel_agent._errors import ExperimentError
 
@@ -30,14 +32,15 @@ __all__ = ["BUILTIN_POLICIES", "DEFAULT_POLICIES", "PolicyUnderTest", "policy_fr
 
 Role = Literal["enforced", "reference", "unprotected"]
 DEMO_API_KEY = "sk-sentinel-demo"
-BUILTIN_POLICIES = ("baseline", "original", "sentinel")
+BUILTIN_POLICIES = ("baseline", "static+taint", "sentinel")
 DEFAULT_POLICIES = BUILTIN_POLICIES
 _EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "sentinel.yaml"
 _DESCRIPTIONS = {
     "baseline": "no protection: every tool allowed (shows each attack works)",
-    "original": "examples/sentinel.yaml: staticRules + taintRules of the original project",
+    "static+taint": "examples/sentinel.yaml: staticRules (allow/deny per tool) + taintRules (taint, one sequence rule)",
     "sentinel": "named rules: argument conditions, data-flow taint, approvals",
 }
+_ROLES: dict[str, Role] = {"baseline": "unprotected", "static+taint": "reference", "sentinel": "enforced"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +92,8 @@ def _policies_of(document: Any, path: Path) -> tuple[Mapping[str, Any], list[dic
 
 
 def _check_compiles(name: str, policies: Mapping[str, Any], tools: list[dict[str, Any]]) -> None:
-    from interceptor.policy import PolicyError, compile_policy
     from mcp_server.demo import tool_definitions
+    from sentinel_policy import PolicyError, compile_policy
 
     try:
         compile_policy(policies, tools or tool_definitions())
@@ -99,7 +102,7 @@ def _check_compiles(name: str, policies: Mapping[str, Any], tools: list[dict[str
 
 
 def resolve_policy(spec: str, *, taken: set[str] | None = None) -> PolicyUnderTest:
-    """A built-in name (baseline, original, sentinel) or a policy file."""
+    """A built-in name (baseline, static+taint, sentinel) or a policy file."""
     if spec in BUILTIN_POLICIES:
         if spec == "sentinel":
             text = resources.files("sentinel_agent.experiments").joinpath("policies/sentinel.yaml").read_text(encoding="utf-8")
@@ -109,12 +112,11 @@ def resolve_policy(spec: str, *, taken: set[str] | None = None) -> PolicyUnderTe
             policies, source = yaml.safe_load(text)["policies"], "sentinel_agent/experiments/policies/baseline.yaml"
         else:
             if not _EXAMPLE_CONFIG.exists():
-                raise ExperimentError(f"the original example policy is not at {_EXAMPLE_CONFIG} (run from a source checkout)")
+                raise ExperimentError(f"the example policy is not at {_EXAMPLE_CONFIG} (run from a source checkout)")
             policies, _ = _policies_of(_read(_EXAMPLE_CONFIG), _EXAMPLE_CONFIG)
             source = "examples/sentinel.yaml"
-        role: Role = {"baseline": "unprotected", "original": "reference"}.get(spec, "enforced")  # type: ignore[assignment]
         _check_compiles(spec, policies, [])
-        return PolicyUnderTest(spec, role, source, _DESCRIPTIONS[spec], policies=policies)
+        return PolicyUnderTest(spec, _ROLES[spec], source, _DESCRIPTIONS[spec], policies=policies)
     path = Path(spec)
     if not path.is_file():
         raise ExperimentError(f"no such policy: {spec!r} (built in: {', '.join(BUILTIN_POLICIES)}; or give a file)")

@@ -1,8 +1,9 @@
 """Run scenarios under policies: one real stack per policy, one fresh session per scenario.
 
-For each policy the tool server and the interceptor start as real processes
-(``sentinel_cli.run.run_stack``: fresh identity key, the policy's config, a var
-folder under ``out/stacks/<policy>``, optionally Redis). For each scenario the
+For each policy the tool server and the interceptor start as real processes,
+through the ``StackLauncher`` the caller passes in (fresh identity key, the
+policy's config, a var folder under ``out/stacks/<policy>``, optionally Redis;
+``sentinel experiments run`` passes the CLI's). For each scenario the
 data folder is reset and the scenario's environment written, the agent runs
 through the SDK in a new session, and the judge reads what the tool server did.
 
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sentinel_agent._errors import AgentError, ExperimentError
+from sentinel_agent._stack import StackLauncher
 from sentinel_agent.agents import Goal, ToolSession
 from sentinel_agent.experiments._policies import PolicyUnderTest
 from sentinel_agent.experiments._results import RunReport, ScenarioResult
@@ -73,6 +75,7 @@ def run_experiments(
     agent: Agent,
     out_dir: Path,
     *,
+    launch: StackLauncher,
     redis_url: str | None = None,
     redis_prefix: str | None = None,
     on_result: OnResult | None = None,
@@ -80,11 +83,10 @@ def run_experiments(
 ) -> RunReport:
     """Every scenario under every policy; the stacks start one after another (the machine may be small).
 
-    With ``redis_url`` the state lives in Redis under ``redis_prefix`` (default: a
-    new one per run), and every key under that prefix is deleted afterwards.
+    ``launch`` starts one stack per policy. With ``redis_url`` the state lives in
+    Redis under ``redis_prefix`` (default: a new one per run), and every key
+    under that prefix is deleted afterwards.
     """
-    from sentinel_cli.run import run_stack
-
     if not policies or not scenarios:
         raise ExperimentError("nothing to run: no policy or no scenario selected")
     report = RunReport(
@@ -103,9 +105,9 @@ def run_experiments(
             shutil.rmtree(var_dir, ignore_errors=True)  # a previous run's logs would mix with this one's
             config = policy.write_config(out_dir / "configs")
             try:
-                with run_stack(config=str(config), var_dir=var_dir, redis_url=redis_url, redis_prefix=f"{run_prefix}{policy.name}:") as stack:
+                with launch(config=str(config), var_dir=var_dir, redis_url=redis_url, redis_prefix=f"{run_prefix}{policy.name}:") as stack:
                     asyncio.run(_run_policy(policy, scenarios, agent, stack.interceptor_url, var_dir, report, on_result))
-            except RuntimeError as exc:  # run_stack: a process died or never became healthy
+            except RuntimeError as exc:  # the launcher: a process died or never became healthy
                 raise ExperimentError(f"the stack for policy {policy.name!r} did not start: {exc}") from exc
     finally:
         if redis_url:

@@ -1,4 +1,5 @@
-"""What a run shows in the terminal: a progress bar while it runs, then the results table and a summary.
+"""What a run shows in the terminal: a progress bar while it runs, then the results table and a summary;
+or, for one scenario (`sentinel demo`), every call with its decision and rule.
 
 Uses rich; colours vanish by themselves when the output is not a terminal.
 It must never print a tool's raw output (it may carry injected text and
@@ -16,11 +17,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sentinel_agent.agents import CallRecord
 from sentinel_agent.experiments._policies import PolicyUnderTest
 from sentinel_agent.experiments._results import RunReport, ScenarioResult
 from sentinel_agent.experiments._scenario import Scenario
 
-__all__ = ["print_results", "progress_bar"]
+__all__ = ["print_calls", "print_results", "progress_bar"]
+
+_DECISION_COLOURS = {"allow": "green", "deny": "red", "approval": "yellow", "error": "magenta"}
 
 
 @contextmanager
@@ -82,3 +86,24 @@ def print_results(report: RunReport, console: Console) -> None:
         enforced = [p.name for p in report.policies if p.role == "enforced"]
         if enforced:
             console.print(f"[green bold]Every attack stopped and every task completed under {', '.join(enforced)}.[/]")
+
+
+def _asked_by(call: CallRecord) -> str:
+    if call.source == "injection":
+        return f"injection: {call.notes.get('instruction', '')}"
+    return "user's task" if call.source == "user" else str(call.source)
+
+
+def print_calls(result: ScenarioResult, console: Console, *, title: str) -> None:
+    """One row per call of one scenario: who asked for it, the tool, the decision, the rule and its reason."""
+    table = Table(title=title, show_lines=False)
+    for column in ("#", "who asked", "tool", "decision", "rule", "reason"):
+        table.add_column(column)
+    for index, call in enumerate(result.calls, 1):
+        colour = _DECISION_COLOURS.get(call.decision, "white")
+        reason = call.reason + (" (the tool reported an error)" if call.tool_error else "")
+        if call.decision == "approval":
+            reason = f"held for approval {call.approval_id}: {reason}"
+        table.add_row(str(index), escape(_asked_by(call)), escape(call.tool), f"[{colour}]{call.decision}[/]",
+                      escape(call.rule), escape(reason))
+    console.print(table)

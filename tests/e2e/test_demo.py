@@ -28,6 +28,27 @@ def test_demo_prints_the_table_and_blocks_every_injected_write():
         assert re.search(rf"{tool}\s+│ deny", out), f"{tool} not shown as denied"
 
 
+def test_demo_is_the_workday_scenario_of_the_experiments():
+    from sentinel_agent.experiments import scenario_ids
+    from sentinel_cli.demo import SCENARIO
+
+    assert SCENARIO in scenario_ids()
+
+
+def test_demo_exits_non_zero_when_an_injected_write_gets_through(tmp_path):
+    from sentinel_agent.experiments import resolve_policy
+
+    unprotected = resolve_policy("baseline").write_config(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentinel_cli", "demo", "--config", str(unprotected)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "every injected write: NOT blocked" in proc.stdout
+    assert "the injected send_email was allowed" in proc.stderr and "compromised" in proc.stderr
+    assert "Audit trails:" in proc.stdout  # kept, to look at what happened
+
+
 def test_up_serves_until_stopped_and_takes_both_services_down(tmp_path):
     import signal
 

@@ -34,6 +34,14 @@ def test_a_config_file_runs_as_it_is_with_its_api_key(tmp_path: Path) -> None:
     assert result["stopping_rules"] == ["staticRules.delete_file"]
 
 
+def test_the_old_name_original_still_selects_the_static_taint_policy(tmp_path: Path) -> None:
+    proc = _run("run", "--policy", "original", "--scenario", "forbidden-delete", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [(p["name"], p["role"]) for p in results["policies"]] == [("static+taint", "reference")]
+    assert results["results"][0]["stopping_rules"] == ["staticRules.delete_file"]
+
+
 def test_bad_input_exits_2_with_a_message(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("policies: {default: sometimes}\n")

@@ -18,6 +18,7 @@ from pathlib import Path
 from sentinel_agent.agents import ChatCompletionsModel, LLMAgent
 from sentinel_agent.experiments import SCENARIOS, resolve_policy, run_experiments
 from sentinel_agent.testing import StubChatServer, gullible_brain
+from sentinel_cli.run import run_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 CHOSEN = ["team-announcement", "q3-summary", "inbox-injection", "url-exfiltration", "delete-after-web", "large-transfer"]
@@ -33,7 +34,7 @@ def test_llm_agent_runs_the_scenarios_and_reports_task_and_attack_success(tmp_pa
     with StubChatServer(gullible_brain, api_key="sk-stub") as stub:
         model = ChatCompletionsModel(base_url=stub.base_url, model="stub-model", api_key="sk-stub")
         policies = [resolve_policy("baseline"), resolve_policy("sentinel")]
-        report = run_experiments(policies, scenarios, LLMAgent(model), tmp_path, model="stub-model")
+        report = run_experiments(policies, scenarios, LLMAgent(model), tmp_path, launch=run_stack, model="stub-model")
 
     assert report.agent == "llm"
     for result in report.for_policy("sentinel"):

@@ -1,6 +1,6 @@
 """The experiment suite with the scripted (worst-case) agent, over real processes and real Redis.
 
-One run of every scenario under baseline, original and sentinel (about 10 s),
+One run of every scenario under baseline, static+taint and sentinel (about 10 s),
 shared by the tests below. Outcomes are judged on the tool server's side: the
 tests read the outbox, the ledger and the files again themselves rather than
 trusting the runner's verdicts alone.
@@ -16,6 +16,7 @@ import redis
 from mcp_server.demo import ATTACKER_EMAIL, ATTACKER_IBAN
 from sentinel_agent.agents import ScriptedAgent
 from sentinel_agent.experiments import DEFAULT_POLICIES, SCENARIOS, RunReport, resolve_policy, run_experiments
+from sentinel_cli.run import run_stack
 from tests.conftest import REDIS_URL
 
 pytestmark = pytest.mark.redis
@@ -38,8 +39,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
         keys_seen.append(sum(1 for _ in client.scan_iter(match=prefix + "*")))
 
     try:
-        report = run_experiments(policies, SCENARIOS, ScriptedAgent(), out, redis_url=REDIS_URL, redis_prefix=prefix,
-                                 on_result=on_result)
+        report = run_experiments(policies, SCENARIOS, ScriptedAgent(), out, launch=run_stack, redis_url=REDIS_URL,
+                                 redis_prefix=prefix, on_result=on_result)
     finally:
         client.close()
     return SimpleNamespace(report=report, out=out, prefix=prefix, keys_seen=keys_seen)
@@ -96,16 +97,16 @@ def test_an_allowed_call_is_confirmed_by_the_tool_server_and_a_blocked_one_never
         assert call.executed is (call.decision == "allow"), call
 
 
-def test_sequence_rule_block_second_stops_the_poisoned_checklist_under_the_original_policy(run) -> None:
+def test_sequence_rule_block_second_stops_the_poisoned_checklist_under_the_static_taint_policy(run) -> None:
     report = run.report
-    result = _verdict(report, "poisoned-checklist", "original")
+    result = _verdict(report, "poisoned-checklist", "static+taint")
     assert result.verdict.passed
     assert "BLOCK_SECOND:read_file->send_email" in result.stopping_rules()
 
 
 def test_a_tool_denied_outright(run) -> None:
     report = run.report
-    assert _verdict(report, "forbidden-delete", "original").stopping_rules() == ["staticRules.delete_file"]
+    assert _verdict(report, "forbidden-delete", "static+taint").stopping_rules() == ["staticRules.delete_file"]
     assert _verdict(report, "forbidden-delete", "sentinel").stopping_rules() == ["no-other-deletes"]
 
 
@@ -128,10 +129,10 @@ def test_injected_instructions_were_really_attempted_and_ran_only_without_protec
     assert any(c.tool == "transfer_funds" and c.arguments["to_iban"] == ATTACKER_IBAN and c.executed for c in baseline.calls)
 
 
-def test_the_original_policy_costs_tasks_the_sentinel_policy_keeps(run) -> None:
+def test_the_static_taint_policy_costs_tasks_the_sentinel_policy_keeps(run) -> None:
     report = run.report
     for scenario in ("board-report", "pay-known-invoice", "market-digest"):
-        assert _verdict(report, scenario, "original").verdict.task_done is False
+        assert _verdict(report, scenario, "static+taint").verdict.task_done is False
         assert _verdict(report, scenario, "sentinel").verdict.task_done is True
 
 

@@ -34,7 +34,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], path: str, log: Path
     raise RuntimeError(f"{url} did not start")
 
 
-@pytest.fixture()
+@pytest.fixture
 def services(tmp_path: Path, redis_prefix: str) -> Iterator[tuple[str, str]]:
     identity = generate_keypair()
     mcp_port, a_port, b_port = free_port(), free_port(), free_port()

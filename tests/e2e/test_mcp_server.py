@@ -13,15 +13,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import free_port
+
 from sentinel_contract import generate_keypair, sign_call, sign_registration
 
 pytestmark = pytest.mark.redis
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture()
+@pytest.fixture
 def server(tmp_path, redis_url, redis_prefix):
     identity = generate_keypair()
     port = free_port()

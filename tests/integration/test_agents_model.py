@@ -49,9 +49,8 @@ async def test_arguments_that_are_not_json_become_invalid_tool_calls() -> None:
 
 
 async def test_a_rejected_key_is_reported_without_the_key() -> None:
-    with StubChatServer(api_key="right") as stub:
-        with pytest.raises(LLMUnavailable) as failure:
-            await ChatCompletionsModel(base_url=stub.base_url, model="m", api_key="wrong-secret").ainvoke("x")
+    with StubChatServer(api_key="right") as stub, pytest.raises(LLMUnavailable) as failure:
+        await ChatCompletionsModel(base_url=stub.base_url, model="m", api_key="wrong-secret").ainvoke("x")
     assert "401" in failure.value.message and "wrong-secret" not in failure.value.message
 
 

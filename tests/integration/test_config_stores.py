@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from interceptor.config import (
+    ConfigSettings,
     ConfigStoreError,
     PostgresConfigStore,
     SupabaseConfigStore,
@@ -170,14 +171,14 @@ async def _apply_supabase_migrations(pool: asyncpg.Pool) -> None:
             await conn.execute(path.read_text())
 
 
-@pytest.fixture()
+@pytest.fixture
 async def pg_pool(pg_schema: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await asyncpg.create_pool(POSTGRES_DSN, min_size=1, max_size=4, server_settings={"search_path": pg_schema})
     yield pool
     await pool.close()
 
 
-@pytest.fixture()
+@pytest.fixture
 async def data_api(pg_pool: asyncpg.Pool, pg_schema: str) -> DataApiOverPostgres:
     await _apply_supabase_migrations(pg_pool)
     return DataApiOverPostgres(pg_pool, pg_schema)
@@ -404,18 +405,15 @@ async def test_postgres_unreachable_is_config_unavailable_without_the_dsn() -> N
 
 
 async def test_open_config_store_picks_postgres_from_database_url(pg_schema: str) -> None:
-    from pydantic import SecretStr
-
-    class Settings:
-        database_url = SecretStr(POSTGRES_DSN)
-        database_schema = pg_schema
-        supabase_project_url = SUPABASE_URL  # ignored: the database URL wins
-        supabase_service_role_key = SecretStr(SERVICE_KEY)
-        config_path = Path("does-not-matter.yaml")
-        config_cache_ttl_seconds = 5
-        config_stale_seconds = 60
-
-    store = await open_config_store(Settings())
+    settings = ConfigSettings(
+        database_url=POSTGRES_DSN,
+        database_schema=pg_schema,
+        supabase_project_url=SUPABASE_URL,  # ignored: the database URL wins
+        supabase_service_role_key=SERVICE_KEY,
+        config_path=Path("does-not-matter.yaml"),
+        config_stale_seconds=60,
+    )
+    store = await open_config_store(settings)
     assert isinstance(store.store, PostgresConfigStore)
     assert await store.list_projects() == []
     await store.close()

@@ -69,7 +69,7 @@ async def state_store(request: pytest.FixtureRequest, redis_prefix: str) -> Asyn
     await store.close()
 
 
-@pytest.fixture()
+@pytest.fixture
 async def harness(state_store: StateStore, tmp_path: Path) -> AsyncIterator[Harness]:
     async with running_interceptor(
         StaticConfigStore(demo_projects()), state_store=state_store, audit_log=tmp_path / "audit.jsonl"
@@ -217,13 +217,13 @@ async def test_block_second_blocks_the_second_tool_after_the_first_and_nothing_e
 async def test_require_approval_parks_the_call_and_executes_nothing(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from interceptor import enforcement
-    from interceptor.policy import Decision, Effect
+    from interceptor import calls
+    from sentinel_policy import Decision, Effect
 
     def needs_approval(policy: Any, call: Any, facts: Any, now: Any) -> Decision:
         return Decision(Effect.REQUIRE_APPROVAL, "approve-mail", "mail to outsiders needs a human")
 
-    monkeypatch.setattr(enforcement, "evaluate", needs_approval)
+    monkeypatch.setattr(calls, "evaluate", needs_approval)
     sid = await harness.start(KEY)
     response = await harness.call(KEY, sid, "send_email", {"to": "x@evil.example"})
     assert response.status_code == 202
@@ -407,14 +407,14 @@ async def test_unknown_route_has_the_error_shape(harness: Harness) -> None:
 
 
 def _taint_on_injection(monkeypatch: pytest.MonkeyPatch) -> None:
-    from interceptor import enforcement
-    from interceptor.policy import StateDelta
+    from interceptor import calls
+    from sentinel_policy import StateDelta
 
     def observe(policy: Any, call: Any, output: Any) -> StateDelta:
         text = output() if callable(output) else output  # the enforcer hands over a builder
         return StateDelta(add_tags=frozenset({"untrusted"})) if "IGNORE PREVIOUS" in text else StateDelta()
 
-    monkeypatch.setattr(enforcement, "observe", observe)
+    monkeypatch.setattr(calls, "observe", observe)
 
 
 async def test_taint_seen_in_tool_output_is_committed_before_the_output_is_returned(
@@ -472,7 +472,7 @@ async def test_a_signing_failure_during_a_failed_commit_is_reported_as_itself(
     # The call is signed while its commit is in flight. If both fail, the agent must not get
     # a retryable 503 for what is a fault of this interceptor (a retry would fail the same
     # way): the signing error wins, answered as the fixed 500. Nothing is forwarded.
-    from interceptor import enforcement
+    from interceptor import sessions
     from interceptor.state import StateStoreError
     from sentinel_contract import ContractError
 
@@ -497,7 +497,7 @@ async def test_a_signing_failure_during_a_failed_commit_is_reported_as_itself(
         StaticConfigStore(demo_projects()), state_store=CommitFails(state_store), audit_log=tmp_path / "a.jsonl"  # type: ignore[arg-type]
     ) as harness:
         sid = await harness.start(KEY)
-        monkeypatch.setattr(enforcement, "sign_call", broken_sign)
+        monkeypatch.setattr(sessions, "sign_call", broken_sign)
         response = await harness.call(KEY, sid, "list_calendar")
         assert response.status_code == 500
         assert response.json()["error"]["code"] == "internal_error"

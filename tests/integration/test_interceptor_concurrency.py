@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from interceptor.policy import SessionFacts
 from interceptor.state import Commit, StateStore
 from interceptor.state.memory import MemoryStateStore
 from interceptor.state.redis import RedisStateStore
 from interceptor.testing import StaticConfigStore, running_interceptor
+from sentinel_policy import SessionFacts
 from tests.conftest import REDIS_URL
 from tests.integration.test_interceptor_api import KEY, demo_projects
 

@@ -104,7 +104,7 @@ class PathRecorder:
         await self.app(scope, receive, send)
 
 
-@pytest.fixture()
+@pytest.fixture
 async def mcp(tmp_path):
     async with McpHarness.open(tmp_path) as harness:
         yield harness

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.redis
 EMAIL = {"to": "friend@example.com", "subject": "Lunch", "body": "See you at noon."}
 
 
-@pytest.fixture()
+@pytest.fixture
 async def pair(tmp_path, redis_url, redis_prefix):
     identity = generate_keypair()
     async with AsyncExitStack() as stack:
@@ -91,4 +91,4 @@ async def test_redis_down_refuses_calls_and_executes_nothing(tmp_path):
         response = await mcp.post_session(registration)
         assert response.status_code == 503 and response.json()["error"]["code"] == "store_unavailable"
         assert mcp.outbox() == []
-    await dead.aclose()
+    await dead.close()

@@ -19,7 +19,7 @@ async def store(request, redis_url, redis_prefix):
     else:
         backend = RedisTrustStore.from_url(redis_url, prefix=redis_prefix, leeway=5, max_session_seconds=3600)
     yield backend
-    await backend.aclose()
+    await backend.close()
 
 
 async def _reason(awaitable) -> str:
@@ -93,7 +93,7 @@ async def test_every_redis_key_expires(redis_url, redis_prefix):
     await store.register("s1", generate_keypair().public_b64, int(now) + 60, now=now)
     await store.admit("e" * 22, int(now) + 30, sid="s1", check_session=True, now=now)
     await store.revoke("s2", now=now)
-    await store.aclose()
+    await store.close()
     client = redis.Redis.from_url(redis_url)
     try:
         keys = list(client.scan_iter(match=redis_prefix + "*"))
@@ -112,4 +112,4 @@ async def test_redis_down_fails_closed():
         await store.session_key("s1", now=time.time())
     with pytest.raises(StoreError):
         await store.admit("f" * 22, int(time.time()) + 30, sid="s1", check_session=True, now=time.time())
-    await store.aclose()
+    await store.close()

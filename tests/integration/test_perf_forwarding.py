@@ -1,4 +1,4 @@
-"""The default forwarding client (``interceptor._http.KeepAliveClient`` behind
+"""The default forwarding client (``sentinel_http.KeepAliveClient`` behind
 ``ToolServerClient``) against real sockets: what it sends, when it reuses a
 connection and when it must not, how much it reads, and how each failure maps
 to an error the agent can act on (retry or not). Scenarios that take no fixture
@@ -21,7 +21,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from interceptor._http import (
+from interceptor.errors import SettingsError, ToolServerError, ToolServerTimeout
+from interceptor.forwarding import _KEEPALIVE_SECONDS, ToolServerClient
+from sentinel_http._client import (
     MAX_RESPONSE_BYTES,
     ConnectFailed,
     ExchangeTimeout,
@@ -29,8 +31,6 @@ from interceptor._http import (
     ResponseTooLarge,
     _Connection,
 )
-from interceptor.errors import SettingsError, ToolServerError, ToolServerTimeout
-from interceptor.forwarding import _KEEPALIVE_SECONDS, ToolServerClient
 from tests.conftest import free_port
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -46,7 +46,7 @@ def _answer(body: bytes, status: str = "200 OK") -> bytes:
     return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
 
 
-@pytest.fixture()
+@pytest.fixture
 async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
     servers: list[asyncio.Server] = []
     writers: list[asyncio.StreamWriter] = []
@@ -783,7 +783,7 @@ async def test_a_request_that_would_split_the_head_is_refused_before_anything_is
 # --------------------------------------------------------------------------- https
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _pki(names: tuple[str, ...]) -> tuple[str, bytes, bytes]:
     """A throwaway CA (PEM) and a server certificate + key (PEM) for ``names``, made here, offline."""
     import ipaddress

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from interceptor.policy import SessionFacts
 from interceptor.state import Commit, StateStore
 from interceptor.state.memory import MemoryStateStore
 from interceptor.state.redis import RedisStateStore
 from interceptor.testing import StaticConfigStore, running_interceptor
 from mcp_server.trust import RedisTrustStore
 from sentinel_contract import generate_keypair
+from sentinel_policy import SessionFacts
 from tests.conftest import REDIS_URL
 from tests.integration.test_interceptor_api import KEY, demo_projects
 
@@ -126,18 +126,18 @@ async def test_expired_sessions_leave_nothing_in_redis_or_in_the_cache(redis_pre
                 assert h.app.state.runtime.sessions.cache.get(sid) is None
     finally:
         await state.close()
-        await trust.aclose()
+        await trust.close()
         await client.aclose()
 
 
 def test_the_cache_never_goes_back_to_older_facts() -> None:
-    from interceptor.state import SessionCache, SessionRecord
+    from interceptor.state import Session, SessionCache
 
     cache = SessionCache()
-    record = SessionRecord("s", "p", b"sealed", "pk", int(time.time()) + 60)
+    record = Session("s", "p", b"sealed", "pk", int(time.time()) + 60)
     cache.put(record, SessionFacts(version=5, tags=frozenset({"untrusted"})))
     cache.put(record, SessionFacts(version=4))  # a load that started before the commit
-    cache.saw("s", SessionFacts(version=3))
+    cache.update_facts("s", SessionFacts(version=3))
     assert cache.get("s")[1].version == 5  # type: ignore[index]
     cache.put(replace(record, ended=True), SessionFacts(version=6))
     assert cache.get("s") is None

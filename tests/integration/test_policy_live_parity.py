@@ -17,11 +17,11 @@ import pytest
 import yaml
 
 from interceptor.config import Project
-from interceptor.policy import compile_policy
-from interceptor.policy._simulate import simulate_trace
 from interceptor.state import open_state_store
 from interceptor.testing import api_key_hash
 from sentinel_cli.policy import read_jsonl
+from sentinel_policy import compile_policy
+from sentinel_policy._simulate import simulate_trace
 from tests.conftest import AGENTDOJO as EVAL
 from tests.conftest import REDIS_URL
 from tests.replay import replay_live, trace_calls

@@ -17,11 +17,11 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from interceptor.policy import SessionFacts
-from interceptor.state import SessionRecord
+from interceptor.state import Session
 from interceptor.state.redis import RedisStateStore
 from mcp_server.trust import RedisTrustStore
 from sentinel_contract import generate_keypair
+from sentinel_policy import SessionFacts
 from tests.conftest import REDIS_URL
 
 pytestmark = pytest.mark.redis
@@ -34,7 +34,7 @@ def _url(user: str, password: str) -> str:
     return REDIS_URL.replace("redis://", f"redis://{user}:{password}@", 1)
 
 
-@pytest.fixture()
+@pytest.fixture
 async def users() -> AsyncIterator[dict[str, tuple[str, str]]]:
     """The guide's users under unique names: service -> (user, password)."""
     admin = aioredis.Redis.from_url(REDIS_URL)
@@ -88,7 +88,7 @@ async def test_each_service_works_under_its_own_user_and_cannot_reach_the_other(
     try:
         # The interceptor's whole session life under its user: create, commit, load, end, health.
         await state.ping()
-        record = SessionRecord(sid="s1", project="demo", sealed_key=b"sealed", public_key=key.public_b64,
+        record = Session(sid="s1", project="demo", sealed_key=b"sealed", public_key=key.public_b64,
                                expires_at=int(now) + 60)
         await state.create_session(record)
         facts = SessionFacts()
@@ -103,7 +103,7 @@ async def test_each_service_works_under_its_own_user_and_cannot_reach_the_other(
         await trust.revoke("s1", now=now)
     finally:
         await state.close()
-        await trust.aclose()
+        await trust.close()
     for service, foreign in (("mcp", interceptor_prefix), ("interceptor", mcp_prefix)):
         client = redis.Redis.from_url(_url(*users[service]))
         try:

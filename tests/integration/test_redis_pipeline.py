@@ -42,7 +42,7 @@ from tests.conftest import REDIS_URL, free_port
 ECHO = "if ARGV[1] == 'fail' then return redis.error_reply('boom') end return {KEYS[1], ARGV[1]}"
 
 
-@pytest.fixture()
+@pytest.fixture
 async def batch_class() -> AsyncIterator[Any]:
     made: list[ScriptPipeline] = []
 
@@ -55,7 +55,7 @@ async def batch_class() -> AsyncIterator[Any]:
         await batch.aclose()
 
 
-@pytest.fixture()
+@pytest.fixture
 async def client() -> AsyncIterator[aioredis.Redis]:
     redis = aioredis.Redis.from_url(REDIS_URL)
     yield redis
@@ -408,7 +408,7 @@ async def test_both_zones_fail_closed_when_redis_stops_answering() -> None:
             assert time.monotonic() - started < 3
         finally:
             await state.close()
-            await trust.aclose()
+            await trust.close()
 
 
 # ---------------------------------------------------------------------- the handshake and settings

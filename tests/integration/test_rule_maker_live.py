@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 
 from interceptor.config import Project
-from interceptor.policy import compile_policy
-from interceptor.policy._simulate import simulate_trace
 from interceptor.testing import api_key_hash
 from rule_maker import OfflineClassifier
 from rule_maker._catalogue import annotate
 from rule_maker._policy import generate_policy
 from rule_maker._push import store_shape
 from sentinel_cli.policy import read_jsonl
+from sentinel_policy import compile_policy
+from sentinel_policy._simulate import simulate_trace
 from tests.conftest import AGENTDOJO as EVAL
 from tests.replay import replay_live, trace_calls
 

@@ -154,7 +154,7 @@ def test_settings_from_environment() -> None:
     assert "k2" not in repr(openai)
 
 
-@pytest.fixture()
+@pytest.fixture
 def stub_server() -> Iterator[tuple[str, StubModel]]:
     stub = StubModel((200, answer("CONSEQUENTIAL_WRITE", 0.9, "it sends")))
     port = free_port()

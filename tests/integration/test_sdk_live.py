@@ -15,6 +15,7 @@ import httpx
 import pytest
 import yaml
 
+from sentinel_cli.run import run_stack, start_interceptor, stop_processes
 from sentinel_sdk import (
     AuthenticationError,
     InvalidArguments,
@@ -26,7 +27,6 @@ from sentinel_sdk import (
     SessionExpired,
     SyncSentinelClient,
 )
-from sentinel_cli.run import run_stack, start_interceptor, stop_processes
 from tests.conftest import REDIS_URL, delete_keys, free_port
 
 pytestmark = pytest.mark.redis

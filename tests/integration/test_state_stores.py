@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from interceptor.policy import SessionFacts, StateDelta, apply_delta
-from interceptor.state import Approval, SessionRecord, StateStore, StateStoreError, open_state_store
+from interceptor.state import Approval, Session, StateStore, StateStoreError, open_state_store
 from interceptor.state.memory import MemoryStateStore
 from interceptor.state.redis import RedisStateStore
+from sentinel_policy import SessionFacts, StateDelta, apply_delta
 from tests.conftest import REDIS_URL, free_port
 
 
@@ -27,8 +27,8 @@ async def store(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncItera
     await redis_store.close()
 
 
-def record(sid: str = "s1", ttl: int = 60, project: str = "demo") -> SessionRecord:
-    return SessionRecord(sid, project, b"sealed-bytes", "pubkey", int(time.time()) + ttl)
+def record(sid: str = "s1", ttl: int = 60, project: str = "demo") -> Session:
+    return Session(sid, project, b"sealed-bytes", "pubkey", int(time.time()) + ttl)
 
 
 async def test_created_session_loads_with_empty_facts(store: StateStore) -> None:
@@ -167,4 +167,4 @@ async def test_redis_down_raises_state_store_error_on_every_operation() -> None:
 def test_backend_is_chosen_by_url() -> None:
     assert isinstance(open_state_store(None), MemoryStateStore)
     assert isinstance(open_state_store("memory://"), MemoryStateStore)
-    assert isinstance(open_state_store(REDIS_URL, "p:"), RedisStateStore)
+    assert isinstance(open_state_store(REDIS_URL, prefix="p:"), RedisStateStore)

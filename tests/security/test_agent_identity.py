@@ -35,7 +35,7 @@ POLICIES = {
 }
 
 
-@pytest.fixture()
+@pytest.fixture
 async def harness(state_store: StateStore, tmp_path: Path) -> AsyncIterator[Harness]:  # noqa: F811
     project = Project(name="ops", api_key_sha256=api_key_hash(KEY), tools=TOOLS, policies=POLICIES, policy_version=1)
     async with running_interceptor(StaticConfigStore([project]), state_store=state_store,

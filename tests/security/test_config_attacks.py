@@ -20,9 +20,9 @@ from interceptor.config import (
     PostgresConfigStore,
     Project,
     YamlConfigStore,
+    _records,
     api_key_sha256,
 )
-from interceptor.config import _records
 from sentinel_cli import main
 from tests.conftest import POSTGRES_DSN
 

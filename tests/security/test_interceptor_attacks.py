@@ -41,7 +41,7 @@ class TokenRecordingServer(StubToolServer):
         return await super()._rpc(headers, data)  # type: ignore[arg-type]
 
 
-@pytest.fixture()
+@pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     async with running_interceptor(CountingStore(demo_projects()), audit_log=tmp_path / "audit.jsonl") as running:
         yield running
@@ -114,7 +114,7 @@ async def test_sealed_session_key_copied_to_another_session_does_not_open(redis_
     try:
         async with running_interceptor(StaticConfigStore(demo_projects()), state_store=store, audit_log=tmp_path / "a.jsonl") as h:
             victim, attacker = await h.start(KEY), await h.start(KEY)
-            h.app.state.runtime.sessions.keyring.forget(attacker)  # as on a replica that never saw it
+            h.app.state.runtime.sessions.evict(attacker)  # as on a replica that never saw it
             h.app.state.runtime.sessions.cache.forget(attacker)
             client = aioredis.Redis.from_url(REDIS_URL)
             sealed = await client.hget(f"{redis_prefix}session:{victim}", "sealed")
@@ -256,8 +256,8 @@ async def test_deeply_nested_arguments_are_400_and_nothing_runs(harness: Harness
 async def test_a_result_whose_text_repeats_its_structured_content_is_read_once(tmp_path: Path) -> None:
     # MCP servers send the JSON of structuredContent as a text item too: the copy must not count twice
     # against the scan limit (past it, the whole session would be marked unscanned).
-    from interceptor.policy._values import MAX_SCAN_CHARS
-    from interceptor.enforcement import _output_text
+    from interceptor.calls import _output_text
+    from sentinel_policy._dataflow import MAX_SCAN_CHARS
 
     page = {"page": "a" * (MAX_SCAN_CHARS * 6 // 10)}
     result = {"content": [{"type": "text", "text": orjson.dumps(page).decode()}], "structuredContent": page}

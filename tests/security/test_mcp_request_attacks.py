@@ -23,13 +23,13 @@ def backend(request):
     return request.param
 
 
-@pytest.fixture()
+@pytest.fixture
 async def mcp(backend, tmp_path, redis_url, redis_prefix):
     async with McpHarness.open(tmp_path, backend=backend, redis_url=redis_url, redis_prefix=redis_prefix) as h:
         yield h
 
 
-@pytest.fixture()
+@pytest.fixture
 async def session(mcp):
     return await mcp.register()
 
@@ -158,7 +158,7 @@ async def test_transfer_of_a_non_positive_amount_is_a_tool_error(mcp, session):
     assert mcp.ledger() == []
 
 
-@pytest.fixture()
+@pytest.fixture
 async def strict(backend, tmp_path, redis_url, redis_prefix):
     """A harness whose tools record the exact values they were called with."""
     registry = ToolRegistry()
@@ -214,7 +214,7 @@ async def test_exact_json_arguments_still_run_and_an_int_is_a_float(strict):
     assert isinstance(calls[1][1]["amount"], float)
 
 
-@pytest.fixture()
+@pytest.fixture
 async def failing(backend, tmp_path, redis_url, redis_prefix):
     """Tools that have run and then die with a BaseException that is not an Exception."""
     registry = ToolRegistry()

@@ -22,7 +22,7 @@ async def mcp(request, tmp_path, redis_url, redis_prefix):
         yield h
 
 
-@pytest.fixture()
+@pytest.fixture
 async def session(mcp):
     return await mcp.register()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from interceptor.state.redis import RedisStateStore
 from interceptor.testing import StaticConfigStore, running_interceptor, running_replicas
 from tests.integration.test_interceptor_api import KEY, demo_projects

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from interceptor.policy import Effect, SessionFacts, ToolCall, compile_policy, evaluate, replay
+from sentinel_policy import Effect, SessionFacts, ToolCall, compile_policy, evaluate, replay
 
 NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 TOOLS = [{"name": "read_web", "class": "UNTRUSTED_READ"}, {"name": "lookup", "class": "SAFE_READ"},

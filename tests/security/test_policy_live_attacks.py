@@ -1,6 +1,6 @@
 """Attacks on the policy engine through the running interceptor, one per test, named after the attack.
 
-Each fails if its defence in interceptor/policy/ is removed; the engine-level versions are in
+Each fails if its defence in sentinel_policy/ is removed; the engine-level versions are in
 test_policy_attacks.py.
 """
 

@@ -15,12 +15,12 @@ import httpx
 import pytest
 import yaml
 
-from interceptor.policy import Effect, SessionFacts, ToolCall, apply_delta, compile_policy, evaluate, observe
 from rule_maker import CatalogueError, OfflineClassifier, PolicyGenerationError, SecurityClass
 from rule_maker._catalogue import annotate, parse_tools
 from rule_maker._cli import main
 from rule_maker._llm import LLMClassifier, LLMSettings
 from rule_maker._policy import generate_policy, policy_yaml
+from sentinel_policy import Effect, SessionFacts, ToolCall, apply_delta, compile_policy, evaluate, observe
 from tests.conftest import AGENTDOJO
 
 NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from sentinel_agent.agents import Instruction, endpoint_from_env, find_instructions
 from sentinel_agent._errors import LLMNotConfigured
+from sentinel_agent.agents import Instruction, endpoint_from_env, find_instructions
 from sentinel_agent.experiments._catalogue import CLEAN_INBOX, DEMO_INBOX
 
 

@@ -17,7 +17,7 @@ TOOLS = [{"name": "transfer_funds", "input_schema": {"type": "object"}}, {"name"
 ARGS = {"to_iban": "DE89370400440532013000", "amount": 100}
 
 
-@pytest.fixture()
+@pytest.fixture
 def fake() -> FakeInterceptor:
     return FakeInterceptor(tools=[dict(t) for t in TOOLS], api_key="k")
 

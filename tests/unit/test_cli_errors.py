@@ -15,7 +15,7 @@ POLICY = {"tools": [{"name": "set_mode", "class": "INTERNAL_WRITE"}], "policies"
 CALL = json.dumps({"tool": "set_mode", "arguments": {"mode": "off"}})
 
 
-@pytest.fixture()
+@pytest.fixture
 def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     for name in ("SENTINEL_DATABASE_URL", "SUPABASE_PROJECT_URL", "SUPABASE_SERVICE_ROLE_KEY", "SENTINEL_CONFIG"):
@@ -103,7 +103,7 @@ def test_a_database_schema_that_does_not_exist_is_a_clear_error(
 # -- policy push and config files with projects ---------------------------------------------
 
 
-@pytest.fixture()
+@pytest.fixture
 def store_file(work: Path) -> Path:
     config = work / "store.yaml"
     asyncio.run(YamlConfigStore(config).create_project("p", api_key_sha256("sk-p")))

@@ -22,7 +22,7 @@ def _create(config: Path, *extra: str, stdout: Any = subprocess.PIPE) -> subproc
     )
 
 
-@pytest.fixture()
+@pytest.fixture
 def config(tmp_path: Path) -> tuple[Path, str]:
     path = tmp_path / "sentinel.yaml"
     first = _create(path)

@@ -35,7 +35,7 @@ def write(tmp_path: Path, name: str, data: Any) -> str:
     return str(path)
 
 
-@pytest.fixture()
+@pytest.fixture
 def files(tmp_path: Path) -> dict[str, str]:
     return {"policy": write(tmp_path, "policy.yaml", POLICY), "tools": write(tmp_path, "tools.json", TOOLS)}
 

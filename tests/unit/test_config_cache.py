@@ -64,14 +64,14 @@ class MemoryBackend:
         self.closed = True
 
 
-@pytest.fixture()
+@pytest.fixture
 def backend() -> MemoryBackend:
     b = MemoryBackend()
     b.add("acme", "sk-acme", policies={"staticRules": {"a": "ALLOW"}})
     return b
 
 
-@pytest.fixture()
+@pytest.fixture
 def clock() -> Clock:
     return Clock()
 
@@ -201,7 +201,7 @@ async def test_a_failed_write_still_refreshes_and_raises(backend: MemoryBackend,
 
 
 async def test_awaiting_the_cache_opens_it_and_loads_once(backend: MemoryBackend, clock: Clock) -> None:
-    store = await cache(backend, clock)
+    await cache(backend, clock)
     assert backend.reads == 1
     async with cache(backend, clock) as second:
         assert await second.get_project("acme") is not None
@@ -228,15 +228,15 @@ def test_negative_durations_are_refused(backend: MemoryBackend) -> None:
         CachedConfigStore(backend, ttl_seconds=-1, stale_seconds=10)
 
 
-async def test_open_config_store_takes_a_yaml_path_or_the_environment(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from interceptor.config import YamlConfigStore, open_config_store
+async def test_open_config_store_takes_a_yaml_path_or_settings_from_the_environment(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from interceptor.config import ConfigStoreSettings, YamlConfigStore, open_config_store
 
     for name in ("SENTINEL_DATABASE_URL", "SUPABASE_PROJECT_URL", "SUPABASE_SERVICE_ROLE_KEY"):
         monkeypatch.delenv(name, raising=False)
     path = tmp_path / "s.yaml"
     await YamlConfigStore(path).create_project("acme", api_key_sha256("sk-acme"))
-    for settings in (str(path), path, None):
-        monkeypatch.setenv("SENTINEL_CONFIG", str(path))
+    monkeypatch.setenv("SENTINEL_CONFIG", str(path))
+    for settings in (str(path), path, ConfigStoreSettings()):
         store = open_config_store(settings)
         assert isinstance(store.store, YamlConfigStore)
         assert (await store.find_by_key_hash(api_key_sha256("sk-acme"))).name == "acme"

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from interceptor.config import YamlConfigStore, api_key_sha256
-from interceptor.policy import SessionFacts, ToolCall, apply_delta, compile_policy, evaluate
+from sentinel_policy import SessionFacts, ToolCall, apply_delta, compile_policy, evaluate
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "sentinel.yaml"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture()
+@pytest.fixture
 async def demo():  # type: ignore[no-untyped-def]
     project = await YamlConfigStore(DEMO).find_by_key_hash(api_key_sha256("sk-sentinel-demo"))
     assert project is not None and project.name == "demo"

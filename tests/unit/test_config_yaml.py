@@ -29,7 +29,7 @@ projects:
 """
 
 
-@pytest.fixture()
+@pytest.fixture
 def path(tmp_path: Path) -> Path:
     p = tmp_path / "sentinel.yaml"
     p.write_text(DESIGN_SHAPE)

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from interceptor.config import ConfigStoreError, YamlConfigStore, api_key_sha256, load_yaml
-from interceptor.policy import SessionFacts, ToolCall, compile_policy, evaluate
 from sentinel_cli import main
+from sentinel_policy import SessionFacts, ToolCall, compile_policy, evaluate
 
 # Plain strings that a YAML 1.1 reader turns into something else unless they are quoted.
 AMBIGUOUS = [
@@ -53,10 +53,10 @@ def _same(a: Any, b: Any) -> bool:
         return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list | tuple):
         return isinstance(b, list | tuple) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and (a == b or a != a and b != b)
+    return type(a) is type(b) and (a == b or (a != a and b != b))
 
 
-@pytest.fixture()
+@pytest.fixture
 def path(tmp_path: Path) -> Path:
     p = tmp_path / "sentinel.yaml"
     p.write_text(f"projects:\n  - name: p\n    api_key_sha256: {api_key_sha256('sk-p')}\n    tools: []\n    policies: {{}}\n")

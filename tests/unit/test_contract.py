@@ -23,7 +23,7 @@ from sentinel_contract import (
 AUD = "sentinel-mcp"
 
 
-@pytest.fixture()
+@pytest.fixture
 def session_key():
     return generate_keypair()
 

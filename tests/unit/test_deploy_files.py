@@ -121,7 +121,7 @@ def test_scripts_are_executable_bash(script: str) -> None:
     subprocess.run(["bash", "-n", str(path)], check=True, timeout=10)
 
 
-@pytest.fixture()
+@pytest.fixture
 def sandbox(tmp_path: Path) -> Path:
     """A copy of scripts/ and .env.example, so the scripts' .env is a temporary one."""
     shutil.copytree(ROOT / "scripts", tmp_path / "scripts")

@@ -11,8 +11,8 @@ from rich.console import Console
 
 from sentinel_agent.agents import CallRecord
 from sentinel_agent.experiments import SCENARIOS, RunReport, ScenarioResult, resolve_policy
-from sentinel_agent.experiments._report import render_html, write_outputs
 from sentinel_agent.experiments._chart import render_chart
+from sentinel_agent.experiments._report import render_html, write_outputs
 from sentinel_agent.experiments._terminal import print_results
 
 

@@ -12,7 +12,7 @@ from mcp_server import ToolError, ToolRegistry
 from mcp_server.errors import ProtocolError
 
 
-@pytest.fixture()
+@pytest.fixture
 def registry():
     registry = ToolRegistry()
 
@@ -98,7 +98,7 @@ async def test_unexpected_exception_is_contained_and_not_leaked(registry, caplog
     assert "fail raised" in caplog.text  # the operator still sees it in the server log
 
 
-@pytest.fixture()
+@pytest.fixture
 def typed():
     registry = ToolRegistry()
 

@@ -16,8 +16,8 @@ import orjson
 import pydantic
 import pytest
 
+from mcp_server.calls import parse_request
 from mcp_server.errors import ProtocolError
-from mcp_server.rpc import parse_request
 
 _ABSENT = object()
 
@@ -27,17 +27,17 @@ def reference_parse(body: bytes) -> mcp_types.JSONRPCRequest:
     try:
         message = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise ProtocolError("parse_error", "the body is not valid JSON") from None
+        raise ProtocolError("the body is not valid JSON", code="parse_error") from None
     if isinstance(message, list):
-        raise ProtocolError("batch_not_supported", "JSON-RPC batches are not accepted")
+        raise ProtocolError("JSON-RPC batches are not accepted", code="batch_not_supported")
     if not isinstance(message, dict):
-        raise ProtocolError("invalid_request", "a JSON-RPC request must be an object")
+        raise ProtocolError("a JSON-RPC request must be an object", code="invalid_request")
     if "id" not in message and "method" in message:
-        raise ProtocolError("notification_not_supported", "notifications are not accepted; send an id")
+        raise ProtocolError("notifications are not accepted; send an id", code="notification_not_supported")
     try:
         return mcp_types.JSONRPCRequest.model_validate(message)
     except pydantic.ValidationError:
-        raise ProtocolError("invalid_request", "not a valid JSON-RPC 2.0 request") from None
+        raise ProtocolError("not a valid JSON-RPC 2.0 request", code="invalid_request") from None
 
 
 def _outcome_old(body: bytes) -> tuple[Any, ...]:

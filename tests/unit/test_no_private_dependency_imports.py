@@ -70,7 +70,7 @@ def test_the_scan_finds_each_kind_of_private_use() -> None:
     assert private_uses("from starlette.requests import _CachedRequest") == [
         "from starlette.requests import _CachedRequest"]
     assert private_uses("import redis\nredis.connection._HiredisParser") == ["redis.connection._HiredisParser"]
-    assert private_uses("from interceptor.policy import _compile\nimport orjson\norjson.__name__") == []
+    assert private_uses("from sentinel_policy import _compile\nimport orjson\norjson.__name__") == []
 
 
 def test_no_product_module_uses_a_private_name_of_a_dependency() -> None:

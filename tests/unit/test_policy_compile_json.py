@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from interceptor.config import YamlConfigStore, api_key_sha256
-from interceptor.policy import PolicyError, compile_policy
-from interceptor.policy._compile import MAX_INT, json_value_problems
 from sentinel_cli import main
+from sentinel_policy import PolicyError, compile_policy
+from sentinel_policy._json_values import MAX_INT, json_value_problems
 
 
 def _rule(args: dict[str, Any]) -> dict[str, Any]:

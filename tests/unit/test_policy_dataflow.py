@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from interceptor.policy import Effect, SessionFacts, ToolCall, compile_policy, observe, replay
-from interceptor.policy._values import MAX_DEPTH, RuleEvalError, addresses, extract, fingerprint, strings
+from sentinel_policy import Effect, SessionFacts, ToolCall, compile_policy, observe, replay
+from sentinel_policy._dataflow import MAX_DEPTH, RuleEvalError, addresses, extract, fingerprint, strings
 
 NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 TOOLS = [

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from interceptor.policy import (
+from sentinel_policy import (
     Effect,
     PolicyError,
     SessionFacts,
@@ -20,7 +20,7 @@ from interceptor.policy import (
     observe,
     replay,
 )
-from interceptor.policy._conditions import Check
+from sentinel_policy._conditions import Condition
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)  # a Wednesday
 TOOLS = [
@@ -362,7 +362,7 @@ def test_an_unexpected_exception_in_a_condition_is_reported_by_its_type_only() -
     def fails(call: ToolCall, facts: SessionFacts, now: datetime) -> bool:
         raise KeyError(f"no contact {call.arguments['to']}")
 
-    rule = dataclasses.replace(policy.by_tool["send_email"][0], checks=(Check("fails", fails),))
+    rule = dataclasses.replace(policy.by_tool["send_email"][0], when=(Condition("fails", fails),))
     policy = dataclasses.replace(policy, by_tool={**policy.by_tool, "send_email": (rule,)})
     decision = evaluate(policy, ToolCall("send_email", {"to": "SECRET-4111111111111111"}), SessionFacts(), NOW)
     assert (decision.effect, decision.rule, decision.errors) == (Effect.DENY, "r", ("r: internal error (KeyError)",))

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from interceptor.policy import lint_policy
+from sentinel_policy import lint_policy
 
 TOOLS = [{"name": "share", "class": "CONSEQUENTIAL_WRITE"}]
 

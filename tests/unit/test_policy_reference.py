@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from interceptor.policy import ToolCall, compile_policy, evaluate, replay
+from sentinel_policy import ToolCall, compile_policy, evaluate, replay
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "policy-reference.md"
 BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from interceptor.policy import SessionFacts, ToolCall, compile_policy, evaluate
+from sentinel_policy import SessionFacts, ToolCall, compile_policy, evaluate
 
 TOOLS = [{"name": "deploy", "class": "CONSEQUENTIAL_WRITE"}]
 

@@ -53,7 +53,7 @@ def test_catalogue_keeps_every_input_field_and_adds_the_class(tmp_path: Path, ca
     assert main(["classify", "--tools", str(EVAL / "tools_slack.json"), "--offline", "--out", str(out)]) == 0
     classified = json.loads(out.read_text())
     assert [t["name"] for t in classified] == [t["name"] for t in tools]
-    for before, after in zip(tools, classified):
+    for before, after in zip(tools, classified, strict=True):
         assert {k: after[k] for k in before} == before
         assert after["class"] in {c.value for c in SecurityClass}
         assert isinstance(after["needs_review"], bool) and after["rationale"]

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
-from interceptor.policy import Effect, SessionFacts, ToolCall, compile_policy, evaluate
 from rule_maker import OfflineClassifier, PolicyGenerationError
 from rule_maker._catalogue import annotate
 from rule_maker._cli import main
 from rule_maker._policy import destructive_tools, generate_policy, policy_yaml
 from sentinel_cli.policy import read_jsonl
+from sentinel_policy import Effect, SessionFacts, ToolCall, compile_policy, evaluate
 from tests.conftest import AGENTDOJO as EVAL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +104,7 @@ def test_end_to_end_from_tool_definitions_meets_the_targets(suite: str) -> None:
     """classify -> draft -> simulate -> score.py: attack success under 5%, benign utility at least 60%."""
     import importlib.util
 
-    from interceptor.policy._simulate import simulate_trace
+    from sentinel_policy._simulate import simulate_trace
 
     spec = importlib.util.spec_from_file_location("eval_score", EVAL / "score.py")
     assert spec and spec.loader

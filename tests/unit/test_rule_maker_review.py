@@ -13,12 +13,20 @@ from typing import Any
 
 import pytest
 
-from interceptor.policy import Effect, SessionFacts, ToolCall, apply_delta, compile_policy, evaluate, observe
 from rule_maker import OfflineClassifier, SecurityClass
 from rule_maker._catalogue import TOOL_NAME, annotate
-from rule_maker._classes import RISK_ORDER, Classification, riskiest
+from rule_maker._classification import RISK_ORDER, Classification, riskiest
 from rule_maker._lexicon import CONSEQUENTIAL_VERBS, DESTRUCTIVE_VERBS, WRITE_VERBS
 from rule_maker._policy import drafted_class, generate_policy
+from sentinel_policy import (
+    Effect,
+    SessionFacts,
+    ToolCall,
+    apply_delta,
+    compile_policy,
+    evaluate,
+    observe,
+)
 from tests.conftest import AGENTDOJO as EVAL
 
 NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)

@@ -47,7 +47,7 @@ TOOLS = [
 NO_WAIT = RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0)
 
 
-@pytest.fixture()
+@pytest.fixture
 def fake() -> FakeInterceptor:
     return FakeInterceptor(tools=[dict(t) for t in TOOLS], api_key="k-123")
 

@@ -34,7 +34,7 @@ TOOLS = [
 ]
 
 
-@pytest.fixture()
+@pytest.fixture
 def fake() -> FakeInterceptor:
     fake = FakeInterceptor(tools=[dict(t) for t in TOOLS], api_key="k")
     fake.on("read_inbox", lambda args: {"messages": ["hello"], "limit": args.get("limit")})

@@ -25,7 +25,7 @@ from sentinel_sdk._retry import parse_retry_after
 from sentinel_sdk.testing import FakeInterceptor
 
 
-@pytest.fixture()
+@pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record the SDK's waits instead of waiting."""
     recorded: list[float] = []
@@ -37,7 +37,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return recorded
 
 
-@pytest.fixture()
+@pytest.fixture
 def fake() -> FakeInterceptor:
     return FakeInterceptor(tools=[{"name": "t", "input_schema": {"type": "object"}}], api_key="k")
 

@@ -16,7 +16,7 @@ from sentinel_sdk.testing import FakeInterceptor
 TOOLS = [{"name": "read_file", "description": "Read a file", "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}]
 
 
-@pytest.fixture()
+@pytest.fixture
 def fake() -> FakeInterceptor:
     fake = FakeInterceptor(tools=[dict(t) for t in TOOLS], api_key="k")
     fake.on("read_file", lambda args: f"contents of {args['path']}")

@@ -1,7 +1,7 @@
 """Both services answer a request with one send: status line, headers and body together.
 
 uvicorn's own httptools protocol writes the head and the body separately (two
-packets with TCP_NODELAY, two wake-ups of the reader); ``sentinel_cli._server``
+packets with TCP_NODELAY, two wake-ups of the reader); ``sentinel_http._server``
 joins them. These tests drive the real protocol class over a recording transport.
 """
 
@@ -14,7 +14,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from sentinel_cli._server import CoalescingTransport, _protocol_class
+from sentinel_http._server import CoalescingTransport, _protocol_class
 
 REQUEST = b"POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
 

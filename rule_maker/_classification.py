@@ -1,35 +1,17 @@
-"""The five security classes and the classification record every classifier returns.
+"""The classification record every classifier returns, and how a doubt about a class is resolved.
 
-Pure data: it must never import a classifier, the network or the policy engine.
+The classes themselves are the policy engine's (``sentinel_policy.SecurityClass``,
+with their definitions): what rule_maker classifies into is exactly what a
+policy's ``class`` conditions match. Pure data: it must never import a
+classifier or the network.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-
-class SecurityClass(str, enum.Enum):
-    SAFE_READ = "SAFE_READ"
-    SENSITIVE_READ = "SENSITIVE_READ"
-    UNTRUSTED_READ = "UNTRUSTED_READ"
-    CONSEQUENTIAL_WRITE = "CONSEQUENTIAL_WRITE"
-    INTERNAL_WRITE = "INTERNAL_WRITE"
-
-    @property
-    def is_write(self) -> bool:
-        return self in (SecurityClass.CONSEQUENTIAL_WRITE, SecurityClass.INTERNAL_WRITE)
-
-
-# One sentence per class; the LLM prompt and the docs use the same wording.
-CLASS_DEFINITIONS: dict[SecurityClass, str] = {
-    SecurityClass.SAFE_READ: "read-only; returns public or low-value data with no private content and no free text written by third parties (date, time, prices, directory names)",
-    SecurityClass.SENSITIVE_READ: "read-only; returns the user's private data that was not written by outsiders (contacts, balances, credentials, profile, the user's own sent or draft messages)",
-    SecurityClass.UNTRUSTED_READ: "read-only; returns free text that third parties can write (received emails and messages, web pages, shared files, calendar invitations, reviews): a prompt-injection vector",
-    SecurityClass.CONSEQUENTIAL_WRITE: "has a side effect others can see or that cannot be undone: sends, shares, publishes, pays, invites, grants access, books, deletes",
-    SecurityClass.INTERNAL_WRITE: "changes only the user's own, unshared state and can be undone (create or append to a private file, a note, a draft)",
-}
+from sentinel_policy import SecurityClass
 
 # Most dangerous first. When a tool's class is in doubt, the drafted policy treats it as the
 # first of its candidate classes here, so a doubt never makes the draft more lenient.

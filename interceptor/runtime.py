@@ -1,0 +1,29 @@
+"""``Runtime``: what the lifespan opens and every route uses, built once per process.
+
+Nothing here opens or closes anything: ``interceptor.app`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from interceptor.audit import AuditLog
+from interceptor.calls import CallEnforcer
+from interceptor.projects import ProjectDirectory
+from interceptor.sessions import Sessions
+from interceptor.settings import InterceptorSettings
+from interceptor.state import StateStore
+
+__all__ = ["Runtime"]
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything a request needs."""
+
+    settings: InterceptorSettings
+    state: StateStore
+    directory: ProjectDirectory
+    sessions: Sessions
+    enforcer: CallEnforcer
+    audit: AuditLog

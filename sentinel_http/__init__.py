@@ -1,0 +1,59 @@
+"""HTTP plumbing both services use: the forwarding client, the server launcher, raw-ASGI helpers.
+
+Library code with no knowledge of either zone: it raises its own neutral errors
+(:class:`HTTPClientError` for the client, :class:`ASGIRequestError` for a
+request's body) and each service maps them to its own, in one place, as httpx
+maps httpcore's.
+"""
+
+from sentinel_http._asgi import (
+    ASGIRequestError,
+    BadContentLength,
+    BodyTooLarge,
+    ClientDisconnected,
+    Receive,
+    Scope,
+    Send,
+    check_declared,
+    first_headers,
+    read_body,
+    send_json,
+)
+from sentinel_http._client import (
+    MAX_CONNECTIONS,
+    MAX_RESPONSE_BYTES,
+    ConnectFailed,
+    ExchangeFailed,
+    ExchangeTimeout,
+    HTTPClientError,
+    KeepAliveClient,
+    MalformedResponse,
+    ResponseTooLarge,
+)
+from sentinel_http._server import CoalescingTransport, ServerLimits, serve_app
+
+__all__ = [
+    "MAX_CONNECTIONS",
+    "MAX_RESPONSE_BYTES",
+    "ASGIRequestError",
+    "BadContentLength",
+    "BodyTooLarge",
+    "ClientDisconnected",
+    "CoalescingTransport",
+    "ConnectFailed",
+    "ExchangeFailed",
+    "ExchangeTimeout",
+    "HTTPClientError",
+    "KeepAliveClient",
+    "MalformedResponse",
+    "Receive",
+    "ResponseTooLarge",
+    "Scope",
+    "Send",
+    "ServerLimits",
+    "check_declared",
+    "first_headers",
+    "read_body",
+    "send_json",
+    "serve_app",
+]
