@@ -5,7 +5,7 @@
 #
 #   docker build -t sentinel .
 #   docker run --rm -p 8000:8000 --env-file .env sentinel            # interceptor
-#   docker run --rm --env-file .env sentinel python -m mcp_server --host 0.0.0.0 --port 9000
+#   docker run --rm --env-file .env -e SENTINEL_HEALTH_PORT=9000 sentinel sentinel serve mcp --host 0.0.0.0 --port 9000
 
 # ---- build: install the server extra into a virtual environment -------------
 FROM python:3.11-slim AS build
@@ -42,6 +42,10 @@ COPY --chown=root:root examples ./examples
 RUN mkdir -p /app/var && chown sentinel:sentinel /app/var
 USER sentinel:sentinel
 EXPOSE 8000 9000
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('SENTINEL_HEALTH_PORT', '8000'), timeout=2)"]
-CMD ["uvicorn", "--factory", "interceptor.app:create_app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]
+# Readiness, not liveness: /readyz answers 503 (naming what) while the config store, Redis or
+# the tool server (interceptor), or the trust store (tool server) cannot be used.
+HEALTHCHECK --interval=10s --timeout=4s --start-period=10s --retries=3 \
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('SENTINEL_HEALTH_PORT', '8000'), timeout=3)"]
+# `sentinel serve`, not bare uvicorn: it applies SENTINEL_READ_TIMEOUT_SECONDS, SENTINEL_KEEP_ALIVE_SECONDS
+# and SENTINEL_MAX_CONNECTIONS (sentinel_http.serve_app).
+CMD ["sentinel", "serve", "interceptor", "--host", "0.0.0.0", "--port", "8000"]

@@ -53,11 +53,13 @@ class InstantToolServer(ToolServerClient):
     def __init__(self) -> None:
         super().__init__("http://unused", 1.0)
 
-    async def register(self, token: str) -> None:
+    async def register(self, token: str, sid: str) -> None:
         return None
 
-    async def call_tool(self, token: str, request_id: str, tool: str, arguments_json: bytes) -> dict[str, Any]:
-        return RESULT
+    async def forward_call(
+        self, token: str, request_id: str, tool: str, arguments_json: bytes
+    ) -> tuple[dict[str, Any], int]:
+        return RESULT, 64
 
 
 def _percentile(samples: list[float], q: float) -> float:

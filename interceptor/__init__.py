@@ -12,7 +12,8 @@ never log raw arguments or key material.
     calls.py       CallEnforcer: one tool call, the hot path
     sessions.py    Sessions: a session's facts, cache, keys and commits, behind one door
     projects.py    API key -> project, compiled policies
-    forwarding.py  ToolServerClient: registration, revocation, the signed call
+    forwarding.py  ToolServerClient: registration, revocation, the signed call, the readiness probe
+    readiness.py   what GET /readyz checks: config store, state store, the tool server
     signing.py     sealing session keys; the ring of unsealed ones
     audit.py       one audit line per decision
     errors.py      the InterceptorError tree

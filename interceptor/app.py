@@ -4,7 +4,8 @@ client and the routes into one FastAPI app.
 Tool calls bypass FastAPI's request machinery (see ``_InterceptorApp``).
 The lifespan opens what was not injected (config store, state store, ONE pooled
 forwarding client: the keep-alive client of ``sentinel_http``, or the injected httpx
-client) and closes only what it opened. Nothing here reads the environment
+client), the policy worker thread for large calls and the readiness report, and
+closes only what it opened. Nothing here reads the environment
 except through InterceptorSettings, built once.
 """
 
@@ -18,10 +19,11 @@ import httpx
 from fastapi import FastAPI
 
 from interceptor.audit import AuditLog
-from interceptor.calls import CallEnforcer
+from interceptor.calls import CallEnforcer, PolicyWorker
 from interceptor.config import ConfigStore, open_config_store
 from interceptor.forwarding import ToolServerClient
 from interceptor.projects import ProjectDirectory
+from interceptor.readiness import open_readiness
 from interceptor.routes import (
     CALL_PATH,
     call_route,
@@ -100,8 +102,12 @@ def create_app(
                 call_ttl_seconds=settings.call_ttl_seconds,
             )
             directory = ProjectDirectory(config)
-            enforcer = CallEnforcer(sessions, directory, upstream, audit)
-            app.state.runtime = Runtime(settings, state, directory, sessions, enforcer, audit)
+            worker = PolicyWorker()
+            stack.callback(worker.close)
+            enforcer = CallEnforcer(sessions, directory, upstream, audit, worker)
+            readiness = open_readiness(config, state, upstream, settings)
+            stack.push_async_callback(readiness.close)
+            app.state.runtime = Runtime(settings, state, directory, sessions, enforcer, audit, readiness)
             yield {}
 
     app = _InterceptorApp(

@@ -7,14 +7,26 @@ This module must never forward a call whose decision was not committed
 (``Sessions`` hands out a token only then), never show the agent output whose
 taint could not be stored, never mark a failure retryable once the tool may have
 run, and never log raw arguments (the audit trail carries their hash).
+
+Policy work grows with the size of what it reads (a data-flow rule reads every
+string of the arguments or the output), and the event loop serves every tenant: the hashing and
+decision of a call whose arguments are over ``OFFLOAD_BYTES``, and the
+observation of a result over it, run in :class:`PolicyWorker`'s one thread, so
+one tenant's large calls cost the others turns of the loop, not whole
+evaluations. Arguments are bounded before any of this (``routes.py``), and a
+large call's decision is recomputed only a few times (``Sessions``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -30,19 +42,53 @@ from interceptor.forwarding import ToolServerClient
 from interceptor.projects import ProjectDirectory
 from interceptor.sessions import Sessions
 from interceptor.state import Session
-from sentinel_contract import ContractError, args_sha256
+from sentinel_contract import ContractError, args_sha256, clip
 from sentinel_policy import (
     CompiledPolicy,
     Decision,
     Effect,
     RuleEvalError,
+    StateDelta,
     ToolCall,
     evaluate,
     observe,
     strings,
 )
 
-__all__ = ["CallEnforcer", "CallOutcome"]
+__all__ = ["OFFLOAD_BYTES", "CallEnforcer", "CallOutcome", "PolicyWorker"]
+
+# Arguments (compact JSON) or a result larger than this are worked on in PolicyWorker's thread:
+# below it the hand-over costs more than the work; above it one call's evaluation would be felt
+# by every other (docs/performance.md, "Tenant isolation").
+OFFLOAD_BYTES = 4096
+# A policy reason may quote the tool's name or an agent's value: answers quote this much of it at most.
+MAX_REASON_CHARS = 1024
+_T = TypeVar("_T")
+
+
+class PolicyWorker:
+    """One thread for the policy work of large calls; the event loop keeps serving everyone else.
+
+    One, not more: the evaluator is pure Python and holds the GIL while it
+    runs, so a second thread would add no throughput, only take more of the
+    loop's turns. Large calls queue here; small calls never wait for them.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentinel-policy")
+
+    async def run(self, work: Callable[[], _T]) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _digest(arguments: dict[str, Any]) -> str:
+    try:
+        return args_sha256(arguments)
+    except ContractError as exc:
+        raise BadRequest("arguments cannot be canonicalised as JSON (RFC 8785)", code="bad_arguments") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,21 +99,25 @@ class CallOutcome:
 
 class CallEnforcer:
     def __init__(
-        self, sessions: Sessions, directory: ProjectDirectory, upstream: ToolServerClient, audit: AuditLog
+        self,
+        sessions: Sessions,
+        directory: ProjectDirectory,
+        upstream: ToolServerClient,
+        audit: AuditLog,
+        worker: PolicyWorker | None = None,
     ) -> None:
         self._sessions = sessions
         self._directory = directory
         self._upstream = upstream
         self._audit = audit
+        self._worker = worker if worker is not None else PolicyWorker()
 
     async def call(
         self, project: Project, sid: str, tool: str, arguments: dict[str, Any], arguments_json: bytes, started: float
     ) -> CallOutcome:
         """Decide, commit, sign, forward and observe one call; InterceptorError for every refusal."""
-        try:
-            digest = args_sha256(arguments)
-        except ContractError as exc:
-            raise BadRequest("arguments cannot be canonicalised as JSON (RFC 8785)", code="bad_arguments") from exc
+        large = len(arguments_json) > OFFLOAD_BYTES
+        digest = await self._worker.run(functools.partial(_digest, arguments)) if large else _digest(arguments)
         session, facts, fresh = await self._sessions.lookup(sid, project.name)
         policy = self._directory.policy_for(project)
         call = ToolCall(tool=tool, arguments=arguments, project=project.name, agent=session.agent)
@@ -79,38 +129,44 @@ class CallEnforcer:
             fresh,
             decide=lambda facts: evaluate(policy, call, facts, datetime.now(UTC)),
             sign=lambda: self._sessions.sign_call(session, call, digest),
+            offload=self._worker.run if large else None,
         )
+        reason = clip(decision.reason, MAX_REASON_CHARS) or ""
+        rule = clip(decision.rule, MAX_REASON_CHARS) or ""
         if decision.effect is Effect.DENY:
             audit(decision, None, 403)
-            raise PolicyDenied(decision.reason, rule=decision.rule)
+            raise PolicyDenied(reason, rule=rule)
         if decision.effect is Effect.REQUIRE_APPROVAL:
             approval_id = await self._sessions.hold_for_approval(session, call, arguments_json, digest, decision)
             audit(decision, None, 202)
-            body = {"approval_id": approval_id, "status": "pending", "rule": decision.rule, "reason": decision.reason}
+            body = {"approval_id": approval_id, "status": "pending", "rule": rule, "reason": reason}
             return CallOutcome(202, body)
         if signed is None:  # an allow always carries its token; never forward unsigned
             raise InterceptorError("internal error")
         jti = signed.claims.jti
         try:
-            result = await self._upstream.call_tool(signed.token, jti, tool, arguments_json)
-            await self._observe(session, policy, call, result)
+            result, size = await self._upstream.forward_call(signed.token, jti, tool, arguments_json)
+            await self._observe(session, policy, call, result, large=size > OFFLOAD_BYTES)
         except InterceptorError as exc:
             audit(decision, jti, exc.status)
             raise
         audit(decision, jti, 200)
-        return CallOutcome(
-            200, {"result": result, "decision": {"rule": decision.rule, "reason": decision.reason}, "jti": jti}
-        )
+        return CallOutcome(200, {"result": result, "decision": {"rule": rule, "reason": reason}, "jti": jti})
 
-    async def _observe(self, session: Session, policy: CompiledPolicy, call: ToolCall, result: dict[str, Any]) -> None:
+    async def _observe(
+        self, session: Session, policy: CompiledPolicy, call: ToolCall, result: dict[str, Any], *, large: bool
+    ) -> None:
         """Store what the tool's output taints before the agent may read it.
 
         Untrusted content never reaches the agent while the session still looks
         clean: output that cannot be checked, or whose taint cannot be stored, is
         withheld. The tool has run by then, so neither failure is retryable.
         """
+        work: Callable[[], StateDelta] = functools.partial(
+            observe, policy, call, lambda: _output_text(result)  # the text is built only if the policy reads it
+        )
         try:
-            delta = observe(policy, call, lambda: _output_text(result))  # built only if the policy reads it
+            delta = await self._worker.run(work) if large else work()
         except RuleEvalError as exc:  # nested past what can be checked: not checked, so not shown
             raise ToolServerError(
                 "the tool's result cannot be checked", code="tool_result_unreadable", retryable=False

@@ -2,13 +2,14 @@
 
     InterceptorError (code, status)
     ├── SettingsError            -      bad or missing settings: refuse to start
-    ├── BadRequest               400    malformed body, arguments not an object
+    ├── BadRequest               400    malformed body, arguments not an object, invalid_tool_name
     ├── Unauthorized             401    missing or wrong X-Sentinel-Key
     ├── PolicyDenied             403    the policy said no (carries rule and reason)
     ├── SessionNotFound          404    unknown, expired, ended, or another project's
     ├── NotFound                 404    no such route
-    ├── BodyTooLarge             413    body over max_body_bytes
-    ├── ToolServerError          502    tool server unreachable, refused or answered garbage
+    ├── BodyTooLarge             413    body over max_body_bytes; arguments_too_large
+    ├── ToolServerError          502    tool server unreachable, refused or answered garbage;
+    │                                   tool_server_misconfigured (not a Sentinel tool server)
     ├── ServiceUnavailable       503    state store, config store, policy or contention
     └── ToolServerTimeout        504    tool server slower than the bounded timeout
 

@@ -13,11 +13,18 @@ operation). It must never send a call that was not signed, never alter the
 arguments between hashing and sending (the body carries exactly the JSON value
 that was hashed), and never mark an error retryable once bytes of the request
 may have reached the tool server.
+
+A tool server URL that answers, but not like a Sentinel tool server (a 404, a
+page, a body of another shape), is a misconfiguration, not an outage: it is
+502 ``tool_server_misconfigured``, never retryable, and logged for the
+operator (at most once a minute).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from typing import Any, Protocol
 
 import httpx
@@ -30,9 +37,17 @@ from interceptor.errors import (
     ToolServerError,
     ToolServerTimeout,
 )
-from sentinel_contract import REGISTRATION_PATH, REVOCATION_PATH, RPC_PATH
+from sentinel_contract import READINESS_PATH, REGISTRATION_PATH, REVOCATION_PATH, RPC_PATH, TOOL_SERVER_SERVICE
 
-__all__ = ["ToolServerClient"]
+__all__ = ["MISCONFIGURED", "ToolServerClient", "forwarded_size"]
+
+MISCONFIGURED = "MCP_UPSTREAM_URL does not answer like a Sentinel tool server"
+# The JSON-RPC id of a forwarded call is its jti: sentinel_contract's secrets.token_urlsafe(16).
+_REQUEST_ID_CHARS = 22
+_REFUSAL_CODE = re.compile(r"[a-z_]{1,64}")
+_GATEWAY_DOWN = frozenset({502, 503, 504})
+
+_log = logging.getLogger("sentinel.interceptor")
 
 # Below uvicorn's keep-alive (5 s): a pooled connection is dropped here before
 # the server closes it, so a POST is never written into a socket being closed.
@@ -52,6 +67,33 @@ def _broken(exc: Exception) -> ToolServerError:
 def _garbage(message: str) -> ToolServerError:
     # It answered, so the call may have run: never retried.
     return ToolServerError(message, code="tool_server_error", retryable=False)
+
+
+def _json_object(content: bytes) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _refusal_code(body: dict[str, Any] | None) -> str | None:
+    """The code of a Sentinel tool server's refusal (``{"error": {"code", "message"}}``), else None."""
+    error = body.get("error") if body is not None else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) and _REFUSAL_CODE.fullmatch(code) else None
+
+
+def _call_body(request_id: str, tool: str, arguments_json: bytes) -> bytes:
+    """The JSON-RPC request of one call; ``arguments_json`` spliced in as it was hashed."""
+    head = orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": {"name": tool}})
+    # head ends with "}}"; insert the arguments before the params' closing brace.
+    return head[:-2] + b',"arguments":' + arguments_json + b"}}"
+
+
+def forwarded_size(tool: str, arguments_json: bytes) -> int:
+    """The exact size of the body ``call_tool`` sends for this call (the tool server's limit applies to it)."""
+    return len(_call_body("x" * _REQUEST_ID_CHARS, tool, b"")) + len(arguments_json)
 
 
 class _Transport(Protocol):
@@ -120,6 +162,18 @@ class ToolServerClient:
             if client is not None
             else _KeepAliveTransport(base, timeout)
         )
+        self._throttle = sentinel_http.LogThrottle()
+
+    def _misconfigured(self, detail: str) -> ToolServerError:
+        # Another server behind the URL will not change its mind on a retry: say so, once a minute to the log.
+        if self._throttle.allow("misconfigured"):
+            _log.error("%s: it answered %s", MISCONFIGURED, detail)
+        return ToolServerError(MISCONFIGURED, code="tool_server_misconfigured", retryable=False)
+
+    def _not_sentinel(self, status: int, detail: str) -> ToolServerError:
+        if status in _GATEWAY_DOWN:  # a proxy in front of a tool server that is down: an outage, it passes
+            return ToolServerError("the tool server is unavailable", code="tool_server_unreachable")
+        return self._misconfigured(detail)
 
     async def close(self) -> None:
         await self._transport.close()
@@ -128,10 +182,30 @@ class ToolServerClient:
         headers = {"content-type": "application/json", **headers}
         return await self._transport.send(method, path, body, headers)
 
-    async def register(self, token: str) -> None:
-        status, _ = await self._send("POST", REGISTRATION_PATH, orjson.dumps({"token": token}), {})
-        if status >= 300:
-            raise ToolServerError("the tool server refused the session", code="registration_refused")
+    async def register(self, token: str, sid: str) -> None:
+        """Register the session's key; a Sentinel tool server answers 201/200 naming ``sid``."""
+        status, content = await self._send("POST", REGISTRATION_PATH, orjson.dumps({"token": token}), {})
+        body = _json_object(content)
+        if 200 <= status < 300:
+            if body is None or body.get("sid") != sid:
+                raise self._misconfigured(f"HTTP {status} to POST {REGISTRATION_PATH} without the session it registers")
+            return
+        code = _refusal_code(body)
+        if code is None:
+            raise self._not_sentinel(status, f"HTTP {status} to POST {REGISTRATION_PATH}")
+        # A Sentinel tool server said no. Its own store being down (5xx) passes; a refused
+        # signer or a conflict does not, so those are not worth the agent's retries.
+        if self._throttle.allow("refused"):
+            _log.warning("session.start: the tool server refused a registration: HTTP %s %s", status, code)
+        raise ToolServerError("the tool server refused the session", code="registration_refused", retryable=status >= 500)
+
+    async def probe(self) -> tuple[int, dict[str, Any]]:
+        """The tool server's ``GET /readyz``: (200 or 503, its report); ToolServerError if it answers like none."""
+        status, content = await self._send("GET", READINESS_PATH, b"", {})
+        body = _json_object(content)
+        if status not in (200, 503) or body is None or body.get("service") != TOOL_SERVER_SERVICE:
+            raise self._not_sentinel(status, f"HTTP {status} to GET {READINESS_PATH}")
+        return status, body
 
     async def revoke(self, sid: str, token: str) -> None:
         status, _ = await self._send("DELETE", REVOCATION_PATH.format(sid=sid), orjson.dumps({"token": token}), {})
@@ -139,14 +213,18 @@ class ToolServerClient:
             raise ToolServerError("the tool server refused the revocation", code="revocation_refused")
 
     async def call_tool(self, token: str, request_id: str, tool: str, arguments_json: bytes) -> dict[str, Any]:
-        """Forward one signed call; the tool server's CallToolResult, unchanged.
+        """Forward one signed call; the tool server's CallToolResult, unchanged."""
+        return (await self.forward_call(token, request_id, tool, arguments_json))[0]
+
+    async def forward_call(
+        self, token: str, request_id: str, tool: str, arguments_json: bytes
+    ) -> tuple[dict[str, Any], int]:
+        """Forward one signed call; the tool server's CallToolResult, unchanged, and the size of its answer.
 
         ``arguments_json`` is spliced in as sent by the agent (after validation),
         so the tool server hashes the very value the token was signed over.
         """
-        head = orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": {"name": tool}})
-        # head ends with "}}"; insert the arguments before the params' closing brace.
-        body = head[:-2] + b',"arguments":' + arguments_json + b"}}"
+        body = _call_body(request_id, tool, arguments_json)
         status, content = await self._send("POST", RPC_PATH, body, {"authorization": f"Bearer {token}"})
         if status != 200:
             raise ToolServerError(f"the tool server answered HTTP {status}", code="tool_server_error", retryable=False)
@@ -173,4 +251,4 @@ class ToolServerClient:
         result = reply.get("result")
         if not isinstance(result, dict):
             raise ToolServerError("the tool server answered without a result", code="tool_server_error", retryable=False)
-        return result
+        return result, len(content)

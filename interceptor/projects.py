@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from interceptor.config import ConfigStore, ConfigStoreError, Project
 from interceptor.errors import ServiceUnavailable, Unauthorized
+from sentinel_http import LogThrottle
 from sentinel_policy import CompiledPolicy, PolicyError, compile_policy
 
 __all__ = ["ProjectDirectory", "agent_tools", "key_hash"]
+
+_log = logging.getLogger("sentinel.interceptor")
 
 
 def key_hash(api_key: str) -> str:
@@ -37,6 +41,7 @@ class ProjectDirectory:
     def __init__(self, store: ConfigStore) -> None:
         self._store = store
         self._compiled: dict[str, _Compiled] = {}
+        self._throttle = LogThrottle()
 
     async def authenticate(self, api_key: str | None) -> Project:
         # A missing key is looked up as the hash of "" so that it costs what a wrong key costs.
@@ -44,6 +49,9 @@ class ProjectDirectory:
         try:
             project = await self._store.find_by_key_hash(wanted)
         except ConfigStoreError as exc:
+            # Every request fails the same way until it is fixed: the operator hears of it once a minute.
+            if self._throttle.allow("config"):
+                _log.error("requests are refused (503): the config store cannot be read: %s: %s", exc.code, exc.message)
             raise ServiceUnavailable("the project configuration cannot be read", code="config_unavailable") from exc
         # The store compares in constant time; this second check guards a store that does not.
         if project is None or not api_key or not hmac.compare_digest(project.api_key_sha256.lower(), wanted):
@@ -65,6 +73,8 @@ class ProjectDirectory:
         except PolicyError as exc:
             # Fail closed: a project with a broken policy gets no calls through.
             # The problems are for the operator (`sentinel policy validate`), not the agent.
+            if self._throttle.allow(f"policy:{project.name}"):
+                _log.error("project %s: its policy does not compile; its calls are refused (503)", project.name)
             raise ServiceUnavailable("the project's policy does not compile", code="policy_invalid") from exc
         self._compiled[project.name] = _Compiled(project.policy_version, project.policies, project.tools, policy)
         return policy

@@ -5,7 +5,9 @@
     POST /session/{id}/call      -> 200 {"result", "decision": {"rule", "reason"}, "jti"}
                                     202 {"approval_id", "status": "pending", "rule", "reason"}
     POST /session/{id}/end       -> 200 {"session_id", "status": "ended", "revoked"}
-    GET  /healthz                -> 200 {"status": "ok"} (503 when the state store is down)
+    GET  /healthz                -> 200 {"status": "ok"}: liveness only, the process answers
+    GET  /readyz                 -> 200 {"status": "ready", "checks", "not_ready": []}
+                                    503 {"status": "not_ready", "checks", "not_ready": [names]} (readiness.py)
 
 Nearly every request is a tool call, and FastAPI's middleware stack and request
 wrappers cost more than its handler (docs/performance.md), so the call is
@@ -17,8 +19,15 @@ handlers below.
 
 Errors are mapped once, here, from the InterceptorError tree to
 ``{"error": {"code", "message", ...}}``. Handlers must never decide policy
-themselves (the enforcer does), never echo raw arguments back in an error, and
-never answer anything but a fixed message for an unexpected error.
+themselves (the enforcer does), never echo raw arguments or a tool name back in
+an error, and never answer anything but a fixed message for an unexpected error.
+
+A call is bounded here, before the enforcer looks anything up, decides or
+audits: the tool name must follow MCP's rule (400 ``invalid_tool_name``), the
+arguments must be at most ``SENTINEL_MAX_ARGUMENT_BYTES`` as compact JSON, and
+the request forwarded to the tool server at most ``SENTINEL_MAX_BODY_BYTES``
+(413 ``arguments_too_large``): the interceptor never decides a call it could
+not forward, as long as the tool server's own limit is at least its own.
 """
 
 from __future__ import annotations
@@ -43,13 +52,17 @@ from interceptor.errors import (
     NotFound,
     ToolServerError,
 )
+from interceptor.forwarding import forwarded_size
 from interceptor.projects import agent_tools
 from interceptor.runtime import Runtime
 from sentinel_contract import (
+    READINESS_PATH,
     SESSION_CALL_PATH,
     SESSION_END_PATH,
     SESSION_START_PATH,
     SESSION_TOOLS_PATH,
+    TOOL_NAME_RULE,
+    is_tool_name,
 )
 from sentinel_http import Receive, Scope, Send
 
@@ -108,8 +121,13 @@ async def _read_object(request: Request, limit: int, *, required: bool) -> dict[
 
 @router.get("/healthz")
 async def healthz(request: Request) -> Response:
-    await _runtime(request).state.ping()
-    return _json({"status": "ok"})
+    return _json({"status": "ok"})  # liveness: no dependency is asked (that is /readyz)
+
+
+@router.get(READINESS_PATH)
+async def readyz(request: Request) -> Response:
+    report = await _runtime(request).readiness.report()
+    return _json(report.body(), 200 if report.ready else 503)
 
 
 @router.post(SESSION_START_PATH)
@@ -164,6 +182,8 @@ async def answer_call(
     tool = body.get("tool")
     if not isinstance(tool, str) or not tool:
         raise BadRequest("'tool' must be a non-empty string", code="invalid_body")
+    if not is_tool_name(tool):  # never quoted: the name may be a megabyte of anything
+        raise BadRequest(f"'tool' must be a tool name of {TOOL_NAME_RULE}", code="invalid_tool_name")
     arguments = body.get("arguments", {})
     if not isinstance(arguments, dict):
         raise BadRequest("'arguments' must be a JSON object", code="invalid_arguments")
@@ -172,6 +192,15 @@ async def answer_call(
         arguments_json = orjson.dumps(arguments)
     except orjson.JSONEncodeError:  # parsed, but nested past what can be written back
         raise BadRequest("'arguments' is nested too deeply", code="invalid_arguments") from None
+    settings = runtime.settings
+    if len(arguments_json) > settings.max_argument_bytes:
+        raise BodyTooLarge(
+            f"'arguments' is larger than {settings.max_argument_bytes} bytes as JSON", code="arguments_too_large"
+        )
+    if forwarded_size(tool, arguments_json) > limit:
+        raise BodyTooLarge(
+            f"the call would be larger than {limit} bytes as forwarded to the tool server", code="arguments_too_large"
+        )
     outcome = await runtime.enforcer.call(project, sid, tool, arguments, arguments_json, started)
     try:
         return outcome.status, orjson.dumps(outcome.body)

@@ -13,6 +13,7 @@ from interceptor.projects import ProjectDirectory
 from interceptor.sessions import Sessions
 from interceptor.settings import InterceptorSettings
 from interceptor.state import StateStore
+from sentinel_http import Readiness
 
 __all__ = ["Runtime"]
 
@@ -27,3 +28,4 @@ class Runtime:
     sessions: Sessions
     enforcer: CallEnforcer
     audit: AuditLog
+    readiness: Readiness

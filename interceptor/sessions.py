@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
@@ -53,12 +54,18 @@ from sentinel_contract import (
 )
 from sentinel_policy import Decision, SessionFacts, StateDelta, ToolCall, apply_delta
 
-__all__ = ["MAX_COMMIT_TRIES", "SessionIdentity", "Sessions", "SignedCall"]
+__all__ = ["MAX_COMMIT_TRIES", "MAX_OFFLOADED_TRIES", "Offload", "SessionIdentity", "Sessions", "SignedCall"]
 
 MAX_COMMIT_TRIES = 50
+# A decision computed off the event loop (a large call's) is computed at most this many
+# times: a lost compare-and-set costs another whole evaluation, so it is not retried for long.
+MAX_OFFLOADED_TRIES = 4
 
 _log = logging.getLogger("sentinel.interceptor")
 _R = TypeVar("_R")
+_T = TypeVar("_T")
+# Runs a function elsewhere (a worker thread) and answers its result: what a large call's decision is computed in.
+Offload = Callable[[Callable[[], _T]], Awaitable[_T]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +111,7 @@ class Sessions:
         self._ttl = ttl_seconds
         self._call_ttl = call_ttl_seconds
         self.cache = cache if cache is not None else SessionCache()
+        self._serial = _SessionLocks()
 
     async def start(self, project: str, agent: str | None = None) -> Session:
         pair = generate_keypair()
@@ -129,7 +137,7 @@ class Sessions:
             exp=expires_at,
         )
         try:
-            await self._upstream.register(token)
+            await self._upstream.register(token, sid)
         except InterceptorError:
             # No registration, no session: the stored one must not linger usable.
             try:
@@ -185,6 +193,8 @@ class Sessions:
         fresh: bool,
         decide: Callable[[SessionFacts], Decision],
         sign: Callable[[], SignedCall],
+        *,
+        offload: Offload[tuple[Decision, StateDelta | None]] | None = None,
     ) -> tuple[Decision, SignedCall | None]:
         """The decision that holds, its delta committed; for an allow, also the call's token.
 
@@ -195,7 +205,30 @@ class Sessions:
         once, while the first commit is in flight (the call's longest wait); its
         token is returned only if a commit holds, so it never leaves this
         process otherwise.
+
+        With ``offload`` (a large call), ``decide`` runs there, not on the event
+        loop; such calls of one session take turns on this replica, each on the
+        facts the previous one committed, so they do not make each other lose
+        the compare-and-set; and ``decide`` runs at most MAX_OFFLOADED_TRIES
+        times before the call is refused (503 ``contention``).
         """
+        if offload is not None:
+            async with self._serial.hold(session.sid):
+                cached = self.cache.get(session.sid)
+                if cached is not None and cached[1].version > facts.version:
+                    facts, fresh = cached[1], False  # committed while this call waited its turn
+                return await self._decide_and_commit(session, facts, fresh, decide, sign, offload)
+        return await self._decide_and_commit(session, facts, fresh, decide, sign, None)
+
+    async def _decide_and_commit(
+        self,
+        session: Session,
+        facts: SessionFacts,
+        fresh: bool,
+        decide: Callable[[SessionFacts], Decision],
+        sign: Callable[[], SignedCall],
+        offload: Offload[tuple[Decision, StateDelta | None]] | None,
+    ) -> tuple[Decision, SignedCall | None]:
         signed: SignedCall | None = None
 
         def sign_once() -> None:
@@ -207,7 +240,12 @@ class Sessions:
             decision = decide(facts)
             return decision, decision.delta if decision.allowed else None
 
-        decision = await self._commit(session, facts, fresh, step, while_in_flight=sign_once)
+        if offload is None:
+            decision = await self._commit(session, facts, fresh, step, while_in_flight=sign_once)
+        else:
+            decision = await self._commit(
+                session, facts, fresh, step, while_in_flight=sign_once, offload=offload, tries=MAX_OFFLOADED_TRIES
+            )
         return decision, signed if decision.allowed else None
 
     async def commit(self, session: Session, delta: StateDelta) -> None:
@@ -272,19 +310,22 @@ class Sessions:
         step: Callable[[SessionFacts], tuple[_R, StateDelta | None]],
         *,
         while_in_flight: Callable[[], None] | None = None,
+        offload: Offload[tuple[_R, StateDelta | None]] | None = None,
+        tries: int = MAX_COMMIT_TRIES,
     ) -> _R:
         """The one compare-and-set loop behind every change to a session's facts.
 
         ``step`` turns facts into a result and the delta to store (None: store
-        nothing). The delta is committed against the version of the facts it was
-        computed from; when another call committed first, the store answers with
-        the current facts and ``step`` runs again on them. ``while_in_flight``
+        nothing); it runs in ``offload`` when given. The delta is committed
+        against the version of the facts it was computed from; when another call
+        committed first, the store answers with the current facts and ``step``
+        runs again on them, at most ``tries`` times in all. ``while_in_flight``
         runs while a commit is on its way to the store. Answers the result of
         the step that held.
         """
         sid = session.sid
-        for attempt in range(MAX_COMMIT_TRIES):
-            result, delta = step(facts)
+        for attempt in range(tries):
+            result, delta = step(facts) if offload is None else await offload(functools.partial(step, facts))
             if delta is None:
                 if fresh:
                     return result
@@ -312,6 +353,27 @@ class Sessions:
             self.cache.update_facts(sid, facts)
             await _backoff(attempt)
         raise ServiceUnavailable("too many concurrent calls in this session; retry", code="contention")
+
+
+class _SessionLocks:
+    """One asyncio lock per session that has a waiter, gone when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, sid: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(sid) or (asyncio.Lock(), 0)
+        self._locks[sid] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[sid]
+            if users == 1:
+                del self._locks[sid]
+            else:
+                self._locks[sid] = (lock, users - 1)
 
 
 async def _backoff(attempt: int) -> None:

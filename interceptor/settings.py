@@ -10,6 +10,7 @@ appear in a repr, a log line or an error message.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from interceptor.errors import SettingsError
 
-__all__ = ["DEFAULT_CONFIG_PATH", "ConfigStoreSettings", "InterceptorSettings", "load_settings"]
+__all__ = ["ConfigStoreSettings", "InterceptorSettings", "default_config_path", "load_settings"]
 
-DEFAULT_CONFIG_PATH = Path("examples/sentinel.yaml")
+
+def default_config_path() -> Path:
+    """Where the YAML config is when SENTINEL_CONFIG is unset, and where `sentinel init` writes it:
+    ``$XDG_CONFIG_HOME/sentinel/sentinel.yaml``, else ``~/.config/sentinel/sentinel.yaml``.
+    Never a path relative to the working directory (it would name another file in every folder)."""
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".config"  # XDG: relative is ignored
+    return root / "sentinel" / "sentinel.yaml"
+
 _IDENTITY_HINT = "it is a base64url Ed25519 seed that `sentinel keys identity` makes"
 
 
@@ -30,7 +39,7 @@ class ConfigStoreSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SENTINEL_", populate_by_name=True, extra="ignore")
 
     # `default=` by keyword: mypy then knows each of these may be left out.
-    config_path: Path = Field(default=DEFAULT_CONFIG_PATH, validation_alias=AliasChoices("SENTINEL_CONFIG", "config_path"))
+    config_path: Path = Field(default_factory=default_config_path, validation_alias=AliasChoices("SENTINEL_CONFIG", "config_path"))
     database_url: SecretStr | None = None
     database_schema: str | None = None  # PostgreSQL schema of the config tables (search_path)
     # Supabase's own variable names, as its dashboard and tooling set them (no prefix).
@@ -69,7 +78,15 @@ class InterceptorSettings(ConfigStoreSettings):
     session_ttl_seconds: int = Field(3600, gt=0)
     call_ttl_seconds: int = Field(30, gt=0, le=60)
     upstream_timeout_seconds: float = Field(10, gt=0)
+    # Keep it at most the tool server's SENTINEL_MAX_BODY_BYTES: a call whose forwarded
+    # request would be larger than this is refused before it is decided.
     max_body_bytes: int = Field(1_048_576, gt=0)
+    # A call's arguments as compact JSON; larger ones are refused (413) before policy work.
+    max_argument_bytes: int = Field(default=65_536, gt=0)
+    # What a client may hold of the server (sentinel_http.ServerLimits); docs/operator-guide.md, "Limits".
+    read_timeout_seconds: float = Field(default=10, gt=0)
+    keep_alive_seconds: int = Field(default=5, gt=0)
+    max_connections: int = Field(default=2048, gt=0)
 
     @field_validator("identity_key")
     @classmethod

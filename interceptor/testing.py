@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from interceptor.config import ConfigStore, Project
 from interceptor.state import StateStore
 from sentinel_contract import (
+    READINESS_PATH,
+    TOOL_SERVER_SERVICE,
     ContractError,
     SigningKeyPair,
     b64url_encode,
@@ -103,6 +105,7 @@ class StubToolServer:
     delay: float = 0.0  # seconds before answering a call (a slow tool server)
     down: bool = False  # refuse connections, like a stopped server
     refuse_registration: bool = False
+    max_body_bytes: int = 1_048_576  # what its /readyz reports
     keys: dict[str, Ed25519PublicKey] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
     seen_jti: set[str] = field(default_factory=set)
@@ -144,15 +147,18 @@ class StubToolServer:
             data = orjson.loads(body) if body else {}
         except orjson.JSONDecodeError:
             return 400, {"error": "bad json"}
+        if method == "GET" and path == READINESS_PATH:
+            report = {"status": "ready", "checks": {}, "not_ready": []}
+            return 200, {**report, "service": TOOL_SERVER_SERVICE, "max_body_bytes": self.max_body_bytes}
         if method == "POST" and path == "/sessions":
             if self.refuse_registration:
-                return 403, {"error": "refused"}
+                return 403, {"error": {"code": "refused", "message": "refused"}}
             try:
                 claims = verify_registration(data.get("token", ""), [self.identity], audience=self.audience)
             except ContractError as exc:
-                return 401, {"error": exc.code}
+                return 401, {"error": {"code": exc.code, "message": exc.message}}
             self.keys[claims.sid] = load_public_key(claims.public_key)
-            return 201, {"sid": claims.sid}
+            return 201, {"sid": claims.sid, "expires_at": claims.exp, "status": "registered"}
         if method == "DELETE" and path.startswith("/sessions/"):
             sid = path.removeprefix("/sessions/")
             try:

@@ -7,8 +7,9 @@ file names as the interceptor's, for the same jobs: ``app`` (assembly and
 lifespan), ``runtime`` (what the lifespan opens), ``calls`` (``POST /rpc``, the
 hot path: JSON-RPC in, guard, tool, answer), ``routes`` (session registration
 and revocation), ``errors`` (the error tree and its JSON-RPC numbers),
-``audit``, ``settings``; then ``guard`` (the contract checks), ``registry``
-(tools from typed functions), ``trust/`` (session keys and the replay set, Lua
+``audit``, ``settings``, ``readiness`` (what ``GET /readyz`` checks); then ``guard`` (the contract checks), ``registry``
+(tools from typed functions), ``sources/`` (where tools come from: registries,
+upstream MCP servers), ``trust/`` (session keys and the replay set, Lua
 scripts in ``trust/lua/``) and ``demo/`` (the demo tools).
 This package must never execute a request that did not pass the guard, unless
 verification was explicitly turned off for a benchmark.

@@ -18,10 +18,17 @@ def main() -> None:
     args = parser.parse_args()
 
     from mcp_server.app import create_app
-    from sentinel_http import serve_app
+    from mcp_server.settings import McpSettings
+    from sentinel_http import ServerLimits, serve_app
 
+    settings = McpSettings()
+    limits = ServerLimits(
+        read_timeout=settings.read_timeout_seconds,
+        keep_alive=settings.keep_alive_seconds,
+        max_connections=settings.max_connections,
+    )
     # The same server as `sentinel serve mcp`: one send per response, bounded connections.
-    serve_app(create_app(), host=args.host, port=args.port, log_level=args.log_level)
+    serve_app(create_app(settings), host=args.host, port=args.port, log_level=args.log_level, limits=limits)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """``create_app(settings)``: the tool server as an ASGI app (FastAPI).
 
-The lifespan opens the trust store (in-process, or Redis when ``redis_url`` is
-set), seeds the demo data folder if it is missing, and opens the audit log; it
-closes what it opened. Tests may inject a registry, a trust store or a clock.
+The lifespan opens the tool source (``mcp_server.sources``: the demo tools seed
+their data folder if it is missing, upstream MCP servers connect), the trust
+store (in-process, or Redis when ``redis_url`` is set) and the audit log; it
+closes what it opened. Tests may inject tools, a registry, a trust store or a clock.
 ``POST /rpc`` is answered before FastAPI (see ``_ToolServerApp``).
 
 It must never start with verification on and no trusted interceptor key, and
@@ -21,13 +22,14 @@ from fastapi import FastAPI
 
 from mcp_server.audit import AuditLog
 from mcp_server.calls import serve_rpc
-from mcp_server.demo import build_registry, seed_data_dir
 from mcp_server.errors import ConfigError
 from mcp_server.guard import CallGuard
+from mcp_server.readiness import open_readiness
 from mcp_server.registry import ToolRegistry
 from mcp_server.routes import build_routes
 from mcp_server.runtime import Runtime, RuntimeHolder
 from mcp_server.settings import McpSettings
+from mcp_server.sources import DemoSource, RegistrySource, ToolSource
 from mcp_server.trust import TrustStore, open_trust_store
 from sentinel_contract import RPC_PATH
 
@@ -66,10 +68,14 @@ def create_app(
     settings: McpSettings | None = None,
     *,
     registry: ToolRegistry | None = None,
+    tools: ToolSource | None = None,
     trust_store: TrustStore | None = None,
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
-    """The tool server. Without ``registry`` it serves the demo tools over ``mcp_data_dir``."""
+    """The tool server. It serves ``tools`` (one source, e.g. a ``ToolCatalog`` of registries and
+    upstream MCP servers) or ``registry``; with neither, the demo tools over ``mcp_data_dir``."""
+    if registry is not None and tools is not None:
+        raise ValueError("pass registry or tools, not both")
     settings = settings if settings is not None else McpSettings()
     trusted = settings.trusted_keys()
     if settings.mcp_verify and not trusted:
@@ -79,14 +85,15 @@ def create_app(
             code="no_trusted_keys",
         )
     holder = RuntimeHolder()
-    demo = registry is None
-    tools = registry if registry is not None else build_registry(settings.mcp_data_dir)
+    if tools is None:
+        tools = RegistrySource(registry) if registry is not None else DemoSource(settings.mcp_data_dir)
+    source = tools
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            if demo:
-                seed_data_dir(settings.mcp_data_dir)
+            await source.open()  # upstreams connect and list their tools here; ConfigError if one cannot
+            stack.push_async_callback(source.close)
             store = trust_store
             if store is None:
                 store = open_trust_store(
@@ -109,7 +116,7 @@ def create_app(
                     "ANY request. Use this only for benchmarks, never where an agent can reach it."
                 )
             holder.runtime = Runtime(
-                registry=tools,
+                tools=source,
                 guard=guard,
                 store=store,
                 audit=audit,
@@ -118,8 +125,10 @@ def create_app(
                 leeway=settings.leeway_seconds,
                 max_body_bytes=settings.max_body_bytes,
                 max_session_seconds=settings.max_session_seconds,
+                readiness=open_readiness(store),
                 clock=clock,
             )
+            stack.push_async_callback(holder.runtime.readiness.close)
             try:
                 yield
             finally:

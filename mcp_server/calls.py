@@ -42,14 +42,18 @@ import orjson
 
 import sentinel_http
 from mcp_server.errors import McpError, ProtocolError
-from mcp_server.registry import ToolRegistry, is_request_cancelled
+from mcp_server.registry import is_request_cancelled
 from mcp_server.runtime import Runtime
+from mcp_server.sources import ToolSource
+from sentinel_contract import TOOL_NAME_RULE, is_tool_name
 from sentinel_http import Receive, Scope, Send
 
 __all__ = ["answer_rpc", "error_response", "handle", "parse_request", "read_body", "serve_rpc"]
 
 _log = logging.getLogger("mcp_server.calls")
 _HEADERS = (b"authorization", b"content-length")
+# The interceptor's ids are 22-character jtis; a longer one is not echoed back (every answer carries it).
+MAX_REQUEST_ID_CHARS = 128
 
 
 def error_response(request_id: Any, exc: McpError) -> dict[str, Any]:
@@ -83,7 +87,10 @@ async def answer_rpc(runtime: Runtime, authorization: str | None, declared: str 
     try:
         body = await read_body(receive, declared, runtime.max_body_bytes)
     except McpError as exc:
-        runtime.audit.record("rejected", exc.code, method=None)
+        # The body is refused unread, but the token is in a header: its jti joins this
+        # record to the interceptor's decision (unverified, and marked so).
+        jti, sid, tool = _peek(authorization)
+        runtime.audit.record("rejected", exc.code, method=None, tool=tool, jti=jti, sid=sid, verified=False)
         return orjson.dumps(error_response(None, exc))
     return orjson.dumps(await handle(runtime, body, authorization))
 
@@ -113,17 +120,19 @@ async def handle(runtime: Runtime, body: bytes, authorization: str | None) -> di
     claims = None
     try:
         request_id, method, params = parse_request(body)
+        if isinstance(request_id, str) and len(request_id) > MAX_REQUEST_ID_CHARS:
+            request_id = None  # echoed in every answer: refused, and not echoed
+            raise ProtocolError(f"the request id is longer than {MAX_REQUEST_ID_CHARS} characters", code="invalid_request")
         tool, arguments = _binding(method, params)
+        if method == "tools/call" and not is_tool_name(tool):
+            # Before the guard and the registry; the record keeps it clipped, the answer never quotes it.
+            raise ProtocolError(f"params.name must be a tool name of {TOOL_NAME_RULE}", code="invalid_tool_name")
         if guard is not None:
             claims = await guard.check(authorization, method=method, tool=tool, arguments=arguments)
-        result = await _dispatch(runtime.registry, method, tool, arguments)
+        result = await _dispatch(runtime.tools, method, tool, arguments)
     except McpError as exc:
-        audit.record(
-            "rejected", exc.code, method=method, tool=tool,
-            jti=claims.jti if claims else _peek(authorization, "jti"),
-            sid=claims.sid if claims else _peek(authorization, "sid"),
-            verified=claims is not None,
-        )
+        jti, sid, _ = (claims.jti, claims.sid, None) if claims else _peek(authorization)
+        audit.record("rejected", exc.code, method=method, tool=tool, jti=jti, sid=sid, verified=claims is not None)
         return error_response(request_id, exc)
     except BaseException as exc:
         # Anything but the cancellation of this request still gets its record and a
@@ -131,10 +140,9 @@ async def handle(runtime: Runtime, body: bytes, authorization: str | None) -> di
         if is_request_cancelled(exc):
             raise
         _log.error("unexpected failure handling %s", method, exc_info=exc)
+        jti, sid, _ = (claims.jti, claims.sid, None) if claims else _peek(authorization)
         audit.record(
-            "rejected", "internal_error", method=method, tool=tool,
-            jti=claims.jti if claims else None, sid=claims.sid if claims else None,
-            verified=claims is not None,
+            "rejected", "internal_error", method=method, tool=tool, jti=jti, sid=sid, verified=claims is not None
         )
         return error_response(request_id, McpError("internal error", code="internal_error"))
     reason = "ok" if guard is not None else "unverified"
@@ -149,18 +157,15 @@ async def handle(runtime: Runtime, body: bytes, authorization: str | None) -> di
     return {"jsonrpc": "2.0", "id": request_id, "result": payload}
 
 
-async def _dispatch(registry: ToolRegistry, method: str, tool: str, arguments: Any) -> Any:
+async def _dispatch(tools: ToolSource, method: str, tool: str, arguments: Any) -> Any:
     if method == "tools/list":
-        return registry.list_result()
+        return mcp_types.ListToolsResult(tools=await tools.list_tools())
     if method == "ping":
         return mcp_types.EmptyResult()
     if method != "tools/call":
         raise ProtocolError("method not found", code="method_not_found")
-    registered = registry.get(tool)
-    if registered is None:
-        raise ProtocolError("unknown tool", code="unknown_tool")
-    kwargs = registered.validate(arguments)
-    return await registered.invoke(kwargs)
+    # The arguments the guard hashed, as they are: a registry validates them, an upstream gets them.
+    return await tools.call_tool(tool, arguments)
 
 
 def parse_request(body: bytes) -> tuple[int | str, str, dict[str, Any] | None]:
@@ -207,12 +212,18 @@ def _binding(method: str, params: Mapping[str, Any] | None) -> tuple[str, Any]:
     return params["name"], arguments
 
 
-def _peek(authorization: str | None, claim: str) -> str | None:
-    """An unverified claim, for the audit record of a refused request only."""
+def _peek(authorization: str | None) -> tuple[str | None, str | None, str | None]:
+    """The unverified ``jti``, ``sid`` and ``tool`` claims, for the audit record of a refused request only."""
     if not authorization or len(authorization) > 8_200:
-        return None
+        return None, None, None
     try:
-        value = jwt.decode(authorization.partition(" ")[2].strip(), options={"verify_signature": False}).get(claim)
+        claims = jwt.decode(authorization.partition(" ")[2].strip(), options={"verify_signature": False})
     except Exception:
-        return None
+        return None, None, None
+    if not isinstance(claims, dict):
+        return None, None, None
+    return _text(claims.get("jti")), _text(claims.get("sid")), _text(claims.get("tool"))
+
+
+def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None

@@ -4,6 +4,7 @@
      ├── ProtocolError              the request is not a JSON-RPC call we serve
      ├── AuthError                  no token, or the token / session / jti was refused
      ├── StoreError                 the trust store (Redis) cannot answer: fail closed
+     ├── UpstreamError              an upstream MCP server cannot take the call: nothing was sent
      ├── ConfigError                the server cannot start as configured
      └── ToolError                  raised *by a tool*: becomes CallToolResult(isError=True)
 
@@ -24,6 +25,7 @@ __all__ = [
     "ProtocolError",
     "StoreError",
     "ToolError",
+    "UpstreamError",
     "rpc_code_for",
 ]
 
@@ -40,6 +42,7 @@ SESSION_REJECTED: Final = -32004  # session unknown, expired or revoked
 REPLAYED: Final = -32005  # jti already used
 PAYLOAD_TOO_LARGE: Final = -32006
 STORE_UNAVAILABLE: Final = -32010
+UPSTREAM_UNAVAILABLE: Final = -32011  # an upstream MCP server is down or restarting (mcp_server.sources)
 
 RPC_CODES: Final[dict[str, int]] = {
     "parse_error": PARSE_ERROR,
@@ -49,6 +52,7 @@ RPC_CODES: Final[dict[str, int]] = {
     "method_not_found": METHOD_NOT_FOUND,
     "invalid_params": INVALID_PARAMS,
     "unknown_tool": INVALID_PARAMS,
+    "invalid_tool_name": INVALID_PARAMS,  # outside MCP's tool-name rule: refused before the guard
     "bad_arguments": INVALID_PARAMS,  # not canonicalisable (RFC 8785): a bad request, not a bad token
     "internal_error": INTERNAL_ERROR,
     "missing_token": UNAUTHENTICATED,
@@ -58,6 +62,7 @@ RPC_CODES: Final[dict[str, int]] = {
     "replayed_jti": REPLAYED,
     "payload_too_large": PAYLOAD_TOO_LARGE,
     "store_unavailable": STORE_UNAVAILABLE,
+    "upstream_unavailable": UPSTREAM_UNAVAILABLE,
 }
 
 
@@ -107,6 +112,16 @@ class StoreError(McpError):
 
     def __init__(self, message: str = "the trust store is unavailable") -> None:
         super().__init__(message, code="store_unavailable")
+
+
+class UpstreamError(McpError):
+    """An upstream MCP server cannot take the call now; it was not forwarded (a failure after
+    forwarding is the tool's: a CallToolResult with isError)."""
+
+    http_status = 503
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="upstream_unavailable")
 
 
 class ConfigError(McpError):

@@ -1,5 +1,5 @@
 """The HTTP edge besides the hot path: ``POST /sessions``, ``DELETE /sessions/{sid}``,
-``GET /healthz``, and the framework's ``POST /rpc`` route.
+``GET /healthz`` (liveness), ``GET /readyz`` (readiness), and the framework's ``POST /rpc`` route.
 
 Thin on purpose: read a capped body, verify the token, hand it to the trust
 store, map errors to a response once. ``POST /rpc`` is normally answered as raw
@@ -9,6 +9,8 @@ whatever that dispatch does not take, through the same function and body reader.
 Session endpoints answer HTTP statuses (201/200, 400 bad body or sid, 401 refused token, 409
 revoked or conflicting sid, 413, 503 store down) with ``{"error": {"code",
 "message"}}``; ``/rpc`` always answers 200 with JSON-RPC (see :mod:`mcp_server.calls`).
+``/readyz`` answers 200 ``{"status": "ready", "service", "max_body_bytes", "checks",
+"not_ready": []}`` or 503 with ``"status": "not_ready"`` and the checks that failed.
 Bodies are capped before they are read in full. Nothing here may execute a tool.
 """
 
@@ -25,8 +27,10 @@ from starlette.routing import BaseRoute, Route
 from mcp_server.audit import AuditLog
 from mcp_server.calls import answer_rpc, read_body
 from mcp_server.errors import AuthError, McpError, ProtocolError
+from mcp_server.readiness import SERVICE
 from mcp_server.runtime import Runtime, RuntimeHolder
 from sentinel_contract import (
+    READINESS_PATH,
     REGISTRATION_PATH,
     REVOCATION_PATH,
     RPC_PATH,
@@ -92,13 +96,22 @@ def build_routes(holder: RuntimeHolder) -> list[BaseRoute]:
         return _json({"sid": sid, "revoked": True, "was_live": live})
 
     async def healthz(request: Request) -> Response:
-        return _json({"status": "ok"})
+        return _json({"status": "ok"})  # liveness only: the process answers
+
+    async def readyz(request: Request) -> Response:
+        rt = holder.runtime
+        if rt is None:  # before the lifespan has opened the stores, or after it closed them
+            return _json({"status": "not_ready", "service": SERVICE, "checks": {}, "not_ready": ["starting"]}, 503)
+        report = await rt.readiness.report()
+        body = report.body(service=SERVICE, max_body_bytes=rt.max_body_bytes)
+        return _json(body, 200 if report.ready else 503)
 
     return [
         Route(RPC_PATH, rpc, methods=["POST"]),
         Route(REGISTRATION_PATH, register, methods=["POST"]),
         Route(REVOCATION_PATH, revoke, methods=["DELETE"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route(READINESS_PATH, readyz, methods=["GET"]),
     ]
 
 

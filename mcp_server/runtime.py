@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mcp_server.audit import AuditLog
 from mcp_server.guard import CallGuard
-from mcp_server.registry import ToolRegistry
+from mcp_server.sources import ToolSource
 from mcp_server.trust import TrustStore
+from sentinel_http import Readiness
 
 __all__ = ["Runtime", "RuntimeHolder"]
 
@@ -26,7 +27,7 @@ __all__ = ["Runtime", "RuntimeHolder"]
 class Runtime:
     """Everything a request needs."""
 
-    registry: ToolRegistry
+    tools: ToolSource  # where tools/list and tools/call go (mcp_server.sources)
     guard: CallGuard | None  # None: verification off (benchmarks only)
     store: TrustStore
     audit: AuditLog
@@ -35,6 +36,7 @@ class Runtime:
     leeway: int
     max_body_bytes: int
     max_session_seconds: int
+    readiness: Readiness
     clock: Callable[[], float] = time.time
 
 

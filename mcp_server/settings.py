@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sentinel_contract import ContractError, load_public_key
@@ -45,10 +45,17 @@ class McpSettings(BaseSettings):
     # False only for benchmarks: every request then executes unchecked (a loud warning is logged).
     # Only SENTINEL_MCP_VERIFY sets it (in code: McpSettings(mcp_verify=False)).
     mcp_verify: bool = True
-    max_body_bytes: int = 1_048_576
+    # At least the interceptor's SENTINEL_MAX_BODY_BYTES (it sizes the calls it forwards by its own).
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
     # A registration may not open a session longer than this (bounds replayed registrations too).
     max_session_seconds: int = 86_400
     session_key_cache_size: int = 10_000
+    # What a client may hold of the server (sentinel_http.ServerLimits); docs/operator-guide.md, "Limits".
+    read_timeout_seconds: float = Field(default=10, gt=0)
+    # At least 5: the interceptor drops its pooled connections after 4 idle seconds, and must
+    # never write a call into a connection this server is closing.
+    keep_alive_seconds: int = Field(default=5, ge=5)
+    max_connections: int = Field(default=2048, gt=0)
 
     @field_validator("interceptor_public_keys")
     @classmethod

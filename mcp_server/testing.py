@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from mcp_server.app import create_app
 from mcp_server.registry import ToolRegistry
 from mcp_server.settings import McpSettings
+from mcp_server.sources import ToolSource
 from mcp_server.trust import TrustStore
 from sentinel_contract import (
     REGISTRATION_PATH,
@@ -81,6 +82,7 @@ class McpHarness:
         redis_prefix: str = "sentinel:mcp:",
         identity: SigningKeyPair | None = None,
         registry: ToolRegistry | None = None,
+        tools: ToolSource | None = None,
         clock: Clock | None = None,
         trust_store: TrustStore | None = None,
         **overrides: Any,
@@ -95,7 +97,7 @@ class McpHarness:
             mcp_data_dir=root / "mcp-data",
             **overrides,
         )
-        app = create_app(settings, registry=registry, clock=clock, trust_store=trust_store)
+        app = create_app(settings, registry=registry, tools=tools, clock=clock, trust_store=trust_store)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://mcp.test") as client:

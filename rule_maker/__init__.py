@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from rule_maker._push import push_tools
 
 __all__ = [
+    "CLASSIFY_HELP",
     "CLASS_DEFINITIONS",
+    "DRAFT_HELP",
     "REVIEW_THRESHOLD",
     "CatalogueError",
     "Classification",
@@ -40,6 +42,8 @@ __all__ = [
     "PolicyGenerationError",
     "RuleMakerError",
     "SecurityClass",
+    "add_classify_arguments",
+    "add_draft_arguments",
     "annotate",
     "classify_tools",
     "dump_tools",
@@ -51,6 +55,10 @@ __all__ = [
 ]
 
 _LAZY = {
+    "CLASSIFY_HELP": "rule_maker._cli",
+    "DRAFT_HELP": "rule_maker._cli",
+    "add_classify_arguments": "rule_maker._cli",
+    "add_draft_arguments": "rule_maker._cli",
     "LLMClassifier": "rule_maker._llm",
     "LLMSettings": "rule_maker._llm",
     "classify_tools": "rule_maker._cli",

@@ -79,7 +79,7 @@ def _policy(args: argparse.Namespace) -> int:
 def _push(args: argparse.Namespace) -> int:
     from rule_maker._push import push_tools
 
-    count = asyncio.run(push_tools(args.project, load_tools(args.tools), config=args.config))
+    count = asyncio.run(push_tools(args.project, load_tools(args.tools), config=args.config, replace=args.replace))
     print(f"pushed {count} tools to project {args.project}", file=sys.stderr)
     return 0
 
@@ -88,25 +88,43 @@ def add_push_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", required=True, help="project name in the config store")
     parser.add_argument("--tools", required=True, help="classified catalogue (JSON)")
     parser.add_argument("--config", help="config store location (default: the interceptor's settings)")
+    parser.add_argument("--replace", action="store_true",
+                        help="let the push remove the project's tools that the file does not list (refused otherwise)")
+
+
+CLASSIFY_HELP = "classify one tool (NAME DESCRIPTION) or a catalogue (--tools)"
+DRAFT_HELP = "draft a starting policy from a classified catalogue"
+
+
+def add_classify_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of classify, shared by ``sentinel tools classify`` and ``python -m rule_maker classify``."""
+    parser.add_argument("name", nargs="?", help="tool name")
+    parser.add_argument("description", nargs="?", help="tool description")
+    parser.add_argument("--tools", help="catalogue: JSON list of {name, description, parameters}")
+    parser.add_argument("--offline", action="store_true", help="never call an LLM, even when one is configured")
+    parser.add_argument("--out", help="write here instead of stdout")
+
+
+def add_draft_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of draft, shared by ``sentinel tools draft`` and ``python -m rule_maker policy``."""
+    parser.add_argument("--tools", required=True, help="classified catalogue (what `sentinel tools classify` writes)")
+    parser.add_argument("--out", help="write the YAML here instead of stdout")
+    parser.add_argument("--mode", choices=("balanced", "strict"), default="balanced",
+                        help="strict denies every write after untrusted content")
+    parser.add_argument("--flow-effect", choices=("deny", "require_approval"), default="deny",
+                        help="for a write carrying a value from untrusted content")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rule_maker", description="Classify agent tools and draft a Sentinel policy.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser("classify", help="classify one tool (NAME DESCRIPTION) or a catalogue (--tools)")
-    c.add_argument("name", nargs="?", help="tool name")
-    c.add_argument("description", nargs="?", help="tool description")
-    c.add_argument("--tools", help="catalogue: JSON list of {name, description, parameters}")
-    c.add_argument("--offline", action="store_true", help="never call an LLM, even when one is configured")
-    c.add_argument("--out", help="write here instead of stdout")
+    c = sub.add_parser("classify", help=CLASSIFY_HELP)
+    add_classify_arguments(c)
     c.set_defaults(handler=_classify)
 
-    p = sub.add_parser("policy", help="draft a starting policy from a classified catalogue")
-    p.add_argument("--tools", required=True, help="classified catalogue (what classify writes)")
-    p.add_argument("--out", help="write the YAML here instead of stdout")
-    p.add_argument("--mode", choices=("balanced", "strict"), default="balanced", help="strict denies every write after untrusted content")
-    p.add_argument("--flow-effect", choices=("deny", "require_approval"), default="deny", help="for a write carrying a value from untrusted content")
+    p = sub.add_parser("policy", help=DRAFT_HELP)
+    add_draft_arguments(p)
     p.set_defaults(handler=_policy)
 
     u = sub.add_parser("push", help="write the classified tools into a project of the config store")

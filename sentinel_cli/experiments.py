@@ -82,6 +82,7 @@ def _error(message: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from redis import RedisError
     from rich.console import Console
 
     from sentinel_agent._errors import AgentError
@@ -104,6 +105,12 @@ def _run(args: argparse.Namespace) -> int:
             agent = ScriptedAgent()
     except AgentError as exc:
         return _error(exc.message)
+    if args.redis:
+        from sentinel_cli.run import redis_problem
+
+        problem = redis_problem(args.redis)  # before any stack starts: seconds, not a 30 s wait
+        if problem is not None:
+            return _error(f"experiments run --redis: {problem}")
     console = Console()
     out_dir = Path(args.out).resolve()
     console.print(f"Running {len(scenarios)} scenarios under {', '.join(p.name for p in policies)} "
@@ -114,6 +121,10 @@ def _run(args: argparse.Namespace) -> int:
                                      on_result=on_result, model=model_name)
     except AgentError as exc:
         return _error(exc.message)
+    except RedisError as exc:  # Redis went away during the run (the keys under the run's prefix may remain)
+        from sentinel_cli.run import shown_url
+
+        return _error(f"experiments run --redis: Redis at {shown_url(args.redis)} failed during the run: {exc}")
     print_results(report, console)
     paths = write_outputs(report, out_dir)
     console.print(f"Report: {paths['html']}\nJSON:   {paths['json']}\nChart:  {paths['svg']}\n"

@@ -6,8 +6,9 @@
 
 The store is chosen as the interceptor chooses it, from the same settings
 (``ConfigStoreSettings``: SENTINEL_DATABASE_URL, else SUPABASE_PROJECT_URL +
-SUPABASE_SERVICE_ROLE_KEY, else SENTINEL_CONFIG or examples/sentinel.yaml);
-``--config FILE`` overrides all of them.
+SUPABASE_SERVICE_ROLE_KEY, else SENTINEL_CONFIG or the file `sentinel init`
+writes); ``--config FILE`` overrides all of them. ``--rotate`` names a project
+that must exist: a mistyped name is an error, not a second project.
 
 It must never store or log an API key in clear, and prints each secret once,
 alone on stdout, so it can be captured (``KEY=$(sentinel keys create ...)``).
@@ -44,11 +45,14 @@ def register(subparsers: Any) -> None:
     )
     identity.set_defaults(handler=_identity)
 
-    create = commands.add_parser("create", help="print a new API key for a project (created if missing)")
+    create = commands.add_parser(
+        "create", help="print a new API key for a project (created if missing; with --rotate it must exist)"
+    )
     create.add_argument("--project", required=True, help="project name")
     create.add_argument("--config", metavar="FILE", help="YAML config file (overrides SENTINEL_CONFIG and the databases)")
     create.add_argument(
-        "--rotate", action="store_true", help="replace the key of an existing project (its old key stops working)"
+        "--rotate", action="store_true",
+        help="replace the key of an existing project (its old key stops working); an unknown project is an error"
     )
     create.set_defaults(handler=_create)
 
@@ -85,6 +89,16 @@ async def _create_async(args: argparse.Namespace) -> int:
     store = open_backend(settings)
     try:
         existing = await _get_project_or_none(store, args.project)
+        if existing is None and args.rotate:
+            # A typo must not create a second project and leave the real key in place.
+            known = sorted(p.name for p in await _list_projects_or_none(store))
+            listing = f"known projects: {', '.join(known)}" if known else "the store has no projects yet"
+            print(
+                f"sentinel keys create: --rotate: no project named {args.project!r} in {store!r} ({listing}); "
+                f"nothing was changed. To create it, run without --rotate: sentinel keys create --project {args.project}",
+                file=sys.stderr,
+            )
+            return 1
         if existing is not None and existing.api_key_sha256 and not args.rotate:
             print(
                 f"sentinel keys create: project {args.project!r} already has a key; "
@@ -95,7 +109,7 @@ async def _create_async(args: argparse.Namespace) -> int:
         key = new_api_key()
         # The key is shown before its hash is stored: if it cannot be shown (a full
         # disk, a closed pipe), nothing changes and the old key keeps working.
-        if not _show_once(key):
+        if not show_once(key):
             print("sentinel keys create: could not write the key to stdout; nothing was changed", file=sys.stderr)
             return 1
         key_hash = api_key_sha256(key)
@@ -117,7 +131,7 @@ async def _create_async(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_once(key: str) -> bool:
+def show_once(key: str) -> bool:
     """Print the key and flush; False if it could not be written (stdout full, closed, a broken pipe)."""
     try:
         print(key, flush=True)
@@ -143,6 +157,15 @@ def _silence_stdout() -> None:
         os.close(null)
 
 
+async def _list_projects_or_none(store: Any) -> list[Any]:
+    """The store's projects; none when its file does not exist yet."""
+    from interceptor.config import YamlConfigStore
+
+    if isinstance(store, YamlConfigStore) and not store.path.exists():
+        return []
+    return list(await store.list_projects())
+
+
 async def _get_project_or_none(store: Any, name: str) -> Any:
     from interceptor.config import ConfigStoreError, YamlConfigStore
 
@@ -153,6 +176,10 @@ async def _get_project_or_none(store: Any, name: str) -> Any:
             folder = store.path.parent if str(store.path.parent) else None
             if folder is not None and not folder.is_dir():
                 # Refused before a key is printed: it could never be stored.
-                raise ConfigStoreError("config_unavailable", f"{folder}: no such directory for the config file") from None
+                raise ConfigStoreError(
+                    "config_unavailable",
+                    f"{folder}: no such directory for the config file; `sentinel init` makes a config with a project "
+                    "and its key, or pass --config FILE",
+                ) from None
             return None  # a first key creates the file
         raise

@@ -2,9 +2,12 @@
 
 The file commands never touch a server: they read YAML/JSON files and run the
 same pure engine (sentinel_policy) as the live interceptor. The store
-commands go through the config store (interceptor.config). This module must
-never evaluate a policy any other way than through the engine, and never let
-`simulate` read a trace's ground-truth fields.
+commands go through the config store (interceptor.config). A recorded call is
+``{tool, arguments, output}`` everywhere (``args`` is the same field, the name
+benchmark traces use; both with different values is an error), and a key
+that is neither these nor a documented ground-truth label is an error, never
+silently ignored. This module must never evaluate a policy any other way than
+through the engine, and never let `simulate` read a trace's ground-truth fields.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ def register(subparsers: Any) -> None:
         if tools:
             p.add_argument("--tools", help="tool list (JSON/YAML); default: the project's tools in a config file")
 
-    validate = sub.add_parser("validate", help="check a policy file; print every problem with its place")
+    validate = sub.add_parser("validate", help="check a policy file, and the tools it names against the catalogue; "
+                                                "print every problem with its place")
     validate.add_argument("file")
     with_policy(validate)
     validate.set_defaults(handler=_validate)
@@ -68,7 +72,8 @@ def register(subparsers: Any) -> None:
     simulate = sub.add_parser("simulate", help="replay traces through the policy, one fresh session per trace")
     simulate.add_argument("--policy", required=True)
     simulate.add_argument("--trace", required=True,
-                          help="JSON Lines, one trace {id, calls: [{tool, args, output}]} a line (read through gzip if the name ends in .gz)")
+                          help="JSON Lines, one trace {id, calls: [{tool, arguments (or args), output}]} a line "
+                               "(read through gzip if the name ends in .gz)")
     simulate.add_argument("--format", choices=("json",), default="json")
     simulate.add_argument("--agent")
     simulate.add_argument("--now", help="ISO time used for every call (default: now)")
@@ -211,19 +216,94 @@ def _now(text: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _check_calls(calls: Any, where: str, *, names: tuple[str, ...] = ("args", "arguments")) -> list[Mapping[str, Any]]:
-    """``calls`` as a list of {tool, args|arguments, output} objects, or PolicyFileError naming the first bad one."""
+# A recorded call: what a gateway observes of it. `args` and `arguments` are one field under two names.
+CALL_KEYS = frozenset({"tool", "arguments", "args", "output"})
+# The ground-truth labels benchmark traces carry on each call (benchmarks/agentdojo/README.md): allowed, never read.
+LABEL_KEYS = frozenset({"origin", "reads_untrusted", "vectors", "placeholder_args", "synthesized", "error"})
+
+
+def call_arguments(call: Mapping[str, Any], where: str, allowed: frozenset[str]) -> Any:
+    """The call's arguments, under either name; PolicyFileError for a key outside ``allowed`` or two different values."""
+    unknown = sorted(str(key) for key in call if key not in allowed)
+    if unknown:
+        hint = " (the agent is given with --agent)" if "agent" in unknown else ""
+        raise PolicyFileError("malformed", f"{where}: unknown key(s) {', '.join(repr(k) for k in unknown)}; a call is "
+                                           f"{{tool, arguments, output}} (`args` is the same as `arguments`){hint}")
+    if "args" in call and "arguments" in call and call["args"] != call["arguments"]:
+        raise PolicyFileError("malformed", f"{where}: both `args` and `arguments`, with different values; "
+                                           "they are the same field: give one")
+    return call["arguments"] if call.get("arguments") is not None else call.get("args")
+
+
+def _check_calls(calls: Any, where: str) -> list[dict[str, Any]]:
+    """``calls`` as {tool, args, output} objects (the engine's shape), or PolicyFileError naming the first bad one."""
     if not isinstance(calls, list):
         raise PolicyFileError("malformed", f"{where}: must be a list of calls, not {_json_type(calls)}")
+    checked: list[dict[str, Any]] = []
     for index, call in enumerate(calls):
         if not isinstance(call, Mapping):
-            raise PolicyFileError("malformed", f"{where}[{index}]: a call is an object {{tool, args, output}}, not {_json_type(call)}")
+            raise PolicyFileError("malformed", f"{where}[{index}]: a call is an object {{tool, arguments, output}}, not {_json_type(call)}")
         if not isinstance(call.get("tool"), str) or not call["tool"]:
             raise PolicyFileError("malformed", f"{where}[{index}].tool: must be the tool's name")
-        for name in names:
+        for name in ("args", "arguments"):
             if call.get(name) is not None and not isinstance(call[name], Mapping):
                 raise PolicyFileError("malformed", f"{where}[{index}].{name}: must be an object, not {_json_type(call[name])}")
-    return calls
+        arguments = call_arguments(call, f"{where}[{index}]", CALL_KEYS | LABEL_KEYS)
+        checked.append({"tool": call["tool"], "args": arguments or {}, "output": call.get("output")})
+    return checked
+
+
+def catalogue_problems(policies: Mapping[str, Any], tools: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every place where ``policies`` names a tool the catalogue ``tools`` does not have.
+
+    The engine accepts such a rule (it never matches, or a static rule defines the
+    tool without a schema or class); it is what a catalogue push that dropped or
+    renamed a tool, or a typo, leaves behind. A glob (``delete_*``) is a pattern,
+    not a name: one rule may serve several catalogues, so a glob that matches
+    nothing here is not a problem (`policy lint` reports a rule that can never match).
+    """
+    names = {str(t.get("name")) for t in tools if isinstance(t, Mapping)}
+    problems: list[str] = []
+
+    def exact(place: str, name: Any) -> None:
+        if isinstance(name, str) and name not in names:
+            problems.append(f"{place}: tool {name!r} is not in the catalogue")
+
+    def globs(place: str, value: Any) -> None:
+        for pattern in value if isinstance(value, list) else [value]:
+            if isinstance(pattern, str) and not any(c in pattern for c in "*?["):
+                exact(place, pattern)
+
+    static = policies.get("staticRules")
+    for name in static if isinstance(static, Mapping) else ():
+        exact(f"policies.staticRules.{name}", name)
+    taint = policies.get("taintRules")
+    for index, rule in enumerate(taint if isinstance(taint, list) else ()):
+        for key in ("tool", "first", "second"):
+            if isinstance(rule, Mapping) and key in rule:
+                exact(f"policies.taintRules[{index}].{key}", rule[key])
+    rules = policies.get("rules")
+    for index, rule in enumerate(rules if isinstance(rules, list) else ()):
+        if not isinstance(rule, Mapping):
+            continue
+        place = f"policies.rules[{index}]" + (f" ({rule['name']})" if isinstance(rule.get("name"), str) else "")
+        for part in ("when", "unless"):
+            section = rule.get(part)
+            if not isinstance(section, Mapping):
+                continue
+            if part == "when" and "tool" in section:
+                globs(f"{place}.when.tool", section["tool"])
+            history = section.get("history")
+            if isinstance(history, Mapping):
+                for key in ("any", "none", "last"):
+                    if key in history:
+                        globs(f"{place}.{part}.history.{key}", history[key])
+                count = history.get("count")
+                if isinstance(count, Mapping) and "tool" in count:
+                    globs(f"{place}.{part}.history.count.tool", count["tool"])
+            elif history is not None:
+                globs(f"{place}.{part}.history", history)
+    return problems
 
 
 def _json_type(value: Any) -> str:
@@ -291,13 +371,26 @@ def locate(path: str, problem: str) -> str:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from sentinel_policy import PolicyError
+    from sentinel_policy import PolicyError, compile_policy
 
     try:
-        policy = _compile(args, args.file)
+        policies, tools = load_policy(args.file, args.project)
+        tools = load_tools(args.tools, tools)
+        try:
+            policy = compile_policy(policies, tools)
+            problems: list[str] = []
+        except PolicyError as exc:
+            policy, problems = None, list(exc.problems)
+        if tools is not None:  # a rule for a tool the catalogue lacks compiles, and never sees its tool
+            problems += catalogue_problems(policies, tools)
+        if problems or policy is None:
+            raise PolicyError(problems)
     except (PolicyError, PolicyFileError) as exc:
         return _fail(exc, args.file)
-    print(f"{args.file}: valid ({len(policy.rules)} named rules, {len(policy.tools)} tools, default {policy.default.effect.value})")
+    checked = ("every tool it names is in the catalogue" if tools is not None
+               else "tool names not checked: no catalogue (give --tools, or a config file's project)")
+    print(f"{args.file}: valid ({len(policy.rules)} named rules, {len(policy.tools)} tools, "
+          f"default {policy.default.effect.value}); {checked}")
     return 0
 
 
@@ -347,10 +440,11 @@ def _explain(args: argparse.Namespace) -> int:
         for name in ("arguments", "args"):
             if call_raw.get(name) is not None and not isinstance(call_raw[name], Mapping):
                 raise PolicyFileError("malformed", f"--call: {name} must be an object, not {_json_type(call_raw[name])}")
+        arguments = call_arguments(call_raw, "--call", frozenset({"tool", "arguments", "args"}))
         now = _now(args.now)
         project = args.project or ""
         earlier, facts = replay(policy, _history_arg(args.history), now, project=project, agent=args.agent)
-        call = ToolCall(call_raw["tool"], call_raw.get("arguments", call_raw.get("args")) or {}, project, args.agent)
+        call = ToolCall(call_raw["tool"], arguments or {}, project, args.agent)
         result = explain(policy, call, facts, now)
     except (PolicyError, PolicyFileError, ValueError) as exc:
         return _fail(exc, args.policy)
@@ -398,8 +492,9 @@ def _simulate(args: argparse.Namespace) -> int:
                         trace = json.loads(line)
                     except (ValueError, RecursionError) as exc:
                         raise PolicyFileError("malformed", f"{args.trace}:{number}: not JSON: {exc}") from exc
-                    _check_trace(trace, f"{args.trace}:{number}")
-                    result = simulate_trace(policy, trace, now, project=args.project or "", agent=args.agent)
+                    calls = _check_trace(trace, f"{args.trace}:{number}")
+                    result = simulate_trace(policy, {"id": trace.get("id"), "calls": calls}, now,
+                                            project=args.project or "", agent=args.agent)
                     out.write(json.dumps(result) + "\n")
         finally:
             if out is not sys.stdout:
@@ -413,13 +508,13 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_trace(trace: Any, where: str) -> None:
+def _check_trace(trace: Any, where: str) -> list[dict[str, Any]]:
     # A trace the simulator would read as empty must not pass as "no decisions".
     if not isinstance(trace, Mapping):
         raise PolicyFileError("malformed", f"{where}: a trace is an object {{id, calls: [...]}}, not {_json_type(trace)}")
     if "calls" not in trace:
         raise PolicyFileError("malformed", f"{where}: the trace has no `calls` list")
-    _check_calls(trace["calls"], f"{where}: calls", names=("args",))
+    return _check_calls(trace["calls"], f"{where}: calls")
 
 
 # --------------------------------------------------------------------------- store commands
@@ -431,6 +526,7 @@ def _store_run(args: argparse.Namespace, action: Any) -> int:
     try:
         from interceptor.config import (
             ConfigStoreError,
+            missing_config,
             open_config_store,
             settings_from_env,
         )
@@ -447,6 +543,10 @@ def _store_run(args: argparse.Namespace, action: Any) -> int:
 
     try:
         settings = settings_from_env(config_path=args.config)  # once, at the command's start
+        missing = missing_config(settings)
+        if missing is not None:
+            print(f"error: {missing}", file=sys.stderr)
+            return 2
         return asyncio.run(run())
     except (ConfigStoreError, PolicyFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)

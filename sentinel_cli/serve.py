@@ -2,6 +2,8 @@
 
     sentinel serve interceptor [--host 127.0.0.1] [--port 8000]   Zone B, the agent-facing gateway
     sentinel serve mcp         [--host 127.0.0.1] [--port 9000]   Zone C, the tool server
+                               [--tools M:A] [--upstream NAME=...] [--upstreams FILE] [--list-tools]
+                               (what it serves: ``_mcp_tools.py``, docs/mcp-gateway.md)
 
 Settings come from the environment (``SENTINEL_*``, ``MCP_UPSTREAM_URL``, ...),
 read once here and passed to ``create_app``. uvloop and httptools are used when
@@ -27,6 +29,9 @@ def register(subparsers: Any) -> None:
 
     mcp = services.add_parser("mcp", help="the tool server (Zone C)")
     _common(mcp, 9000)
+    from sentinel_cli._mcp_tools import add_arguments
+
+    add_arguments(mcp)
     mcp.set_defaults(handler=_mcp)
 
 
@@ -37,10 +42,16 @@ def _common(parser: argparse.ArgumentParser, port: int) -> None:
     parser.add_argument("--access-log", action="store_true", help="log every request (off by default: it costs CPU)")
 
 
-def _run(app: Any, args: argparse.Namespace) -> int:
-    from sentinel_http import serve_app
+def _run(app: Any, args: argparse.Namespace, settings: Any) -> int:
+    from sentinel_http import ServerLimits, serve_app
 
-    serve_app(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
+    # SENTINEL_READ_TIMEOUT_SECONDS, SENTINEL_KEEP_ALIVE_SECONDS, SENTINEL_MAX_CONNECTIONS (both services).
+    limits = ServerLimits(
+        read_timeout=settings.read_timeout_seconds,
+        keep_alive=settings.keep_alive_seconds,
+        max_connections=settings.max_connections,
+    )
+    serve_app(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log, limits=limits)
     return 0
 
 
@@ -54,7 +65,13 @@ def _interceptor(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"sentinel serve interceptor: {exc.message}", file=sys.stderr)
         return 2
-    return _run(create_app(settings), args)
+    from interceptor.config import missing_config
+
+    missing = missing_config(settings)  # every request would fail: say so now, not per request
+    if missing is not None:
+        print(f"sentinel serve interceptor: not starting: {missing}", file=sys.stderr)
+        return 2
+    return _run(create_app(settings), args, settings)
 
 
 def _mcp(args: argparse.Namespace) -> int:
@@ -63,10 +80,15 @@ def _mcp(args: argparse.Namespace) -> int:
     from mcp_server.app import create_app
     from mcp_server.errors import ConfigError
     from mcp_server.settings import McpSettings
+    from sentinel_cli._mcp_tools import print_tools, tool_source
 
     try:
-        app = create_app(McpSettings())
+        settings = McpSettings()
+        tools = tool_source(args, settings.mcp_data_dir)
+        if args.list_tools:
+            return print_tools(tools)
+        app = create_app(settings, tools=tools)
     except (ValidationError, ConfigError) as exc:
         print(f"sentinel serve mcp: {exc}", file=sys.stderr)
         return 2
-    return _run(app, args)
+    return _run(app, args, settings)

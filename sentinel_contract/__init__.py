@@ -7,8 +7,9 @@ is this session key registered and not revoked) belong to the caller, which
 passes their results in.
 
 It also holds the other halves of the wire: the HTTP paths of each contract
-(``RPC_PATH``, ``REGISTRATION_PATH``, ... in ``_paths.py``) and the timestamp
-format both audit trails write (``audit_timestamp``).
+(``RPC_PATH``, ``REGISTRATION_PATH``, ... in ``_paths.py``), the tool-name rule
+both zones enforce (``is_tool_name``) and the timestamp format both audit trails
+write (``audit_timestamp``).
 
 It must never accept a token it has not verified with an Ed25519 key, and never
 log or return secret key material.
@@ -27,7 +28,9 @@ from sentinel_contract._keys import (
     load_signing_key,
     public_key_b64,
 )
+from sentinel_contract._names import MAX_TOOL_NAME, TOOL_NAME_RULE, is_tool_name
 from sentinel_contract._paths import (
+    READINESS_PATH,
     REGISTRATION_PATH,
     REVOCATION_PATH,
     RPC_PATH,
@@ -35,6 +38,7 @@ from sentinel_contract._paths import (
     SESSION_END_PATH,
     SESSION_START_PATH,
     SESSION_TOOLS_PATH,
+    TOOL_SERVER_SERVICE,
 )
 from sentinel_contract._tokens import (
     MAX_CALL_TTL,
@@ -57,6 +61,8 @@ __all__ = [
     "IDENTITY_KID",
     "MAX_AUDIT_FIELD",
     "MAX_CALL_TTL",
+    "MAX_TOOL_NAME",
+    "READINESS_PATH",
     "REGISTRATION_PATH",
     "REVOCATION_PATH",
     "RPC_PATH",
@@ -64,6 +70,8 @@ __all__ = [
     "SESSION_END_PATH",
     "SESSION_START_PATH",
     "SESSION_TOOLS_PATH",
+    "TOOL_NAME_RULE",
+    "TOOL_SERVER_SERVICE",
     "CallClaims",
     "ContractError",
     "RegistrationClaims",
@@ -78,6 +86,7 @@ __all__ = [
     "canonical_json",
     "clip",
     "generate_keypair",
+    "is_tool_name",
     "load_public_key",
     "load_signing_key",
     "peek_kid",

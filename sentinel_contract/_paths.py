@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "READINESS_PATH",
     "REGISTRATION_PATH",
     "REVOCATION_PATH",
     "RPC_PATH",
@@ -18,12 +19,16 @@ __all__ = [
     "SESSION_END_PATH",
     "SESSION_START_PATH",
     "SESSION_TOOLS_PATH",
+    "TOOL_SERVER_SERVICE",
 ]
 
 # Tool server (Zone C), called by the interceptor only.
 RPC_PATH: Final = "/rpc"  # POST: one JSON-RPC request (tools/list, tools/call, ping)
 REGISTRATION_PATH: Final = "/sessions"  # POST {"token"}: register a session's public key
 REVOCATION_PATH: Final = "/sessions/{sid}"  # DELETE {"token"}: revoke a session on every replica
+# Both services answer it: 200 when ready, 503 naming what is not; the interceptor's asks the tool server's.
+READINESS_PATH: Final = "/readyz"  # GET
+TOOL_SERVER_SERVICE: Final = "sentinel-tool-server"  # the "service" of the tool server's /readyz answer
 
 # Agent API (Zone A -> Zone B), what sentinel_sdk calls; the SDK spells them out itself,
 # since it installs without this package.

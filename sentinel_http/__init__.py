@@ -1,4 +1,5 @@
-"""HTTP plumbing both services use: the forwarding client, the server launcher, raw-ASGI helpers.
+"""HTTP plumbing both services use: the forwarding client, the server launcher, raw-ASGI helpers,
+and the readiness report behind each service's ``/readyz``.
 
 Library code with no knowledge of either zone: it raises its own neutral errors
 (:class:`HTTPClientError` for the client, :class:`ASGIRequestError` for a
@@ -30,6 +31,7 @@ from sentinel_http._client import (
     MalformedResponse,
     ResponseTooLarge,
 )
+from sentinel_http._readiness import Check, LogThrottle, NotReady, Readiness, ReadinessReport
 from sentinel_http._server import CoalescingTransport, ServerLimits, serve_app
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "ASGIRequestError",
     "BadContentLength",
     "BodyTooLarge",
+    "Check",
     "ClientDisconnected",
     "CoalescingTransport",
     "ConnectFailed",
@@ -45,7 +48,11 @@ __all__ = [
     "ExchangeTimeout",
     "HTTPClientError",
     "KeepAliveClient",
+    "LogThrottle",
     "MalformedResponse",
+    "NotReady",
+    "Readiness",
+    "ReadinessReport",
     "Receive",
     "ResponseTooLarge",
     "Scope",

@@ -2,7 +2,8 @@
 
 Every approved call crosses this hop, and a general-purpose client (aiohttp,
 httpx) was the interceptor's largest single cost. This one does only what the
-hop needs: ``POST``/``DELETE`` with a body of known length, the whole answer
+hop needs: ``POST``/``DELETE`` with a body of known length (and ``GET``, for the
+readiness probe), the whole answer
 read into memory, over a bounded pool of keep-alive connections built on
 asyncio Protocols and ``httptools.HttpResponseParser`` (llhttp, as uvicorn).
 
@@ -61,7 +62,7 @@ MAX_CONNECTIONS = 256
 # A tool's answer is JSON held in memory whole; anything bigger is refused, not buffered.
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
-_METHODS = frozenset({"DELETE", "POST"})
+_METHODS = frozenset({"DELETE", "GET", "POST"})
 # Framing and connection management are this module's job, never the caller's.
 _RESERVED = frozenset({"host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "expect"})
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 5.1: a field name

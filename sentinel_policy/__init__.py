@@ -3,7 +3,8 @@
 It must never import asyncio, redis, httpx, a database driver or another Sentinel
 package (the interceptor, rule_maker and the CLI import it, never the reverse),
 and never read the clock: callers gather the facts (session state, time) and
-pass them in.
+pass them in. Its one draw of chance is the secret key of a new ``SessionFacts``
+(its fingerprints are keyed with it; a caller may pass its own).
 A decision is data (effect, deciding rule, reason, the state change it causes);
 the same object feeds the HTTP answer, the audit record, `policy explain` and
 `policy simulate`.
@@ -11,6 +12,7 @@ the same object feeds the HTTP answer, the audit record, `policy explain` and
 Lifecycle of one call, identical in the live interceptor and the simulator:
 
     policy = compile_policy(project_policies, project_tools)     # once per config
+    facts = SessionFacts()                                       # once per session: draws its fingerprint key
     decision = evaluate(policy, call, facts, now)                # pure
     if decision.effect is Effect.ALLOW:
         facts = apply_delta(facts, decision.delta)               # committed atomically

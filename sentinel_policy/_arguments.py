@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sentinel_policy._dataflow import MAX_SCAN_CHARS, RuleEvalError, json_type, strings
-from sentinel_policy._values import UNREADABLE, canonical_domain, scanned
+from sentinel_policy._values import UNREADABLE, addresses, canonical_domain
 
 ValueTest = Callable[[Any], bool]
 # (argument name, test name, expected value, place, problems) -> the test, or None after a problem
@@ -110,13 +110,9 @@ def _addresses(value: Any, kind: str) -> tuple[list[str], bool]:
         if len(text) > MAX_SCAN_CHARS:
             unread = True
             continue
-        values = scanned(text)
-        if kind == "email":
-            found.extend(values.domains)
-            unread = unread or values.domains_unread or not values.complete
-        else:
-            found.extend(values.hosts)
-            unread = unread or values.hosts_unread or not values.complete
+        domains, missed = addresses(text, kind)
+        found.extend(domains)
+        unread = unread or missed
     return found, unread
 
 

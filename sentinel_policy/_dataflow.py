@@ -101,11 +101,13 @@ def keyed(key: bytes, zone: str, value_digest: str) -> bytes:
     text of untrusted output, "t" trusted context. 128 bits keyed with the session's secret: nobody can search
     offline for a value whose fingerprint equals a known contact's (32 bits let anyone do that), and the state
     says nothing about values to whoever reads it without the key."""
-    return hashlib.blake2b(f"{zone}\x00{value_digest}".encode("ascii"), key=key, digest_size=16).digest()
+    return hashlib.blake2b(f"{zone}\x00{value_digest}".encode(), key=key, digest_size=16).digest()
 
 
-def _positions(fp: bytes) -> tuple[int, ...]:
-    return tuple(int.from_bytes(fp[2 * i : 2 * i + 2], "big") % FILTER_BITS for i in range(_PROBES))
+def _positions(fp: bytes) -> tuple[int, int, int]:
+    """The filter's bits for one fingerprint: its first three 16-bit words, modulo the filter's size."""
+    n = int.from_bytes(fp[: 2 * _PROBES], "big")
+    return (n >> 32) % FILTER_BITS, ((n >> 16) & 0xFFFF) % FILTER_BITS, (n & 0xFFFF) % FILTER_BITS
 
 
 def filter_add(bits: bytes, fps: Iterable[bytes]) -> bytes:
@@ -119,7 +121,8 @@ def filter_add(bits: bytes, fps: Iterable[bytes]) -> bytes:
 def filter_has(bits: bytes, fp: bytes) -> bool:
     if len(bits) != FILTER_BITS // 8:
         return False
-    return all(bits[pos >> 3] & (1 << (pos & 7)) for pos in _positions(fp))
+    a, b, c = _positions(fp)
+    return bool(bits[a >> 3] & (1 << (a & 7)) and bits[b >> 3] & (1 << (b & 7)) and bits[c >> 3] & (1 << (c & 7)))
 
 
 def encode_filter(bits: bytes) -> str:

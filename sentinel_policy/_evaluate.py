@@ -27,6 +27,7 @@ from sentinel_policy._dataflow import (
 )
 from sentinel_policy._model import (
     EMPTY_DELTA,
+    MAX_VALUES,
     Decision,
     Effect,
     SessionFacts,
@@ -40,6 +41,9 @@ _RANK = {Effect.ALLOW: 0, Effect.REQUIRE_APPROVAL: 1, Effect.DENY: 2}
 
 # Per-call bound on the trusted fingerprints taken from arguments (state stays small).
 _MAX_ARG_VALUES = 32
+# An output with more distinct values than this would saturate the untrusted-value filter (2,048 bits,
+# 3 probes: about half of all values look untrusted at 1,000): it marks the session as unscanned instead.
+MAX_OUTPUT_VALUES = 1024
 
 
 def matches(rule: Rule, call: ToolCall, facts: SessionFacts, now: datetime) -> bool:
@@ -154,17 +158,21 @@ def observe(policy: CompiledPolicy, call: ToolCall, output: str | Callable[[], s
         except RuleEvalError:  # arguments too deep to read: cannot tell echoes apart
             if trusted:
                 return EMPTY_DELTA  # trust nothing
-    read = scan(output[:MAX_SCAN_CHARS], zoned=True)
+    read = scan(output[:MAX_SCAN_CHARS], zoned=True, limit=MAX_OUTPUT_VALUES)
     if not read.complete and not trusted:
-        tags.add(OVERFLOW_TAG)
+        # More values than the filter holds apart (it would be saturated), or a text not read in full:
+        # every value counts as untrusted from now on, which is what a saturated filter would say.
+        return StateDelta(add_tags=frozenset(tags | {OVERFLOW_TAG}))
     found: set[str] = set()
-    for kind, value in read.values:
+    for kind, value in sorted(read.values):
         if (kind, value) in echoed or (not trusted and value.startswith(UNREADABLE)):
             continue  # an unreadable destination counts as untrusted once untrusted text is in the session
         value_digest = read.digest(kind, value)
         found.add(f"{zone}:{value_digest}")
         if not trusted and (kind, value) in read.in_text:
             found.add(f"p:{value_digest}")
+        elif trusted and len(found) >= MAX_VALUES:
+            break  # the state keeps no more
     values = frozenset(found)
     if not values and not tags:
         return EMPTY_DELTA

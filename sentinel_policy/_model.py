@@ -23,6 +23,7 @@ from sentinel_policy._dataflow import OVERFLOW_TAG, decode_filter, encode_filter
 MAX_HISTORY = 32
 MAX_VALUES = 32
 KEY_BYTES = 16
+_FINGERPRINT_BYTES = 16
 
 
 def new_key() -> bytes:
@@ -89,11 +90,14 @@ class SessionFacts:
     key: bytes = field(default_factory=new_key, compare=False, repr=False)
 
     def to_json(self) -> bytes:
-        data: dict[str, Any] = {"t": sorted(self.tags), "h": list(self.history), "v": sorted(self.values)}
+        # The trusted fingerprints travel as one base64url text (16 bytes each, sorted): a third smaller
+        # than a list of texts, which keeps a full state within its size target.
+        packed = b"".join(_bytes(v) for v in sorted(self.values))
+        data: dict[str, Any] = {"t": sorted(self.tags), "h": list(self.history), "v": _b64(packed)}
         if self.seen:
             data["s"] = encode_filter(self.seen)
         if self.seen or self.values:
-            data["k"] = base64.urlsafe_b64encode(self.key).decode("ascii").rstrip("=")
+            data["k"] = _b64(self.key)
         return orjson.dumps(data)
 
     @classmethod
@@ -102,13 +106,14 @@ class SessionFacts:
             return cls(version=version)
         raw = orjson.loads(data)
         tags = frozenset(raw.get("t", ()))
-        values = frozenset(raw.get("v", ()))
+        values = _unpack(raw.get("v"))
         seen = decode_filter(raw.get("s"))
-        key = _key_of(raw.get("k"))
-        if key is None:
+        key = _unb64(raw.get("k"))
+        if key is None or len(key) != KEY_BYTES or values is None:
             key = new_key()  # nothing keyed yet: any key will do (the next commit stores it)
-            if values or seen:  # fingerprints without their key (an older state): trust nothing, taint everything
-                tags, values, seen = tags | {OVERFLOW_TAG}, frozenset(), b""
+            if raw.get("v") or seen:  # fingerprints without their key (an older state): trust nothing, taint all
+                tags, seen = tags | {OVERFLOW_TAG}, b""
+            values = frozenset()
         return cls(tags=tags, history=tuple(raw.get("h", ())), values=values, version=version, seen=seen, key=key)
 
     def fingerprint(self, zone: str, value_digest: str) -> bytes:
@@ -116,21 +121,33 @@ class SessionFacts:
 
     def trusts(self, value_digest: str) -> bool:
         """Whether the value was seen in trusted context."""
-        return _text(self.fingerprint("t", value_digest)) in self.values
+        return _b64(self.fingerprint("t", value_digest)) in self.values
 
 
-def _text(fp: bytes) -> str:
-    return base64.urlsafe_b64encode(fp).decode("ascii").rstrip("=")
+def _b64(raw: bytes) -> str:
+    """Base64url without padding: how keys and fingerprints are written (``SessionFacts.values`` holds these)."""
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def _key_of(text: Any) -> bytes | None:
-    if not isinstance(text, str) or not text:
+def _unb64(text: Any) -> bytes | None:
+    if not isinstance(text, str):
         return None
     try:
-        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         return None
-    return key if len(key) == KEY_BYTES else None
+
+
+def _bytes(value: str) -> bytes:
+    return _unb64(value) or b""
+
+
+def _unpack(text: Any) -> frozenset[str] | None:
+    """The trusted fingerprints of a stored state; None when they are not in this format."""
+    raw = _unb64(text) if text != "" else b""
+    if raw is None or len(raw) % _FINGERPRINT_BYTES:
+        return None
+    return frozenset(_b64(raw[i : i + _FINGERPRINT_BYTES]) for i in range(0, len(raw), _FINGERPRINT_BYTES))
 
 
 def apply_delta(facts: SessionFacts, delta: StateDelta) -> SessionFacts:
@@ -150,7 +167,7 @@ def apply_delta(facts: SessionFacts, delta: StateDelta) -> SessionFacts:
         for item in sorted(delta.add_values):
             zone, _, value_digest = item.partition(":")
             if zone == "t":
-                trusted.append(_text(facts.fingerprint(zone, value_digest)))
+                trusted.append(_b64(facts.fingerprint(zone, value_digest)))
             else:
                 others.append(facts.fingerprint(zone, value_digest))
         if others:

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sentinel_policy._dataflow import digest
-from sentinel_policy._hosts import NOT_TLDS, canonical, is_ipv6_literal, tld
+from sentinel_policy._hosts import NOT_TLDS, Budget, canonical, is_ipv6_literal, tld
 
 KINDS = ("email", "url", "host", "number")
 DESTINATIONS = frozenset({"email", "url", "host"})
@@ -68,33 +68,42 @@ _H = r"[^\s\x00-\x2c\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"
 _H_NO_DOT = r"[^\s\x00-\x2c\x2e\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"
 _LOCAL = r"[a-z0-9._%+-]"
 _PATH = r"(?:[/\\?#][^\s<>\"'`)\]]*)?"
-_EMAIL = re.compile(rf"(?<!{_LOCAL})({_LOCAL}++)@(\[[^\]\s]{{0,80}}\]|{_H}++)")
+_LOCAL_RUN = re.compile(rf"(?<!{_LOCAL}){_LOCAL}+\Z")  # searched in a window that ends at the "@"
+_LOCAL_CHAR = re.compile(_LOCAL)
+_DOMAIN = re.compile(rf"\[[^\]\s]{{0,80}}\]|{_H}++")
 _LINK = re.compile(rf"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{{0,31}}://([^\s/\\?#<>\"'`()]*+)({_PATH})")
 _BARE = re.compile(rf"(?<!@)(?<!{_H})({_H_NO_DOT}*+\.{_H}*+)(?!@)(?::([0-9]{{1,5}}))?({_PATH})")
 # Hosts without a scheme that no name pattern sees: IPv4 addresses in any spelling (dotted, hexadecimal,
 # octal parts) with an optional port, bracketed IPv6 literals, a single label with a port and a path
-# (intranet:8080/admin), and localhost.
-_ODD_HOST = re.compile(
-    r"(?<![\w.:])(?P<ipv4>(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){1,3})(?P<port>:[0-9]{1,5})?(?!\w|\.\w)"
-    r"|\[(?P<ipv6>[0-9a-f:.]{2,45}(?:%[^\]\s]{1,32})?)\]"
-    r"|(?<![\w.@/:-])[a-z][a-z0-9-]{0,62}:[0-9]{1,5}(?=[/?#])"
-    r"|(?<![\w.-])localhost(?![\w-])"
-)
+# (intranet:8080/admin: a port of 2+ digits, a path that starts with a letter), and localhost. Each pattern opens with a character or a literal, not a lookbehind,
+# so the regular expression engine skips ahead to where one can start (the lookbehind checks the boundary).
+_IPV4ISH = re.compile(r"[0-9](?<![\w.:][0-9])[0-9a-fx]*+(?:\.(?:0x[0-9a-f]*|[0-9]+)){1,3}(?P<port>:[0-9]{1,5})?(?!\w|\.\w)")
+_IPV6 = re.compile(r"\[(?P<ipv6>[0-9a-f:.]{2,45}(?:%[^\]\s]{1,32})?)\]")
+_LABEL_PORT = re.compile(r"(?<![\w.@/:-])[a-z][a-z0-9-]{2,62}:[0-9]{2,5}(?=/[a-z_.~-]|[?#])")  # not score:10/10
+_LABEL_PORT_HINT = re.compile(r":[0-9]{2,5}[/?#]")
+_LOCALHOST = re.compile(r"(?<![\w.-])localhost(?![\w-])")
 # Account-like numbers: IBANs (in one piece or printed in groups of 4, the groups separated by a space or a
 # line break), international phone numbers and runs of 6+ digits. Not dates, times, decimals or dotted
 # addresses; a run that ends a sentence ("to account 98765432.") is a number.
-_NUMBER = re.compile(
-    r"(?<![a-z0-9])(?P<iban>[a-z]{2}[0-9]{2}(?:[a-z0-9]{8,30}|(?:(?: |\n {0,16})[a-z0-9]{4}){2,7}(?:(?: |\n {0,16})[a-z0-9]{1,3})?))(?![a-z0-9])"
-    r"|\+\d[\d -]{6,}\d|(?<![\d.:/-])\d{6,}(?![\d]|[.:/-]\d)"
+_IBAN = re.compile(
+    r"[a-z](?<![a-z0-9][a-z])[a-z][0-9]{2}(?:[a-z0-9]{8,30}|(?:(?: |\n {0,16})[a-z0-9]{4}){2,7}(?:(?: |\n {0,16})[a-z0-9]{1,3})?)(?![a-z0-9])"
 )
+_PHONE = re.compile(r"\+\d[\d -]{6,}\d")
+_DIGITS = re.compile(r"\d(?<![\d.:/-]\d)\d{5,}(?!\d|[.:/-]\d)")
 _SEPARATORS = re.compile(r"[ \n-]")
 _SHORTEST_IBAN = 15  # Norway
+_LONGEST_LOCAL_PART = 256  # SMTP's longest path; 64 is the standard's limit, but servers accept longer
+_ANY_DIGIT = re.compile(r"\d")
+# A character some value needs (an address's "@", a name's ".", a link's ":", a digit, an IPv6 "[") or an
+# escape starts with: ASCII text without one holds no value.
+_VALUE_HINT = re.compile(r"[@.:\[0-9\\&]|(?i:localhost)")
 _TRAILING = ".,;:!?'\""
 
 # A line that holds nothing but a value ("- a@b.c", "sender: a@b.c") is a data field;
 # anything else around the value makes it running text.
-_FIELD_PREFIX = re.compile(r"^\s*(?:-\s+)?(?:[A-Za-z_][\w-]*:\s*)?(?:-\s+)?")
+_FIELD_PREFIX = re.compile(r"[ \t]*(?:-\s+(?:[A-Za-z_][\w-]*:\s*)?|[A-Za-z_][\w-]*:\s*(?:-\s+)?)")
 _QUOTES = "'\",;"
+_NEWLINE = re.compile("\n")
 
 
 def _unescape(match: re.Match[str]) -> str:
@@ -157,97 +166,139 @@ def _trim_start(name: str) -> str:
     return name[start:]
 
 
-@dataclass(slots=True)
 class _Reading:
-    """What one normalised reading holds."""
+    """What one normalised reading holds: its values with where they sit, and what the domain tests need."""
 
-    found: list[tuple[str, str, int, int]]  # (kind, value, start, end) in the reading
-    domains: list[str]  # the domains of readable e-mail addresses
-    hosts: list[str]  # the hosts of readable links and host names
-    domains_unread: bool
-    hosts_unread: bool
+    def __init__(self, s: str, budget: Budget) -> None:
+        self.s = s
+        self.budget = budget
+        self.found: list[tuple[str, str, int, int]] = []  # (kind, value, start, end) in the reading
+        self.domains: list[str] = []  # the domains of readable e-mail addresses
+        self.hosts: list[str] = []  # the hosts of readable links and host names
+        self.domains_unread = False
+        self.hosts_unread = False
+        has_dot, has_digit = "." in s, _ANY_DIGIT.search(s) is not None
+        inside = _Spans(self._links() + self._emails())  # the other patterns skip what lies in links and addresses
+        if has_dot:
+            self._names(inside)
+        if has_digit:
+            self._numeric_hosts(inside)
+        self._odd_hosts(inside)
+        if has_digit:
+            self._numbers()
+        word = s.strip()
+        lone = bool(word) and len(word.split(maxsplit=1)) == 1  # a single word: "attacker" may be a mailbox
+        self.domains_unread = self.domains_unread or (lone and not self.domains)
+        self.hosts_unread = self.hosts_unread or (lone and not self.hosts)
+        self.complete = not budget.exhausted
 
+    def _link(self, host: str | None, rest: str, raw: str, start: int, end: int, *, url: bool = True) -> None:
+        """A link (``url``) or a bare host: its host (None: unreadable, then ``raw`` stands for it) and the rest."""
+        if host is None:
+            self.hosts_unread = True
+            host, rest = UNREADABLE + raw, ""
+        else:
+            self.hosts.append(host)
+        if url or rest:
+            self.found.append(("url", host + rest, start, end))
+        self.found.append(("host", host, start, end))
 
-def _scan(s: str) -> _Reading:
-    found: list[tuple[str, str, int, int]] = []
-    domains: list[str] = []
-    hosts: list[str] = []
-    covered: list[tuple[int, int]] = []  # links and addresses: the other patterns skip what lies inside them
-    emails_unread = hosts_unread = False
-    links = 0
-    for m in _LINK.finditer(s):
-        links += 1
-        covered.append((m.start(), m.end()))
-        host, port = _authority(m[1])
-        if host is None:
-            hosts_unread = True
-            found += _link(UNREADABLE + m[1], "", m.start(), m.end())
-        else:
-            hosts.append(host)
-            found += _link(host, port + m[2].rstrip(_TRAILING).rstrip("/"), m.start(), m.end())
-    emails = 0
-    for m in _EMAIL.finditer(s):
-        emails += 1
-        local, raw_domain = m[1], m[2]
-        domain = None if raw_domain.startswith("[") else _trim(raw_domain)
-        end = m.end() if domain is None else m.start(2) + len(domain)
-        host = canonical(domain) if domain and len(local) <= 256 else None
-        covered.append((m.start(), end))
-        if host is None:
-            emails_unread = True
-            found.append(("email", UNREADABLE + local + "@" + (domain or raw_domain), m.start(), end))
-        else:
-            domains.append(host)
-            found.append(("email", local + "@" + host, m.start(), end))
-    inside = _Spans(covered)
-    for m in _BARE.finditer(s):
-        if inside(m.start()):
-            continue
-        name = _trim(_trim_start(m[1]))
-        last = tld(name)
-        if "." not in name or last in NOT_TLDS or not (last.isascii() and ((last.isalpha() and 2 <= len(last) <= 24) or last.startswith("xn--"))):
-            continue  # a file name, a decimal, an abbreviation, the end of a sentence: not a host
-        host = canonical(name)
-        if host is None:
-            if name.isascii():
-                continue  # empty labels (wait...what): no receiver reaches it
-            hosts_unread = True
-            found += _link(UNREADABLE + name, "", m.start(), m.end())
-        else:
-            hosts.append(host)
-            found += _link(host, (":" + m[2] if m[2] else "") + m[3].rstrip(_TRAILING).rstrip("/"), m.start(), m.end())
-    for m in _ODD_HOST.finditer(s):
-        if inside(m.start()):
-            continue
-        if m["ipv4"] is not None:
-            parts = m["ipv4"].split(".")
-            address = canonical(m["ipv4"]) if len(parts) == 4 else None
-            if address is not None:
-                hosts.append(address)
-                found += _link(address, m["port"] or "", m.start(), m.end())
+    def _links(self) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
+        if "://" not in self.s:
+            return spans
+        for m in _LINK.finditer(self.s):
+            spans.append((m.start(), m.end()))
+            host, port = _authority(m[1], self.budget)
+            self._link(host, port + m[2].rstrip(_TRAILING).rstrip("/"), m[1], m.start(), m.end())
+            if "://" in m[2]:  # a link inside a link (?next=http://evil.io/): a destination too
+                for inner in _LINK.finditer(self.s, m.start(2), m.end(2)):
+                    host, port = _authority(inner[1], self.budget)
+                    self._link(host, port + inner[2].rstrip(_TRAILING).rstrip("/"), inner[1], inner.start(), inner.end())
+                self.hosts_unread = True  # and the host tests cannot tell which one is visited
+        if self.s.count("://") > len(spans):
+            self.hosts_unread = True
+        return spans
+
+    def _emails(self) -> list[tuple[int, int]]:
+        """Addresses, found from their "@" (rare) rather than by trying every word: the local part is the run of
+        local-part characters before it (never reaching into the address before), the domain the name after it."""
+        spans: list[tuple[int, int]] = []
+        s, previous = self.s, 0
+        at = s.find("@")
+        while at != -1:
+            window = max(previous, at - _LONGEST_LOCAL_PART)
+            run = _LOCAL_RUN.search(s, window, at)
+            after = _DOMAIN.match(s, at + 1)
+            if after is None or (run is None and not (at > previous and _LOCAL_CHAR.match(s, at - 1))):
+                self.domains_unread = True  # an "@" with no address around it (x@ evil.io, @channel)
+            else:
+                start = run.start() if run is not None else window  # no run: a local part too long to be read
+                local, raw_domain = s[start:at], after[0]
+                domain = None if raw_domain.startswith("[") else _trim(raw_domain)
+                end = after.end() if domain is None else at + 1 + len(domain)
+                spans.append((start, end))
+                host = canonical(domain, self.budget) if domain and run is not None else None
+                if host is None:
+                    self.domains_unread = True
+                    self.found.append(("email", UNREADABLE + local + "@" + (domain or raw_domain), start, end))
+                else:
+                    self.domains.append(host)
+                    self.found.append(("email", local + "@" + host, start, end))
+                previous = end
+            at = s.find("@", at + 1)
+        return spans
+
+    def _names(self, inside: _Spans) -> None:
+        """Host names without a scheme (www.example.com/path, report.zip)."""
+        for m in _BARE.finditer(self.s):
+            if inside(m.start()):
                 continue
-            if not (len(parts) == 4 or m["port"] or "0x" in m["ipv4"]):
-                continue  # 3.14 and 1.2.3 are numbers; 0177.0.0.1, 0x7f.1 and 127.1:80 are hosts
-        elif m["ipv6"] is not None and not is_ipv6_literal(m["ipv6"]):
-            continue  # [10:30:45] is a time
-        hosts_unread = True
-        found += _link(UNREADABLE + m[0], "", m.start(), m.end())
-    for m in _NUMBER.finditer(s):
-        digits = _ascii_digits(m[0])
-        if m["iban"]:
-            for candidate in _ibans(digits):
-                found.append(("number", candidate, m.start(), m.end()))
-        else:
-            found.append(("number", _SEPARATORS.sub("", digits), m.start(), m.end()))
-    word = s.strip()
-    lone = bool(word) and len(word.split(maxsplit=1)) == 1
-    emails_unread = emails_unread or s.count("@") > emails or (lone and not domains)
-    hosts_unread = hosts_unread or s.count("://") > links or (lone and not hosts)
-    return _Reading(found, domains, hosts, emails_unread, hosts_unread)
+            name = _trim(_trim_start(m[1]))
+            last = tld(name)
+            if "." not in name or last in NOT_TLDS or not (last.isascii() and ((last.isalpha() and 2 <= len(last) <= 24) or last.startswith("xn--"))):
+                continue  # a file name, a decimal, an abbreviation, the end of a sentence: not a host
+            host = canonical(name, self.budget)
+            if host is None and name.isascii():
+                continue  # empty labels (wait...what): no receiver reaches it
+            port = ":" + m[2] if m[2] else ""
+            self._link(host, port + m[3].rstrip(_TRAILING).rstrip("/"), name, m.start(), m.end())
 
+    def _numeric_hosts(self, inside: _Spans) -> None:
+        """IPv4 addresses: dotted decimal is a host; 0177.0.0.1, 0x7f.1 and 127.1:80 are hosts nobody reads alike."""
+        for m in _IPV4ISH.finditer(self.s):
+            if inside(m.start()):
+                continue
+            port = m["port"] or ""
+            address = m[0].removesuffix(port)
+            parts = address.count(".") + 1
+            host = canonical(address) if parts == 4 else None
+            if host is not None or parts == 4 or len(port) > 2 or "x" in address:  # not 3.14, 1.2.3, 2.5:1
+                self._link(host, port, m[0], m.start(), m.end(), url=False)  # a link only with a port
 
-def _link(host: str, rest: str, start: int, end: int) -> list[tuple[str, str, int, int]]:
-    return [("url", host + rest, start, end), ("host", host, start, end)]
+    def _odd_hosts(self, inside: _Spans) -> None:
+        """Destinations nobody reads alike: IPv6 literals, localhost, a single label with a port."""
+        s = self.s
+        found = [m for m in _IPV6.finditer(s) if is_ipv6_literal(m["ipv6"])] if "[" in s else []
+        if _LABEL_PORT_HINT.search(s):
+            found += _LABEL_PORT.finditer(s)
+        if "localhost" in s:
+            found += _LOCALHOST.finditer(s)
+        for m in found:
+            if not inside(m.start()):
+                self._link(None, "", m[0], m.start(), m.end())
+
+    def _numbers(self) -> None:
+        ibans: list[tuple[int, int]] = []
+        for m in _IBAN.finditer(self.s):
+            ibans.append((m.start(), m.end()))
+            for candidate in _ibans(_ascii_digits(m[0])):
+                self.found.append(("number", candidate, m.start(), m.end()))
+        in_iban = _Spans(ibans)
+        for pattern in (_PHONE, _DIGITS) if "+" in self.s else (_DIGITS,):
+            for m in pattern.finditer(self.s):
+                if not in_iban(m.start()):
+                    self.found.append(("number", _SEPARATORS.sub("", _ascii_digits(m[0])), m.start(), m.end()))
 
 
 class _Spans:
@@ -255,7 +306,7 @@ class _Spans:
 
     def __init__(self, spans: list[tuple[int, int]]) -> None:
         merged: list[int] = []
-        for start, end in sorted(spans):
+        for start, end in sorted(spans) if spans else ():
             if merged and start <= merged[-1]:
                 merged[-1] = max(merged[-1], end)
             else:
@@ -263,10 +314,10 @@ class _Spans:
         self._bounds = merged
 
     def __call__(self, position: int) -> bool:
-        return bisect.bisect_right(self._bounds, position) % 2 == 1
+        return bisect.bisect_right(self._bounds, position) % 2 == 1 if self._bounds else False
 
 
-def _authority(authority: str) -> tuple[str | None, str]:
+def _authority(authority: str, budget: Budget) -> tuple[str | None, str]:
     """The canonical host of a link's authority (None: cannot be read) and its ":port" ("" without one)."""
     hostport = authority.rsplit("@", 1)[-1]
     if hostport.startswith("["):
@@ -284,7 +335,7 @@ def _authority(authority: str) -> tuple[str | None, str]:
         if _INVISIBLE.search(decoded) or any(c.isspace() for c in decoded):
             return None, ""
         host = normalise(decoded)
-    name = canonical(host)
+    name = canonical(host, budget)
     if name is None or tld(name) in NOT_TLDS:
         return None, ""
     return name, (":" + port if port else "")
@@ -347,34 +398,42 @@ def readings(text: str) -> list[tuple[str, str | None]]:
     return out
 
 
-def scan(text: str, *, zoned: bool = False) -> TextValues:
-    """Every value in every reading of ``text`` (see the module docstring)."""
+def scan(text: str, *, zoned: bool = False, limit: int | None = None) -> TextValues:
+    """Every value in every reading of ``text`` (see the module docstring). With ``limit``, reading stops once
+    more distinct values than that were found (the answer is then not ``complete``)."""
+    if text.isascii() and not _VALUE_HINT.search(text):  # plain words: nothing any pattern could start on
+        lone = len(text.split(maxsplit=1)) == 1
+        return TextValues(frozenset(), frozenset(), (), (), lone, lone, True)
     values: set[tuple[str, str]] = set()
     in_text: set[tuple[str, str]] = set()
     domains: list[str] = []
     hosts: list[str] = []
     domains_unread = hosts_unread = False
     complete = True
+    budget = Budget()
     for deleted, spaced in readings(text):
         pair = [deleted] if spaced is None else [deleted, spaced]
-        scanned: list[set[tuple[str, str]]] = []
+        per_reading: list[set[tuple[str, str]]] = []
         for reading in pair:
             if len(reading) > MAX_READING_CHARS:
                 reading, complete = reading[:MAX_READING_CHARS], False
-            result = _scan(reading)
+            result = _Reading(reading, budget)
+            complete = complete and result.complete
             domains += result.domains
             hosts += result.hosts
             domains_unread = domains_unread or result.domains_unread
             hosts_unread = hosts_unread or result.hosts_unread
             mine = {(kind, value) for kind, value, _, _ in result.found}
-            scanned.append(mine)
+            per_reading.append(mine)
             values |= mine
+            if limit is not None and len(values) > limit:
+                return TextValues(frozenset(values), frozenset(in_text), tuple(domains), tuple(hosts), domains_unread, hosts_unread, False)
             if zoned:
                 in_text |= _running_text(reading, result.found)
-        if len(scanned) == 2:
+        if len(per_reading) == 2:
             # A destination an invisible character splits: the receiver deletes the character, a reader
             # may stop at it. Both readings are kept as values, and the destination counts as unreadable.
-            for kind, value in scanned[0] - scanned[1]:
+            for kind, value in per_reading[0] - per_reading[1]:
                 if kind in DESTINATIONS and not value.startswith(UNREADABLE):
                     values.add((kind, UNREADABLE + value))
                     domains_unread = domains_unread or kind == "email"
@@ -384,18 +443,22 @@ def scan(text: str, *, zoned: bool = False) -> TextValues:
 
 def _running_text(s: str, found: list[tuple[str, str, int, int]]) -> set[tuple[str, str]]:
     """The values of ``found`` that sit in running text: their line holds more than the value alone."""
+    breaks = [m.start() for m in _NEWLINE.finditer(s)]
+    cores: dict[int, tuple[str, str]] = {}
     out: set[tuple[str, str]] = set()
-    line_end = -1
-    core = ""
-    for kind, value, start, end in sorted(found, key=lambda f: f[2]):
-        if start > line_end:  # the values are in order, so every line is looked at once
-            line_start = s.rfind("\n", 0, start) + 1
-            line_end = s.find("\n", start)
-            if line_end == -1:
-                line_end = len(s)
-            core = _FIELD_PREFIX.sub("", s[line_start:line_end], count=1).strip().strip(_QUOTES)
+    for kind, value, start, end in found:
+        if (kind, value) in out:
+            continue
+        line = bisect.bisect_right(breaks, start)
+        core = cores.get(line)
+        if core is None:
+            first = breaks[line - 1] + 1 if line else 0
+            last = breaks[line] if line < len(breaks) else len(s)
+            prefix = _FIELD_PREFIX.match(s, first, last)
+            text = s[prefix.end() : last].strip().strip(_QUOTES) if prefix else ""  # a bare line is running text
+            core = cores[line] = (text, text.rstrip("/"))
         raw = s[start:end].rstrip(_TRAILING)
-        if core != raw and core.rstrip("/") != raw.rstrip("/"):
+        if raw not in core and raw.rstrip("/") not in core:  # the whole line, with or without a closing "/", is this value: a field
             out.add((kind, value))
     return out
 
@@ -414,18 +477,15 @@ def canonical_domain(domain: str) -> str:
     return canonical(name) or name
 
 
-# The last few long texts rules scanned, by identity: a call's argument is read by every data-flow and
-# domain test of every candidate rule, and scanning a long one once is enough. Only identity is trusted
-# (the entry holds the text, so its id cannot be reused while it is here).
+# The last texts rules scanned, by identity: a call's arguments are read by every data-flow and domain
+# test of every candidate rule, and once is enough. Only identity is trusted (an entry holds its text, so
+# the text's id cannot be reused while it is here).
 _RECENT: list[tuple[str, TextValues]] = []
-_RECENT_SIZE = 4
-_WORTH_CACHING = 1024
+_RECENT_SIZE = 16
 
 
 def scanned(text: str) -> TextValues:
-    """``scan(text)``, remembered for the last few long texts."""
-    if len(text) < _WORTH_CACHING:
-        return scan(text)
+    """``scan(text)``, remembered for the last few texts."""
     for seen, result in _RECENT:
         if seen is text:
             return result
@@ -433,3 +493,13 @@ def scanned(text: str) -> TextValues:
     _RECENT.insert(0, (text, result))
     del _RECENT[_RECENT_SIZE:]
     return result
+
+
+def addresses(text: str, kind: str) -> tuple[list[str], bool]:
+    """The e-mail domains (``kind`` "email") or link hosts ("host") in ``text``, and whether some part of it
+    looks like such an address but could not be read (``attacker@[203.0.113.7]``, ``http://localhost/``,
+    a lone word such as ``attacker``): a consumer may still accept it, so callers must fail closed."""
+    values = scanned(text)
+    if kind == "email":
+        return list(values.domains), values.domains_unread or not values.complete
+    return list(values.hosts), values.hosts_unread or not values.complete

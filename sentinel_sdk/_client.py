@@ -36,7 +36,7 @@ from sentinel_sdk._exceptions import (
     ToolError,
 )
 from sentinel_sdk._models import SessionInfo, ToolCallResult, ToolDefinition, parse_tools
-from sentinel_sdk._responses import check_status, is_retryable, read_json
+from sentinel_sdk._responses import check_status, is_retryable, marked_not_retryable, read_json
 from sentinel_sdk._retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
@@ -345,7 +345,10 @@ class SentinelClient:
                     f"connection to Sentinel at {self.base_url} failed: {broken}", code="connection_failed"
                 )
             # A retried tool call is a new signed call (new jti): only when nothing can have run.
-            if response.status_code in RETRYABLE_STATUSES and (not runs_tool or is_retryable(response)):
+            # Anything else is retried unless the interceptor says a retry cannot help.
+            if response.status_code in RETRYABLE_STATUSES and (
+                is_retryable(response) if runs_tool else not marked_not_retryable(response)
+            ):
                 delay = self.retry.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
                 if delay is not None:
                     logger.info("Sentinel answered %s; retrying in %.2fs", response.status_code, delay)

@@ -45,6 +45,15 @@ def is_retryable(response: httpx.Response) -> bool:
     return _retryable(response.status_code, error_fields(response)[2])
 
 
+def marked_not_retryable(response: httpx.Response) -> bool:
+    """True when the answer itself says trying again will not help (``"retryable": false``).
+
+    For requests that run no tool (starting a session), where a bare 502 or 503
+    is retried: a misconfigured tool server, say, is not worth four attempts.
+    """
+    return error_fields(response)[2].get("retryable") is False
+
+
 def _retryable(status: int, error: Mapping[str, Any]) -> bool:
     return status == 429 or error.get("retryable") is True
 

@@ -27,7 +27,16 @@ from interceptor.config._cache import CachedConfigStore
 from interceptor.config._model import ConfigStore, ConfigStoreError
 from interceptor.settings import ConfigStoreSettings
 
-__all__ = ["STORES", "ConfigSettings", "StoreKind", "open_backend", "open_config_store", "settings_from_env", "store_kind"]
+__all__ = [
+    "STORES",
+    "ConfigSettings",
+    "StoreKind",
+    "missing_config",
+    "open_backend",
+    "open_config_store",
+    "settings_from_env",
+    "store_kind",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +102,25 @@ def _settings(settings: ConfigStoreSettings | str | os.PathLike[str]) -> ConfigS
 def store_kind(settings: ConfigStoreSettings) -> StoreKind:
     """The first entry of ``STORES`` the settings choose."""
     return next(kind for kind in STORES if kind.chosen(settings))
+
+
+def missing_config(settings: ConfigStoreSettings) -> str | None:
+    """One line saying why there is no config to start with, and how to make one; None when there is one.
+
+    Only the YAML store can be missing outright: a database that does not answer
+    may come back, and is the cache's business. A file that is there but invalid
+    is reported by the store itself, with its place.
+    """
+    if store_kind(settings).name != "yaml" or settings.config_path.is_file():
+        return None
+    path = settings.config_path
+    if settings.config_path.exists():
+        return f"{path}: not a file; point SENTINEL_CONFIG at a config file, or run `sentinel init --path FILE` to make one"
+    if "config_path" not in settings.model_fields_set:
+        return (f"{path}: no such config file (the default, as SENTINEL_CONFIG is unset); "
+                "run `sentinel init` to make one there, or set SENTINEL_CONFIG to your config file")
+    given = "--config" if isinstance(settings, ConfigSettings) else "SENTINEL_CONFIG"
+    return f"{path}: no such config file (from {given}); run `sentinel init --path {path}` to make one there"
 
 
 def open_backend(settings: ConfigStoreSettings | str | os.PathLike[str]) -> ConfigStore:

@@ -79,7 +79,12 @@ class SupabaseConfigStore:
         if self._client is None:
             async with self._opening:
                 if self._client is None:
-                    from supabase import AsyncClientOptions, acreate_client
+                    try:
+                        from supabase import AsyncClientOptions, acreate_client
+                    except ImportError as exc:  # a supabase release without the 2.x client API
+                        raise ConfigStoreError(
+                            "config_unavailable", f"the installed supabase package cannot be used: {exc.msg}"
+                        ) from None
 
                     options = AsyncClientOptions(schema=self._schema, httpx_client=self._http)
                     try:
@@ -91,7 +96,13 @@ class SupabaseConfigStore:
     async def _execute(self, build: Any) -> Any:
         client = await self._ready()
         try:
-            return (await build(client).execute()).data
+            query = build(client)
+            # One attempt: the client's own retries (backoff up to seconds, each attempt its own
+            # timeout) would hold a CLI command or a request that long; the cache retries on its terms.
+            no_retry = getattr(query, "retry", None)
+            if callable(no_retry):
+                query = no_retry(False)
+            return (await query.execute()).data
         except APIError as exc:
             if exc.code == "23505":
                 raise ConfigStoreError("project_exists", "a project with that name or key exists") from None

@@ -54,6 +54,10 @@ class TrustStore(Protocol):
         Raises AuthError ``replayed_jti`` or a session reason."""
         ...
 
+    async def ping(self) -> None:
+        """Return when the store can answer (readiness); raise StoreError when it cannot."""
+        ...
+
     async def close(self) -> None:
         """Release what the store holds (its Redis connections, if it opened them)."""
         ...

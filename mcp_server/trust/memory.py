@@ -67,6 +67,9 @@ class MemoryTrustStore:
         self._jtis[slot] = until
         self._schedule(until, ("j", sid, jti))
 
+    async def ping(self) -> None:
+        return None  # in process: it answers whenever the process does
+
     async def close(self) -> None:
         self._sessions.clear()
         self._jtis.clear()

@@ -129,6 +129,12 @@ class RedisTrustStore:
                 self._cache.pop(sid, None)
             raise AuthError(_MESSAGES.get(outcome, "the call was refused"), code=outcome)
 
+    async def ping(self) -> None:
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as exc:
+            raise StoreError() from exc
+
     async def close(self) -> None:
         self._cache.clear()
         await self._scripts.aclose()

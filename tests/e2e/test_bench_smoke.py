@@ -23,6 +23,7 @@ RUNS = {
     "forwarding_cost.py": ["--calls", "50", "--rounds", "1"],
     "redis_pipeline.py": ["--calls", "100", "--rounds", "1"],
     "policy_eval.py": ["--calls", "200"],
+    "tenant_isolation.py": ["--seconds", "0.5", "--flood-connections", "2", "--argument-bytes", "5000"],
     "classifier_accuracy.py": [],
     "generated_policy.py": [],
 }

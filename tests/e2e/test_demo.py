@@ -58,7 +58,8 @@ def test_up_serves_until_stopped_and_takes_both_services_down(tmp_path):
 
     port, mcp_port = free_port(), free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sentinel_cli", "up", "--port", str(port), "--mcp-port", str(mcp_port), "--var-dir", str(tmp_path)],
+        [sys.executable, "-m", "sentinel_cli", "up", "--port", str(port), "--mcp-port", str(mcp_port), "--var-dir", str(tmp_path),
+         "--config", "examples/sentinel.yaml"],  # no default config any more: the demo's, named (see test_init.py)
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -68,6 +69,7 @@ def test_up_serves_until_stopped_and_takes_both_services_down(tmp_path):
             if "Press Ctrl-C to stop" in line:
                 break
         assert any("Sentinel is up" in line for line in seen), "".join(seen)
+        assert any(f"demo API key: {DEMO_API_KEY}" in line for line in seen), "".join(seen)
         answer = httpx.post(f"http://127.0.0.1:{port}/session/start", headers={"X-Sentinel-Key": DEMO_API_KEY}, timeout=5)
         assert answer.status_code == 200 and answer.json()["session_id"]
     finally:

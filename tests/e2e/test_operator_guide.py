@@ -20,6 +20,7 @@ def test_operator_guide_commands_work(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SENTINEL_", "SUPABASE_"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["SENTINEL_CONFIG"] = str(tmp_path / "sentinel.yaml")
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")  # never the machine's own ~/.config
     for block in blocks:
         proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=60)
@@ -29,3 +30,10 @@ def test_operator_guide_commands_work(tmp_path):
     # the rotation really replaced the key: only the newest one is in acme.key, and it is not in the file
     key = (tmp_path / "acme.key").read_text().strip()
     assert key and key not in (tmp_path / "sentinel.yaml").read_text()
+    # the mistyped rotation created nothing, and the refused push left the demo's tools in place
+    import yaml
+
+    projects = yaml.safe_load((tmp_path / "sentinel.yaml").read_text())["projects"]
+    assert [p["name"] for p in projects] == ["demo", "acme"]
+    assert len(projects[0]["tools"]) == 8
+    assert (tmp_path / "my-sentinel.yaml").is_file() and not (tmp_path / "xdg").exists()

@@ -76,7 +76,9 @@ async def test_redis_down_is_503_and_nothing_is_forwarded(tmp_path: Path) -> Non
         assert start.status_code == 503 and start.json()["error"]["code"] == "state_unavailable"
         call = await h.call(KEY, "any-session", "list_calendar")
         assert call.status_code == 503
-        assert (await h.client.get("/healthz")).status_code == 503
+        ready = await h.client.get("/readyz")  # not ready, naming why; still alive
+        assert ready.status_code == 503 and ready.json()["not_ready"] == ["state_store"]
+        assert (await h.client.get("/healthz")).status_code == 200
         assert h.tool_server.keys == {}  # no session registered either
     await down.close()
     assert h.tool_server.executed == []

@@ -34,3 +34,24 @@ def test_keys_create_stores_the_hash_in_postgres_when_the_database_url_is_set(
     found, stored = asyncio.run(lookup())
     assert found is not None and found.name == "acme"  # type: ignore[attr-defined]
     assert all(key not in value for value in stored)
+
+
+def test_rotating_the_key_of_a_project_that_does_not_exist_is_an_error_in_postgres(
+    pg_schema: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SENTINEL_DATABASE_URL", POSTGRES_DSN)
+    monkeypatch.setenv("SENTINEL_DATABASE_SCHEMA", pg_schema)
+    assert main(["keys", "create", "--project", "acme"]) == 0
+    capsys.readouterr()
+    assert main(["keys", "create", "--project", "acmee", "--rotate"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "no project named 'acmee'" in err and "known projects: acme" in err
+
+    async def names() -> list[str]:
+        store = PostgresConfigStore(POSTGRES_DSN, schema=pg_schema)
+        try:
+            return [p.name for p in await store.list_projects()]
+        finally:
+            await store.close()
+
+    assert asyncio.run(names()) == ["acme"]  # no second project was created

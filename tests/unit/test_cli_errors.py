@@ -20,6 +20,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     for name in ("SENTINEL_DATABASE_URL", "SUPABASE_PROJECT_URL", "SUPABASE_SERVICE_ROLE_KEY", "SENTINEL_CONFIG"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))  # the default config: not there
     (tmp_path / "policy.json").write_text(json.dumps(POLICY))
     traces = {
         "list.jsonl": "[1, 2]\n",
@@ -66,6 +67,12 @@ SIMULATE = ["policy", "simulate", "--policy", "policy.json", "--trace"]
     (["keys", "create", "--project", "p", "--config", "/nonexistent/dir/x.yaml"], "/nonexistent/dir: no such directory"),
     (["up", "--config", "/missing.yaml"], "sentinel up: not starting: /missing.yaml: no such config file"),
     (["demo", "--config", "/missing.yaml"], "sentinel demo: not starting: /missing.yaml: no such config file"),
+    # no config at all (issue 17): every command that needs one says how to make it
+    (["up"], "no such config file (the default, as SENTINEL_CONFIG is unset); run `sentinel init`"),
+    (["policy", "history", "demo"], "no such config file (the default, as SENTINEL_CONFIG is unset); run `sentinel init`"),
+    (["policy", "push", "demo", "policy.json"], "run `sentinel init` to make one there"),
+    (["tools", "push", "--project", "demo", "--tools", "policy.json"], "run `sentinel init` to make one there"),
+    (["keys", "create", "--project", "p"], "`sentinel init` makes a config"),
 ])
 def test_a_mistake_is_one_line_and_a_non_zero_exit(
     work: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str

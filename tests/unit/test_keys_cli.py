@@ -115,3 +115,19 @@ def test_a_hand_written_project_without_a_key_gets_one_without_rotate(tmp_path: 
     code, out, err = _run(capsys, "keys", "create", "--project", "draft", "--config", str(config))
     assert code == 0 and "first key" in err
     assert _sync(YamlConfigStore(config).find_by_key_hash(api_key_sha256(out.strip()))).name == "draft"
+
+
+def test_rotating_the_key_of_a_project_that_does_not_exist_is_an_error_not_a_new_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "sentinel.yaml"
+    config.write_text((ROOT / "examples" / "sentinel.yaml").read_text())
+    before = config.read_bytes()
+    code, out, err = _run(capsys, "keys", "create", "--project", "dmeo", "--rotate", "--config", str(config))
+    assert code == 1 and out == ""  # no key printed: nothing was rotated, nothing created
+    assert err.count("\n") == 1 and "no project named 'dmeo'" in err and "known projects: demo" in err
+    assert "sentinel keys create --project dmeo" in err  # how to create it, if that was meant
+    assert config.read_bytes() == before
+    # an empty store says so instead of listing nothing
+    code, out, err = _run(capsys, "keys", "create", "--project", "acme", "--rotate", "--config", str(tmp_path / "new.yaml"))
+    assert code == 1 and out == "" and "has no projects yet" in err and not (tmp_path / "new.yaml").exists()

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from sentinel_policy import Effect, SessionFacts, ToolCall, compile_policy, observe, replay
-from sentinel_policy._dataflow import MAX_DEPTH, RuleEvalError, addresses, extract, fingerprint, strings
+from sentinel_policy._dataflow import MAX_DEPTH, RuleEvalError, digest, strings
+from sentinel_policy._values import addresses, extract
 
 NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 TOOLS = [
@@ -131,7 +132,7 @@ def nest(value: Any, levels: int) -> Any:
 def test_a_trusted_output_that_echoes_the_arguments_records_only_what_is_new() -> None:
     call = ToolCall("contacts", {"query": "Partner@Ext.io", "page": {"n": [463820.0]}})
     delta = observe(flow_policy(), call, "no contact partner@ext.io on page 463820\nsee also boss@corp.com")
-    assert delta.add_values == {fingerprint("t", "email", "boss@corp.com")}
+    assert delta.add_values == {"t:" + digest("email", "boss@corp.com")}
 
 
 def test_a_trusted_output_of_a_call_too_deep_to_read_vouches_for_nothing() -> None:
@@ -185,13 +186,16 @@ def test_policies_without_data_flow_rules_keep_the_original_state() -> None:
     ("code 463820", {("number", "463820")}),
     ("pay to account 98765432.", {("number", "98765432")}),  # the end of a sentence is not a decimal point
     ("account 98765432-", {("number", "98765432")}),
-    ("version 1234567.5, host 192.168.100.100, id 123456:78", set()),
+    ("version 1234567.5, id 123456:78", set()),
+    ("host 192.168.100.100", {("host", "192.168.100.100")}),
     ("iban de89370400440532013000", {("number", "DE89370400440532013000")}),
     ("iban DE89 3704 0044 0532 0130 00.", {("number", n) for n in ("DE89370400440532", "DE893704004405320130",
                                                                     "DE89370400440532013000")}),
     ("iban DE89  3704 0044 0532", set()),  # not printed as an IBAN is: not an account number
     ("A@Corp\uff0ecom", {("email", "a@corp.com")}),
-    ("see http://evil.io\\@corp.com/x", {("url", "evil.io\\@corp.com/x"), ("host", "evil.io")}),
+    # as a browser reads it (evil.io), and as a Markdown reader does (\@ is @: corp.com, with evil.io as its user)
+    ("see http://evil.io\\@corp.com/x", {("url", "evil.io\\@corp.com/x"), ("host", "evil.io"), ("url", "corp.com/x"),
+                                          ("host", "corp.com"), ("email", "evil.io@corp.com")}),
 ])
 def test_extraction(text: str, found: set[tuple[str, str]]) -> None:
     assert set(extract(text)) == found
