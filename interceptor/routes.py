@@ -32,6 +32,7 @@ not forward, as long as the tool server's own limit is at least its own.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -76,6 +77,11 @@ _CALL_HEADERS = (b"x-sentinel-key", b"content-length")
 router = APIRouter()
 
 
+# The fields each request body takes (docs/architecture.md, "Agent API").
+_START_FIELDS = frozenset({"agent"})
+_CALL_FIELDS = frozenset({"tool", "arguments"})
+
+
 def _json(body: Any, status: int = 200) -> Response:
     return Response(content=orjson.dumps(body), status_code=status, media_type="application/json")
 
@@ -84,8 +90,13 @@ def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-def _parse_object(raw: bytes, *, required: bool) -> dict[str, Any]:
-    """A request body that must be a JSON object (``{}`` when empty and not required)."""
+def _parse_object(raw: bytes, *, required: bool, fields: frozenset[str]) -> dict[str, Any]:
+    """A request body that must be a JSON object of ``fields`` (``{}`` when empty and not required).
+
+    Refused with 400, the key named: a field the route does not take (a typo such as
+    ``agnet`` would otherwise be ignored in silence), and a key given twice anywhere in
+    the body (readers disagree on which one wins; the last one would, unseen).
+    """
     if not raw.strip():
         if required:
             raise BadRequest("a JSON object body is required", code="invalid_body")
@@ -96,7 +107,30 @@ def _parse_object(raw: bytes, *, required: bool) -> dict[str, Any]:
         raise BadRequest("the body is not valid JSON", code="invalid_json") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object", code="invalid_body")
+    unknown = sorted(set(body) - fields)
+    if unknown:
+        raise BadRequest(f"unknown field {_quoted(unknown[0])}; this request takes {', '.join(sorted(fields))}",
+                         code="unknown_field")
+    # orjson keeps the last of two equal keys; the standard parser's hook sees every pair.
+    try:
+        json.loads(raw, object_pairs_hook=_refuse_duplicate_keys)
+    except RecursionError:
+        raise BadRequest("the body is nested too deeply", code="invalid_body") from None
     return body
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise BadRequest(f"the key {_quoted(key)} is given twice", code="duplicate_key")
+        seen.add(key)
+    return dict(pairs)
+
+
+def _quoted(name: str) -> str:
+    """A caller's key, safe to echo: clipped, and escaped as JSON."""
+    return orjson.dumps(name[:64] + ("…" if len(name) > 64 else "")).decode()
 
 
 def _zone_error(exc: sentinel_http.BodyTooLarge | sentinel_http.BadContentLength) -> InterceptorError:
@@ -114,9 +148,9 @@ async def _read_limited(receive: Receive, declared: str | None, limit: int) -> b
         raise _zone_error(exc) from None
 
 
-async def _read_object(request: Request, limit: int, *, required: bool) -> dict[str, Any]:
+async def _read_object(request: Request, limit: int, *, required: bool, fields: frozenset[str]) -> dict[str, Any]:
     raw = await _read_limited(request.receive, request.headers.get("content-length"), limit)
-    return _parse_object(raw, required=required)
+    return _parse_object(raw, required=required, fields=fields)
 
 
 @router.get("/healthz")
@@ -134,7 +168,7 @@ async def readyz(request: Request) -> Response:
 async def start_session(request: Request) -> Response:
     runtime = _runtime(request)
     project = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))
-    body = await _read_object(request, runtime.settings.max_body_bytes, required=False)
+    body = await _read_object(request, runtime.settings.max_body_bytes, required=False, fields=_START_FIELDS)
     agent = _agent(body.get("agent"))
     runtime.directory.policy_for(project)  # a broken policy refuses sessions, not just calls
     session = await runtime.sessions.start(project.name, agent)
@@ -178,7 +212,7 @@ async def answer_call(
     except (sentinel_http.BodyTooLarge, sentinel_http.BadContentLength) as exc:
         raise _zone_error(exc) from None
     project = await runtime.directory.authenticate(api_key)
-    body = _parse_object(await _read_limited(receive, declared, limit), required=True)
+    body = _parse_object(await _read_limited(receive, declared, limit), required=True, fields=_CALL_FIELDS)
     tool = body.get("tool")
     if not isinstance(tool, str) or not tool:
         raise BadRequest("'tool' must be a non-empty string", code="invalid_body")

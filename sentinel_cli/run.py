@@ -191,11 +191,21 @@ def _check_port(zone: str, host: str, port: int | None) -> None:
         raise StackError(f"the {_ZONES[zone]} cannot listen on {host}:{port}: another process already listens there")
 
 
+# What the tool server process inherits from the shell that starts it, besides its own settings.
+_TOOL_SERVER_PASSTHROUGH = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "VIRTUAL_ENV", "TMPDIR"})
+
+
 def _start(zone: str, env: dict[str, str], host: str, port: int | None, quiet: bool) -> tuple[str, subprocess.Popen[bytes]]:
     """Start `sentinel serve ZONE` with only the given SENTINEL_* variables; wait until healthy."""
     _check_port(zone, host, port)
     port = port or free_port(host)
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SENTINEL_", "SUPABASE_")) and k != "MCP_UPSTREAM_URL"}
+    if zone == "mcp":
+        # Zone C gets an allowlist: no secret of this shell (an identity seed, a database
+        # password, a model key) reaches the tool server, also one added to the shell later.
+        base = {k: v for k, v in os.environ.items() if k in _TOOL_SERVER_PASSTHROUGH}
+    else:
+        base = {k: v for k, v in os.environ.items()
+                if not k.startswith(("SENTINEL_", "SUPABASE_")) and k != "MCP_UPSTREAM_URL"}
     out = subprocess.DEVNULL if quiet else None
     proc = subprocess.Popen(
         [sys.executable, "-m", "sentinel_cli", "serve", zone, "--host", host, "--port", str(port)],

@@ -11,7 +11,7 @@ for nothing else:
 - lists, nesting at most ``_MAX_FAST_DEPTH`` deep.
 
 Anything else (floats, non-ASCII keys, big integers, other types, lone
-surrogates) goes to ``rfc8785``. tests/unit/test_perf_canonical.py checks the two
+surrogates) goes to ``rfc8785``. tests/unit/test_canonical_json.py checks the two
 agree on generated values. This module must never produce bytes that differ
 from RFC 8785 for an input that rfc8785 accepts.
 """

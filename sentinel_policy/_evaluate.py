@@ -71,7 +71,7 @@ def evaluate(policy: CompiledPolicy, call: ToolCall, facts: SessionFacts, now: d
             if matches(rule, call, facts, now):
                 decided = rule
                 break
-        except Exception as exc:  # noqa: BLE001 - a failing rule is recorded, never fatal
+        except Exception as exc:
             errors.append(f"{rule.name}: {_error_text(exc)}")
             if skipped is None or _RANK[rule.effect] > _RANK[skipped.effect]:
                 skipped, why = rule, errors[-1]

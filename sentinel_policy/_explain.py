@@ -72,7 +72,7 @@ def explain(policy: CompiledPolicy, call: ToolCall, facts: SessionFacts, now: da
                 outcome, detail = "exempted", "; ".join(f"unless: {label}" for label in exempt)
             else:
                 detail = "; ".join(c.label for c in rule.when)
-        except Exception as exc:  # noqa: BLE001 - reported, as evaluate does
+        except Exception as exc:
             outcome, detail = "error", str(exc)
         steps.append(Step(rule.name, rule.source, rule.effect.value, outcome, detail))
         if outcome == "matched":  # the first match decides (an errored rule may have raised the effect)

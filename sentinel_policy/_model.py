@@ -31,7 +31,7 @@ def new_key() -> bytes:
     return secrets.token_bytes(KEY_BYTES)
 
 
-class Effect(str, enum.Enum):
+class Effect(str, enum.Enum):  # noqa: UP042 (str() of a member stays "Effect.ALLOW" where it is logged)
     ALLOW = "allow"
     DENY = "deny"
     REQUIRE_APPROVAL = "require_approval"

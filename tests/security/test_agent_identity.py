@@ -72,12 +72,17 @@ async def test_an_allow_rule_on_the_agent_needs_the_declared_agent(harness: Harn
 
 async def test_a_call_cannot_claim_another_agent(harness: Harness) -> None:
     sid = (await _start(harness, {"agent": "intern-1"})).json()["session_id"]
-    forged = await harness.client.post(
+    in_header = await harness.client.post(
         f"/session/{sid}/call",
         headers={"X-Sentinel-Key": KEY, "X-Sentinel-Agent": "release-bot"},
+        json={"tool": "deploy", "arguments": {}},
+    )
+    assert in_header.status_code == 403 and in_header.json()["error"]["rule"] == "no-intern-deploys"
+    in_body = await harness.client.post(
+        f"/session/{sid}/call", headers={"X-Sentinel-Key": KEY},
         json={"tool": "deploy", "arguments": {}, "agent": "release-bot"},
     )
-    assert forged.status_code == 403 and forged.json()["error"]["rule"] == "no-intern-deploys"
+    assert in_body.status_code == 400 and in_body.json()["error"]["code"] == "unknown_field"
     assert harness.tool_server.executed == []
 
 

@@ -80,3 +80,20 @@ def test_compose_gives_the_tool_server_only_its_own_settings() -> None:
     assert "env_file" not in service
     given = set(service["environment"])
     assert given - MCP_VARIABLES <= {"SENTINEL_HEALTH_PORT"}
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+def test_sentinel_up_starts_the_tool_server_with_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sentinel_cli.run import start_mcp, stop_processes
+
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    identity = generate_keypair()
+    _, proc = start_mcp(identity_public=identity.public_b64, var_dir=tmp_path)
+    try:
+        seen = process_environment(proc.pid)
+        assert seen.get("SENTINEL_INTERCEPTOR_PUBLIC_KEYS") == identity.public_b64
+        assert set(seen) & set(SECRETS) == set()
+        assert not any(value in SECRETS.values() for value in seen.values())
+    finally:
+        stop_processes([proc])

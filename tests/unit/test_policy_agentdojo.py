@@ -37,7 +37,7 @@ def simulate_and_score(suite: str, traces: Path, tmp_path: Path) -> dict[str, An
                  "--trace", str(traces), "--format", "json", "--now", NOW, "--output", str(out)])
     assert code == 0
     score = _score_module()
-    result: dict[str, Any] = score.score(score.load_jsonl(traces), {k: v for k, v in json.loads((EVAL / f"labels_{suite}.json").read_text()).items()},
+    result: dict[str, Any] = score.score(score.load_jsonl(traces), json.loads((EVAL / f"labels_{suite}.json").read_text()),
                                          score.load_jsonl(out))
     assert result["problems"] == []
     return result

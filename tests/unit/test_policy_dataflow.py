@@ -151,7 +151,6 @@ def test_an_allowed_call_too_deep_to_read_is_allowed_and_vouches_for_nothing() -
 
 @pytest.mark.parametrize(("value", "texts"), [
     (98765432.0, ["98765432"]),
-    (9.8765432e7, ["98765432"]),
     (-5.0, ["-5"]),
     (1.5, ["1.5"]),
     (1e20, ["1e+20"]),  # past 2**63: as Python prints it
