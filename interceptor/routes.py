@@ -115,7 +115,7 @@ def _parse_object(raw: bytes, *, required: bool, fields: frozenset[str]) -> dict
     try:
         json.loads(raw, object_pairs_hook=_refuse_duplicate_keys)
     except RecursionError:
-        raise BadRequest("the body is nested too deeply", code="invalid_body") from None
+        raise BadRequest("'arguments' is nested too deeply", code="invalid_arguments") from None
     return body
 
 
