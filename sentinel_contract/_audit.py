@@ -14,6 +14,7 @@ ASCII controls, but U+2028, U+2029 and U+0085 pass through a JSON encoder raw.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -44,5 +45,21 @@ def audit_line(record: Mapping[str, Any]) -> bytes:
 
 
 def audit_timestamp(seconds: float) -> str:
-    """Unix time as ISO 8601 in UTC with milliseconds and a ``Z``: ``2025-01-31T09:15:02.123Z``."""
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Unix time as ISO 8601 in UTC with milliseconds and a ``Z``: ``2025-01-31T09:15:02.123Z``.
+
+    The date and time of day are formatted once per second (one record per decision
+    makes this hot) and reused; the value is the one ``datetime`` itself gives.
+    """
+    global _second  # a one-entry cache: the tuple is replaced whole, never mutated
+    fraction, integral = math.modf(seconds)  # the rounding datetime.fromtimestamp does
+    whole, micros = int(integral), round(fraction * 1_000_000)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    cached_whole, prefix = _second
+    if whole != cached_whole:
+        prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second = (whole, prefix)
+    return f"{prefix}.{micros // 1000:03d}Z"
+
+
+_second: tuple[int, str] = (-1, "")

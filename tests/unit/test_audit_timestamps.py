@@ -49,3 +49,16 @@ def test_both_zones_write_ts_in_that_format(tmp_path: Path) -> None:
     assert TS.fullmatch(decision["ts"]) and TS.fullmatch(execution["ts"])
     assert decision["jti"] == execution["jti"]
     assert datetime.fromisoformat(decision["ts"]) <= datetime.fromisoformat(execution["ts"])
+
+
+def test_the_cached_format_is_exactly_what_datetime_gives() -> None:
+    import random
+    from datetime import UTC, datetime
+
+    from sentinel_contract import audit_timestamp
+
+    rng = random.Random(7)
+    values = [rng.uniform(0, 4e9) for _ in range(20_000)] + [0.0, 1.9999996, 1733600000.9999996, 1733600001.0005]
+    for seconds in values:
+        expected = datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        assert audit_timestamp(seconds) == expected, seconds
