@@ -23,7 +23,15 @@ from rule_maker._offline import OfflineClassifier
 from sentinel_policy import CLASS_DEFINITIONS, SecurityClass
 
 if TYPE_CHECKING:
-    from rule_maker._cli import classify_tools
+    from rule_maker._cli import (
+        CLASSIFY_HELP,
+        DRAFT_HELP,
+        add_classify_arguments,
+        add_draft_arguments,
+        classify_command,
+        classify_tools,
+        draft_command,
+    )
     from rule_maker._llm import LLMClassifier, LLMSettings
     from rule_maker._policy import generate_policy, policy_yaml
     from rule_maker._push import push_tools
@@ -45,7 +53,9 @@ __all__ = [
     "add_classify_arguments",
     "add_draft_arguments",
     "annotate",
+    "classify_command",
     "classify_tools",
+    "draft_command",
     "dump_tools",
     "generate_policy",
     "load_tools",
@@ -59,6 +69,8 @@ _LAZY = {
     "DRAFT_HELP": "rule_maker._cli",
     "add_classify_arguments": "rule_maker._cli",
     "add_draft_arguments": "rule_maker._cli",
+    "classify_command": "rule_maker._cli",
+    "draft_command": "rule_maker._cli",
     "LLMClassifier": "rule_maker._llm",
     "LLMSettings": "rule_maker._llm",
     "classify_tools": "rule_maker._cli",

@@ -45,7 +45,8 @@ def _write(text: str, out: str | None) -> None:
         sys.stdout.write(text)
 
 
-def _classify(args: argparse.Namespace) -> int:
+def classify_command(args: argparse.Namespace) -> int:
+    """classify, as both `sentinel tools classify` and `python -m rule_maker classify` run it (RuleMakerError on bad input)."""
     if args.tools:
         if args.name or args.description:
             raise RuleMakerError("give either NAME DESCRIPTION or --tools FILE, not both", code="usage")
@@ -67,7 +68,8 @@ def _classify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _policy(args: argparse.Namespace) -> int:
+def draft_command(args: argparse.Namespace) -> int:
+    """draft, as both `sentinel tools draft` and `python -m rule_maker policy` run it (RuleMakerError on bad input)."""
     from rule_maker._policy import generate_policy, policy_yaml
 
     tools = load_tools(args.tools)
@@ -121,11 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("classify", help=CLASSIFY_HELP)
     add_classify_arguments(c)
-    c.set_defaults(handler=_classify)
+    c.set_defaults(handler=classify_command)
 
     p = sub.add_parser("policy", help=DRAFT_HELP)
     add_draft_arguments(p)
-    p.set_defaults(handler=_policy)
+    p.set_defaults(handler=draft_command)
 
     u = sub.add_parser("push", help="write the classified tools into a project of the config store")
     add_push_arguments(u)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 
@@ -50,67 +49,27 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
-def _write(text: str, out: str | None) -> None:
-    if out:
-        Path(out).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-
-
 def _fail(command: str, exc: Any) -> int:
     print(f"sentinel tools {command}: {exc} ({exc.code})", file=sys.stderr)
     return 2
 
 
 def _classify(args: argparse.Namespace) -> int:
-    import json
-    from collections import Counter
-
-    from rule_maker import (
-        RuleMakerError,
-        annotate,
-        classify_tools,
-        dump_tools,
-        load_tools,
-        parse_tools,
-    )
+    from rule_maker import RuleMakerError, classify_command
 
     try:
-        if args.tools:
-            if args.name or args.description:
-                raise RuleMakerError("give either NAME DESCRIPTION or --tools FILE, not both", code="usage")
-            tools = load_tools(args.tools)
-        elif args.name:
-            tools = parse_tools([{"name": args.name, "description": args.description or ""}])
-        else:
-            raise RuleMakerError("give NAME DESCRIPTION or --tools FILE", code="usage")
-        results = classify_tools(tools, offline=args.offline)
+        return classify_command(args)
     except RuleMakerError as exc:
         return _fail("classify", exc)
-    classified = annotate(tools, results)
-    if not args.tools:
-        _write(json.dumps(classified[0], indent=2) + "\n", args.out)
-        return 0
-    _write(dump_tools(classified), args.out)
-    counts = Counter(r.security_class.value for r in results)
-    review = [_printable(r.tool) for r in results if r.needs_review]
-    summary = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
-    print(f"classified {len(results)} tools: {summary}; needs review: {len(review)}"
-          + (f" ({', '.join(review)})" if review else ""), file=sys.stderr)
-    return 0
 
 
 def _draft(args: argparse.Namespace) -> int:
-    from rule_maker import RuleMakerError, generate_policy, load_tools, policy_yaml
+    from rule_maker import RuleMakerError, draft_command
 
     try:
-        tools = load_tools(args.tools)
-        policy = generate_policy(tools, mode=args.mode, flow_effect=args.flow_effect)
-        text = policy_yaml(policy, tools)
+        return draft_command(args)
     except RuleMakerError as exc:
         return _fail("draft", exc)
-    _write(text, args.out)
-    return 0
 
 
 def _push(args: argparse.Namespace) -> int:
