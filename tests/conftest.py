@@ -24,6 +24,24 @@ POSTGRES_DSN = os.environ.get("SENTINEL_TEST_DATABASE_URL", "postgresql://postgr
 AGENTDOJO = Path(__file__).resolve().parents[1] / "benchmarks" / "agentdojo"
 
 
+def stack_environment(tmp_path: Path) -> dict[str, str]:
+    """The environment both real services start with in a test: this shell's, minus every
+    SENTINEL_* variable, plus a fresh identity key pair, audit logs under ``tmp_path`` and the
+    example config. Tests add what they vary (ports, limits, ``MCP_UPSTREAM_URL``)."""
+    from sentinel_contract import b64url_encode, generate_keypair
+
+    identity = generate_keypair()
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")},
+        "SENTINEL_INTERCEPTOR_PUBLIC_KEYS": identity.public_b64,
+        "SENTINEL_IDENTITY_KEY": b64url_encode(identity.seed),
+        "SENTINEL_MCP_AUDIT_LOG": str(tmp_path / "mcp-audit.jsonl"),
+        "SENTINEL_MCP_DATA_DIR": str(tmp_path / "mcp-data"),
+        "SENTINEL_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+        "SENTINEL_CONFIG": str(Path(__file__).resolve().parents[1] / "examples" / "sentinel.yaml"),
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

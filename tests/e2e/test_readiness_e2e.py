@@ -4,7 +4,6 @@ could go through, 503 naming what is not, with the reason in the service's log."
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -15,8 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from sentinel_contract import b64url_encode, generate_keypair
-from tests.conftest import free_port
+from tests.conftest import free_port, stack_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,16 +43,7 @@ def _until(url: str, status: int, seconds: float = 10) -> httpx.Response:
 
 @pytest.fixture
 def launch(tmp_path: Path) -> Iterator[object]:
-    identity = generate_keypair()
-    base = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")},
-        "SENTINEL_INTERCEPTOR_PUBLIC_KEYS": identity.public_b64,
-        "SENTINEL_IDENTITY_KEY": b64url_encode(identity.seed),
-        "SENTINEL_MCP_AUDIT_LOG": str(tmp_path / "mcp-audit.jsonl"),
-        "SENTINEL_MCP_DATA_DIR": str(tmp_path / "mcp-data"),
-        "SENTINEL_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
-        "SENTINEL_CONFIG": str(ROOT / "examples" / "sentinel.yaml"),
-    }
+    base = stack_environment(tmp_path)
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(service: str, **env: str) -> tuple[str, subprocess.Popen[bytes], Path]:

@@ -25,8 +25,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sentinel_contract import b64url_encode, generate_keypair
-from tests.conftest import free_port
+from sentinel_contract import generate_keypair
+from tests.conftest import free_port, stack_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_KEY = "sk-sentinel-demo"
@@ -159,18 +159,8 @@ def test_a_kept_alive_connection_cannot_drip_its_next_request(server: int) -> No
 @pytest.fixture
 def real_interceptor(tmp_path: Path) -> Iterator[int]:
     """`sentinel serve mcp` and `sentinel serve interceptor`, the interceptor's limits from SENTINEL_* variables."""
-    identity = generate_keypair()
     mcp_port, port = free_port(), free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")},
-        "SENTINEL_INTERCEPTOR_PUBLIC_KEYS": identity.public_b64,
-        "SENTINEL_IDENTITY_KEY": b64url_encode(identity.seed),
-        "SENTINEL_MCP_AUDIT_LOG": str(tmp_path / "mcp-audit.jsonl"),
-        "SENTINEL_MCP_DATA_DIR": str(tmp_path / "mcp-data"),
-        "SENTINEL_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
-        "SENTINEL_CONFIG": str(ROOT / "examples" / "sentinel.yaml"),
-        "MCP_UPSTREAM_URL": f"http://127.0.0.1:{mcp_port}",
-    }
+    env = {**stack_environment(tmp_path), "MCP_UPSTREAM_URL": f"http://127.0.0.1:{mcp_port}"}
     limits = {"SENTINEL_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT), "SENTINEL_MAX_CONNECTIONS": str(MAX_CONNECTIONS)}
     cli = [sys.executable, "-m", "sentinel_cli", "serve"]
     processes = [
