@@ -22,6 +22,7 @@ from interceptor.audit import AuditLog
 from interceptor.calls import CallEnforcer, PolicyWorker
 from interceptor.config import ConfigStore, open_config_store
 from interceptor.forwarding import ToolServerClient
+from interceptor.mcp_endpoint import serve_mcp
 from interceptor.projects import ProjectDirectory
 from interceptor.readiness import open_readiness
 from interceptor.routes import (
@@ -36,13 +37,13 @@ from interceptor.sessions import SessionIdentity, Sessions
 from interceptor.settings import InterceptorSettings, load_settings
 from interceptor.signing import KeySealer, SessionKeyRing
 from interceptor.state import StateStore, open_state_store
-from sentinel_contract import load_signing_key
+from sentinel_contract import MCP_PATH, load_signing_key
 
 __all__ = ["create_app"]
 
 
 class _InterceptorApp(FastAPI):
-    """FastAPI, except that a tool call goes straight to ``routes.serve_call``.
+    """FastAPI, except that a tool call goes straight to ``routes.serve_call``, and ``/mcp`` to ``mcp_endpoint``.
 
     The call is nearly all of the traffic, and the middleware stack and route
     wrappers cost more than the handler (docs/performance.md); every other
@@ -51,13 +52,17 @@ class _InterceptorApp(FastAPI):
     """
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            match = CALL_PATH.fullmatch(scope["path"])
+        if scope["type"] == "http":
             runtime = getattr(self.state, "runtime", None)
-            if match is not None and runtime is not None:
-                scope["app"] = self
-                await serve_call(runtime, match.group(1), scope, receive, send)
-                return
+            if runtime is not None:
+                if scope["method"] == "POST" and (match := CALL_PATH.fullmatch(scope["path"])) is not None:
+                    scope["app"] = self
+                    await serve_call(runtime, match.group(1), scope, receive, send)
+                    return
+                if scope["path"] == MCP_PATH:  # the MCP front door (mcp_endpoint.py), every method
+                    scope["app"] = self
+                    await serve_mcp(runtime, scope, receive, send)
+                    return
         await super().__call__(scope, receive, send)
 
 

@@ -46,6 +46,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 import sentinel_http
+from interceptor.calls import CallOutcome
+from interceptor.config import Project
 from interceptor.errors import (
     BadRequest,
     BodyTooLarge,
@@ -67,7 +69,18 @@ from sentinel_contract import (
 )
 from sentinel_http import Receive, Scope, Send
 
-__all__ = ["CALL_PATH", "call_route", "install_error_handlers", "router", "serve_call"]
+__all__ = [
+    "CALL_PATH",
+    "agent_name",
+    "call_route",
+    "govern_call",
+    "install_error_handlers",
+    "quoted",
+    "read_limited",
+    "refuse_duplicate_keys",
+    "router",
+    "serve_call",
+]
 
 CALL_PATH = re.compile(re.escape(SESSION_CALL_PATH).replace(re.escape("{sid}"), "([^/]+)"))  # {sid}: one segment
 
@@ -109,26 +122,31 @@ def _parse_object(raw: bytes, *, required: bool, fields: frozenset[str]) -> dict
         raise BadRequest("the body must be a JSON object", code="invalid_body")
     unknown = sorted(set(body) - fields)
     if unknown:
-        raise BadRequest(f"unknown field {_quoted(unknown[0])}; this request takes {', '.join(sorted(fields))}",
+        raise BadRequest(f"unknown field {quoted(unknown[0])}; this request takes {', '.join(sorted(fields))}",
                          code="unknown_field")
+    refuse_duplicate_keys(raw)
+    return body
+
+
+def refuse_duplicate_keys(raw: bytes) -> None:
+    """400 ``duplicate_key`` for a JSON text (already parsed once) that gives a key twice at any depth."""
     # orjson keeps the last of two equal keys; the standard parser's hook sees every pair.
     try:
         json.loads(raw, object_pairs_hook=_refuse_duplicate_keys)
     except RecursionError:
         raise BadRequest("'arguments' is nested too deeply", code="invalid_arguments") from None
-    return body
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: set[str] = set()
     for key, _ in pairs:
         if key in seen:
-            raise BadRequest(f"the key {_quoted(key)} is given twice", code="duplicate_key")
+            raise BadRequest(f"the key {quoted(key)} is given twice", code="duplicate_key")
         seen.add(key)
     return dict(pairs)
 
 
-def _quoted(name: str) -> str:
+def quoted(name: str) -> str:
     """A caller's key, safe to echo: clipped, and escaped as JSON."""
     return orjson.dumps(name[:64] + ("…" if len(name) > 64 else "")).decode()
 
@@ -140,7 +158,7 @@ def _zone_error(exc: sentinel_http.BodyTooLarge | sentinel_http.BadContentLength
     return BadRequest("the Content-Length header is not a number", code="invalid_body")
 
 
-async def _read_limited(receive: Receive, declared: str | None, limit: int) -> bytes:
+async def read_limited(receive: Receive, declared: str | None, limit: int) -> bytes:
     """The whole body, never past ``limit`` bytes (ClientDisconnected if the client leaves first)."""
     try:
         return await sentinel_http.read_body(receive, declared, limit)
@@ -149,7 +167,7 @@ async def _read_limited(receive: Receive, declared: str | None, limit: int) -> b
 
 
 async def _read_object(request: Request, limit: int, *, required: bool, fields: frozenset[str]) -> dict[str, Any]:
-    raw = await _read_limited(request.receive, request.headers.get("content-length"), limit)
+    raw = await read_limited(request.receive, request.headers.get("content-length"), limit)
     return _parse_object(raw, required=required, fields=fields)
 
 
@@ -169,7 +187,7 @@ async def start_session(request: Request) -> Response:
     runtime = _runtime(request)
     project = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))
     body = await _read_object(request, runtime.settings.max_body_bytes, required=False, fields=_START_FIELDS)
-    agent = _agent(body.get("agent"))
+    agent = agent_name(body.get("agent"))
     runtime.directory.policy_for(project)  # a broken policy refuses sessions, not just calls
     session = await runtime.sessions.start(project.name, agent)
     expires_at = datetime.fromtimestamp(session.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -182,7 +200,7 @@ async def start_session(request: Request) -> Response:
 _AGENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,127}")
 
 
-def _agent(value: Any) -> str | None:
+def agent_name(value: Any) -> str | None:
     """The agent the application declares for the session (``agent:`` conditions match it), or None."""
     if value is None:
         return None
@@ -212,15 +230,28 @@ async def answer_call(
     except (sentinel_http.BodyTooLarge, sentinel_http.BadContentLength) as exc:
         raise _zone_error(exc) from None
     project = await runtime.directory.authenticate(api_key)
-    body = _parse_object(await _read_limited(receive, declared, limit), required=True, fields=_CALL_FIELDS)
-    tool = body.get("tool")
+    body = _parse_object(await read_limited(receive, declared, limit), required=True, fields=_CALL_FIELDS)
+    outcome = await govern_call(runtime, project, sid, body.get("tool"), body.get("arguments", {}), started)
+    try:
+        return outcome.status, orjson.dumps(outcome.body)
+    except orjson.JSONEncodeError:  # a result nested past what the encoder writes (it ran; say so plainly)
+        raise ToolServerError(
+            "the tool's result cannot be passed on: it is nested too deeply", code="tool_result_unreadable",
+            retryable=False,
+        ) from None
+
+
+async def govern_call(
+    runtime: Runtime, project: Project, sid: str, tool: Any, arguments: Any, started: float
+) -> CallOutcome:
+    """One call of either front door (this API or ``/mcp``), bounded, then decided and run by the enforcer."""
     if not isinstance(tool, str) or not tool:
         raise BadRequest("'tool' must be a non-empty string", code="invalid_body")
     if not is_tool_name(tool):  # never quoted: the name may be a megabyte of anything
         raise BadRequest(f"'tool' must be a tool name of {TOOL_NAME_RULE}", code="invalid_tool_name")
-    arguments = body.get("arguments", {})
     if not isinstance(arguments, dict):
         raise BadRequest("'arguments' must be a JSON object", code="invalid_arguments")
+    limit = runtime.settings.max_body_bytes
     # Re-serialised once: the same JSON value is hashed, signed and forwarded.
     try:
         arguments_json = orjson.dumps(arguments)
@@ -235,14 +266,7 @@ async def answer_call(
         raise BodyTooLarge(
             f"the call would be larger than {limit} bytes as forwarded to the tool server", code="arguments_too_large"
         )
-    outcome = await runtime.enforcer.call(project, sid, tool, arguments, arguments_json, started)
-    try:
-        return outcome.status, orjson.dumps(outcome.body)
-    except orjson.JSONEncodeError:  # a result nested past what the encoder writes (it ran; say so plainly)
-        raise ToolServerError(
-            "the tool's result cannot be passed on: it is nested too deeply", code="tool_result_unreadable",
-            retryable=False,
-        ) from None
+    return await runtime.enforcer.call(project, sid, tool, arguments, arguments_json, started)
 
 
 async def serve_call(runtime: Runtime, sid: str, scope: Scope, receive: Receive, send: Send) -> None:

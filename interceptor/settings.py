@@ -87,6 +87,9 @@ class InterceptorSettings(ConfigStoreSettings):
     read_timeout_seconds: float = Field(default=10, gt=0)
     keep_alive_seconds: int = Field(default=5, gt=0)
     max_connections: int = Field(default=2048, gt=0)
+    # Origins (scheme://host[:port], comma-separated) whose pages may call /mcp; a request with any other
+    # Origin header is refused (DNS rebinding). Clients outside a browser send none.
+    mcp_allowed_origins: str = ""
 
     @field_validator("identity_key")
     @classmethod
@@ -114,6 +117,9 @@ class InterceptorSettings(ConfigStoreSettings):
                     f"SENTINEL_PREVIOUS_IDENTITY_KEYS: entry {position} is not a 32-byte base64url seed; {_IDENTITY_HINT}"
                 ) from None
         return value
+
+    def mcp_allowed_origin_list(self) -> frozenset[str]:
+        return frozenset(_split(self.mcp_allowed_origins))
 
     def previous_identity_seeds(self) -> list[str]:
         return _split(self.previous_identity_keys.get_secret_value()) if self.previous_identity_keys else []

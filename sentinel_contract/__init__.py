@@ -30,6 +30,7 @@ from sentinel_contract._keys import (
 )
 from sentinel_contract._names import MAX_TOOL_NAME, TOOL_NAME_RULE, is_tool_name
 from sentinel_contract._paths import (
+    MCP_PATH,
     READINESS_PATH,
     REGISTRATION_PATH,
     REVOCATION_PATH,
@@ -62,6 +63,7 @@ __all__ = [
     "MAX_AUDIT_FIELD",
     "MAX_CALL_TTL",
     "MAX_TOOL_NAME",
+    "MCP_PATH",
     "READINESS_PATH",
     "REGISTRATION_PATH",
     "REVOCATION_PATH",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "MCP_PATH",
     "READINESS_PATH",
     "REGISTRATION_PATH",
     "REVOCATION_PATH",
@@ -36,3 +37,6 @@ SESSION_START_PATH: Final = "/session/start"  # POST
 SESSION_TOOLS_PATH: Final = "/session/{sid}/tools"  # GET
 SESSION_CALL_PATH: Final = "/session/{sid}/call"  # POST {"tool", "arguments"}
 SESSION_END_PATH: Final = "/session/{sid}/end"  # POST
+
+# MCP front door (Zone A -> Zone B): any MCP client, Streamable HTTP (docs/mcp-clients.md).
+MCP_PATH: Final = "/mcp"  # POST one JSON-RPC message; DELETE ends an MCP session; GET is 405 (no server stream)

@@ -36,6 +36,7 @@ from sentinel_policy._model import (
     ToolCall,
     apply_delta,
 )
+from sentinel_policy._reach import could_allow
 from sentinel_policy._simulate import replay, simulate_trace
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "ToolCall",
     "apply_delta",
     "compile_policy",
+    "could_allow",
     "diff_policies",
     "evaluate",
     "explain",

@@ -52,6 +52,7 @@ class Condition:
     label: str
     test: Test
     reads_values: bool = False  # the test reads data-flow fingerprints, so the engine must record them
+    identity: bool = False  # the test reads only who calls (agent, project): known before any call is made
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,7 @@ def _identity(field: str) -> Compile:
             value = getattr(call, field)
             return value is not None and regex.match(value) is not None
 
-        return Compiled((Condition(f"{field} matches {patterns}", test),))
+        return Compiled((Condition(f"{field} matches {patterns}", test, identity=True),))
 
     return compile_identity
 
