@@ -4,7 +4,8 @@ It runs the ``workday-injection`` scenario (``sentinel_agent.experiments``)
 through the experiments' runner with the scripted agent, on a stack this
 command starts (``run_stack``): the user's honest task first, then everything
 an injected mail in the inbox asks for. The table shows each call, the
-decision and the rule that made it.
+decision and the rule that made it. A second, shorter table shows the same
+policy reached by a stock MCP client at ``/mcp`` (``_demo_mcp.py``).
 
 This module must never weaken a default to make the demo pass: the demo shows
 the example policy doing its job, judged on the tool server's side (outbox,
@@ -43,6 +44,28 @@ def _problems(result: Any, writes: set[str]) -> list[str]:
         problems.append(f"the session failed: {result.error}")
     if not result.verdict.passed:
         problems.append(f"judged on the tool server's side: {result.verdict.summary}")
+    return problems
+
+
+def _mcp_part(config: str, tmp: Path) -> list[str]:
+    """The same policy through a stock MCP client at /mcp: its own short session, printed as a table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sentinel_cli._demo_mcp import run_mcp_session
+    from sentinel_cli.run import run_stack
+
+    var_dir = tmp / "mcp-client"
+    with run_stack(config=config, var_dir=var_dir) as stack:
+        rows, problems = run_mcp_session(stack.interceptor_url, DEMO_API_KEY, var_dir)
+    print()
+    table = Table(title="The same policy, from a stock MCP client (the official mcp SDK) at /mcp")
+    for column in ("#", "who asked", "tool", "decision", "rule"):
+        table.add_column(column)
+    for index, row in enumerate(rows, 1):
+        colour = {"allow": "green", "deny": "red"}.get(row.decision, "yellow")
+        table.add_row(str(index), row.asked_by, row.tool, f"[{colour}]{row.decision}[/]", row.rule)
+    Console(width=160).print(table)
     return problems
 
 
@@ -85,6 +108,7 @@ def _demo(args: argparse.Namespace) -> int:
           f"injected steps blocked: {sum(c.decision != 'allow' for c in injected)}/{len(injected)} (every injected write: "
           f"{'blocked' if all(c.decision != 'allow' for c in injected_writes) else 'NOT blocked'}).")
     problems = _problems(result, writes)
+    problems += _mcp_part(args.config, tmp)
     if problems:
         print("\nThe demo found problems:\n- " + "\n- ".join(problems), file=sys.stderr)
     stack = tmp / "stacks" / policy.name

@@ -26,6 +26,10 @@ def test_demo_prints_the_table_and_blocks_every_injected_write():
     # each injected write appears as a denied row with the rule that stopped it
     for tool in ("send_email", "transfer_funds", "delete_file"):
         assert re.search(rf"{tool}\s+│ deny", out), f"{tool} not shown as denied"
+    # the same policy through a stock MCP client at /mcp: the injected mail's write is refused there too
+    mcp_part = out[out.index("from a stock MCP client"):]
+    assert re.search(r"injection\s+│ send_email\s+│ deny\s+│ CHECK_TAINT:send_email", mcp_part), mcp_part
+    assert re.search(r"user\s+│ read_inbox\s+│ allow", mcp_part), mcp_part
 
 
 def test_demo_is_the_workday_scenario_of_the_experiments():

@@ -44,7 +44,7 @@ CLASSES = {
     "git__git_commit": "CONSEQUENTIAL_WRITE",
 }
 POLICIES = {
-    "staticRules": {name: "ALLOW" for name in CLASSES},
+    "staticRules": dict.fromkeys(CLASSES, "ALLOW"),
     "taintRules": [
         {"type": "ADD_TAINT", "tool": "git__git_log", "tag": "untrusted"},
         {"type": "ADD_TAINT", "tool": "git__git_show", "tag": "untrusted"},
