@@ -20,14 +20,14 @@ def _where(row: str) -> str:
 def test_every_defence_names_where_it_is_tested() -> None:
     assert len(ROWS) >= 15
     for row in ROWS:
-        assert re.search(r"`[a-z]+/test_[\w*]+(\.py)?`", _where(row)), row
+        assert re.search(r"`[a-z0-9]+/test_[\w*]+(\.py)?`", _where(row)), row
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda row: row.split(" | ")[0][2:50])
 def test_the_named_test_files_and_tests_exist(row: str) -> None:
     where = _where(row)
     files: list[Path] = []
-    for pattern in re.findall(r"`([a-z]+/test_[\w*]+(?:\.py)?)`", where):
+    for pattern in re.findall(r"`([a-z0-9]+/test_[\w*]+(?:\.py)?)`", where):
         found = sorted((ROOT / "tests").glob(pattern if pattern.endswith(".py") else pattern + ".py"))
         assert found, f"no test file matches {pattern}"
         files += found
