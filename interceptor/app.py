@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from interceptor.admin import admin_router
+from interceptor.approvals import Approvals
 from interceptor.audit import AuditLog
 from interceptor.calls import CallEnforcer, PolicyWorker
 from interceptor.config import ConfigStore, open_config_store
@@ -36,7 +38,8 @@ from interceptor.runtime import Runtime
 from interceptor.sessions import SessionIdentity, Sessions
 from interceptor.settings import InterceptorSettings, load_settings
 from interceptor.signing import KeySealer, SessionKeyRing
-from interceptor.state import StateStore, open_state_store
+from interceptor.state import ApprovalBounds, StateStore, open_state_store
+from interceptor.webhooks import Webhook
 from sentinel_contract import MCP_PATH, load_signing_key
 
 __all__ = ["create_app"]
@@ -109,10 +112,18 @@ def create_app(
             directory = ProjectDirectory(config)
             worker = PolicyWorker()
             stack.callback(worker.close)
-            enforcer = CallEnforcer(sessions, directory, upstream, audit, worker)
+            webhook = None
+            if settings.approval_webhook_url and settings.approval_webhook_secret:
+                webhook = Webhook(settings.approval_webhook_url, settings.approval_webhook_secret.get_secret_value().encode())
+                webhook.start()
+                stack.push_async_callback(webhook.close)
+            bounds = ApprovalBounds(settings.max_pending_approvals_per_session,
+                                    settings.max_pending_approvals_per_project, window=settings.session_ttl_seconds)
+            approvals = Approvals(state, sealer, audit, bounds, webhook)
+            enforcer = CallEnforcer(sessions, directory, upstream, audit, approvals, worker)
             readiness = open_readiness(config, state, upstream, settings)
             stack.push_async_callback(readiness.close)
-            app.state.runtime = Runtime(settings, state, directory, sessions, enforcer, audit, readiness)
+            app.state.runtime = Runtime(settings, state, directory, sessions, enforcer, audit, readiness, approvals)
             yield {}
 
     app = _InterceptorApp(
@@ -124,5 +135,6 @@ def create_app(
     )
     app.router.routes.insert(0, call_route)  # first: the route nearly every request takes
     app.include_router(router)
+    app.include_router(admin_router)
     install_error_handlers(app)
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -76,6 +77,13 @@ class AuditLog:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+    def write_event(self, event: str, fields: Mapping[str, object]) -> None:
+        """A record of something other than a decision (an approval's state change), in the same file."""
+        line = audit_line({"ts": audit_timestamp(time.time()), "event": event, **fields})
+        if self._file is not None:
+            self._file.write(line)
+        _log.info(event, extra={"event": event, "record": line[:-1].decode()})
 
     def write(self, record: AuditRecord) -> None:
         line = record.as_line(audit_timestamp(time.time()))

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from interceptor.approvals import Approvals
 from interceptor.audit import AuditLog, AuditRecord
 from interceptor.config import Project
 from interceptor.errors import (
@@ -48,10 +49,12 @@ from sentinel_policy import (
     Decision,
     Effect,
     RuleEvalError,
+    SessionFacts,
     StateDelta,
     ToolCall,
     evaluate,
     observe,
+    release,
     strings,
 )
 
@@ -104,9 +107,11 @@ class CallEnforcer:
         directory: ProjectDirectory,
         upstream: ToolServerClient,
         audit: AuditLog,
+        approvals: Approvals,
         worker: PolicyWorker | None = None,
     ) -> None:
         self._sessions = sessions
+        self._approvals = approvals
         self._directory = directory
         self._upstream = upstream
         self._audit = audit
@@ -131,15 +136,30 @@ class CallEnforcer:
             sign=lambda: self._sessions.sign_call(session, call, digest),
             offload=self._worker.run if large else None,
         )
+        if decision.effect is Effect.REQUIRE_APPROVAL and (granted := await self._approvals.use(session, tool, digest)):
+            # A person approved exactly this call: decided again on the facts as they are now, the hold it
+            # meets again becomes the allow it was approved as (with the state change an allow causes).
+            def decide_released(facts: SessionFacts) -> Decision:
+                again = evaluate(policy, call, facts, datetime.now(UTC))
+                if again.effect is Effect.REQUIRE_APPROVAL and again.rule == granted.rule:
+                    return release(policy, call, facts, again, granted.decided_by or "an approver")
+                return again
+
+            decision, signed = await self._sessions.decide_and_commit(
+                session, facts, fresh, decide=decide_released,
+                sign=lambda: self._sessions.sign_call(session, call, digest),
+                offload=self._worker.run if large else None,
+            )
         reason = clip(decision.reason, MAX_REASON_CHARS) or ""
         rule = clip(decision.rule, MAX_REASON_CHARS) or ""
         if decision.effect is Effect.DENY:
             audit(decision, None, 403)
             raise PolicyDenied(reason, rule=rule)
         if decision.effect is Effect.REQUIRE_APPROVAL:
-            approval_id = await self._sessions.hold_for_approval(session, call, arguments_json, digest, decision)
+            approval = await self._approvals.hold(session, call, arguments_json, digest, decision, policy)
             audit(decision, None, 202)
-            body = {"approval_id": approval_id, "status": "pending", "rule": rule, "reason": reason}
+            body = {"approval_id": approval.approval_id, "status": "pending", "rule": rule, "reason": reason,
+                    "expires_at": approval.expires_at}
             return CallOutcome(202, body)
         if signed is None:  # an allow always carries its token; never forward unsigned
             raise InterceptorError("internal error")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from interceptor.config import ConfigStore, ConfigStoreError, Project
-from interceptor.errors import ServiceUnavailable, Unauthorized
+from interceptor.errors import NotFound, ServiceUnavailable, Unauthorized
 from sentinel_http import LogThrottle
 from sentinel_policy import CompiledPolicy, PolicyError, compile_policy
 
@@ -56,6 +56,16 @@ class ProjectDirectory:
         # The store compares in constant time; this second check guards a store that does not.
         if project is None or not api_key or not hmac.compare_digest(project.api_key_sha256.lower(), wanted):
             raise Unauthorized()
+        return project
+
+    async def project(self, name: str) -> Project:
+        """A project by name (for the admin API, which holds no project key)."""
+        try:
+            project = await self._store.get_project(name)
+        except ConfigStoreError as exc:
+            raise ServiceUnavailable("the project configuration cannot be read", code="config_unavailable") from exc
+        if project is None:
+            raise NotFound(f"no project named {name[:64]!r}", code="project_not_found")
         return project
 
     def policy_for(self, project: Project) -> CompiledPolicy:

@@ -60,6 +60,7 @@ from interceptor.projects import agent_tools
 from interceptor.runtime import Runtime
 from sentinel_contract import (
     READINESS_PATH,
+    SESSION_APPROVAL_PATH,
     SESSION_CALL_PATH,
     SESSION_END_PATH,
     SESSION_START_PATH,
@@ -298,6 +299,20 @@ async def call_tool(request: Request) -> Response:
 
 
 call_route = Route(SESSION_CALL_PATH, call_tool, methods=["POST"])
+
+
+@router.get(SESSION_APPROVAL_PATH)
+async def approval_status(sid: str, approval_id: str, request: Request) -> Response:
+    """Where a held call stands, for the agent that made it (the SDK waits on this)."""
+    runtime = _runtime(request)
+    project = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))
+    await runtime.sessions.resolve(sid, project.name)
+    approval = await runtime.approvals.get(approval_id)
+    if approval.sid != sid:
+        raise NotFound("no such approval (unknown, or its session ended)", code="approval_not_found")
+    view = runtime.approvals.view(approval)
+    return _json({key: view[key] for key in ("approval_id", "status", "tool", "rule", "reason", "expires_at",
+                                              "decided_by", "note")})
 
 
 @router.post(SESSION_END_PATH)

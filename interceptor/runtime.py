@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from interceptor.approvals import Approvals
 from interceptor.audit import AuditLog
 from interceptor.calls import CallEnforcer
 from interceptor.projects import ProjectDirectory
@@ -29,3 +30,4 @@ class Runtime:
     enforcer: CallEnforcer
     audit: AuditLog
     readiness: Readiness
+    approvals: Approvals

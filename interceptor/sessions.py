@@ -43,7 +43,7 @@ from typing import NamedTuple, TypeVar
 from interceptor.errors import InterceptorError, ServiceUnavailable, SessionNotFound
 from interceptor.forwarding import ToolServerClient
 from interceptor.signing import KeySealer, SessionKeyRing
-from interceptor.state import Approval, Session, SessionCache, StateStore
+from interceptor.state import Session, SessionCache, StateStore
 from sentinel_contract import (
     CallClaims,
     SigningKeyPair,
@@ -259,25 +259,6 @@ class Sessions:
                 raise SessionNotFound()
             facts = loaded[1]
         await self._commit(session, facts, True, lambda _: (None, delta))
-
-    async def hold_for_approval(
-        self, session: Session, call: ToolCall, arguments_json: bytes, digest: str, decision: Decision
-    ) -> str:
-        """Keep the call for a human's approval, at most as long as the session lives; the approval's id."""
-        approval = Approval(
-            approval_id=secrets.token_urlsafe(16),
-            sid=session.sid,
-            project=session.project,
-            tool=call.tool,
-            arguments_json=arguments_json,
-            args_sha256=digest,
-            rule=decision.rule,
-            reason=decision.reason,
-            created_at=int(time.time()),
-            expires_at=session.expires_at,
-        )
-        await self._state.put_approval(approval)
-        return approval.approval_id
 
     async def end(self, sid: str, project: str) -> bool:
         """End the session; True when the tool server confirmed the revocation."""

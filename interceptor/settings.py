@@ -11,10 +11,11 @@ appear in a repr, a log line or an error message.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from interceptor.errors import SettingsError
@@ -90,6 +91,15 @@ class InterceptorSettings(ConfigStoreSettings):
     # Origins (scheme://host[:port], comma-separated) whose pages may call /mcp; a request with any other
     # Origin header is refused (DNS rebinding). Clients outside a browser send none.
     mcp_allowed_origins: str = ""
+    # Who may use the admin API (approvals): "name:sha256-of-key" entries, comma-separated
+    # (`sentinel admin key --name NAME` makes one). Unset: the admin API answers 401 to everyone.
+    admin_keys: SecretStr | None = None
+    # Held calls waiting at once, per session and per project (over the policy's approval TTL).
+    max_pending_approvals_per_session: int = Field(default=20, gt=0)
+    max_pending_approvals_per_project: int = Field(default=1000, gt=0)
+    # Approval events are POSTed here, signed with the secret (docs/approvals.md, "Webhook").
+    approval_webhook_url: str | None = None
+    approval_webhook_secret: SecretStr | None = None
 
     @field_validator("identity_key")
     @classmethod
@@ -118,6 +128,32 @@ class InterceptorSettings(ConfigStoreSettings):
                 ) from None
         return value
 
+    @field_validator("admin_keys")
+    @classmethod
+    def _admin_entries(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        for position, entry in enumerate(_split(value.get_secret_value()), start=1):
+            name, _, digest = entry.partition(":")
+            if not _ADMIN_NAME.fullmatch(name.strip()) or not _SHA256_HEX.fullmatch(digest.strip().lower()):
+                raise ValueError(f"SENTINEL_ADMIN_KEYS: entry {position} is not NAME:SHA256 (64 hex digits of the "
+                                 "key's SHA-256; `sentinel admin key --name NAME` prints one)")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_is_signed(self) -> InterceptorSettings:
+        if self.approval_webhook_url and not self.approval_webhook_secret:
+            raise ValueError("SENTINEL_APPROVAL_WEBHOOK_URL needs SENTINEL_APPROVAL_WEBHOOK_SECRET: events are signed")
+        return self
+
+    def admin_key_hashes(self) -> dict[str, str]:
+        """Admin name -> SHA-256 (hex) of its key, from ``SENTINEL_ADMIN_KEYS``."""
+        entries: dict[str, str] = {}
+        for entry in _split(self.admin_keys.get_secret_value() if self.admin_keys else ""):
+            name, _, digest = entry.partition(":")
+            entries[name.strip()] = digest.strip().lower()
+        return entries
+
     def mcp_allowed_origin_list(self) -> frozenset[str]:
         return frozenset(_split(self.mcp_allowed_origins))
 
@@ -128,6 +164,10 @@ class InterceptorSettings(ConfigStoreSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+
+_ADMIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def _split(keys: str) -> list[str]:

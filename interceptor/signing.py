@@ -29,6 +29,7 @@ __all__ = ["KeySealer", "SessionKeyRing"]
 
 _HKDF_INFO = b"sentinel/interceptor/session-key-seal/v1"
 _PERSON = b"sentinel-seal-v1"  # BLAKE2b personalisation: 16 bytes at most
+_DATA_PERSON = b"sentinel-data-v1"  # another key per context than any session key's
 
 
 class KeySealer:
@@ -50,12 +51,26 @@ class KeySealer:
         raise ServiceUnavailable("the session key cannot be opened", code="session_key_unreadable")
 
 
+    def seal_data(self, context: str, data: bytes) -> bytes:
+        """Other secrets at rest (a held call's arguments), sealed apart from session keys and per ``context``."""
+        return bytes(_box(self._masters[0], context, _DATA_PERSON).encrypt(data))
+
+    def open_data(self, context: str, sealed: bytes) -> bytes:
+        for master in self._masters:
+            try:
+                return bytes(_box(master, context, _DATA_PERSON).decrypt(sealed))
+            except nacl.exceptions.CryptoError:
+                continue
+        raise ServiceUnavailable("sealed data cannot be opened", code="sealed_data_unreadable")
+
+
 def _master(identity_seed: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(identity_seed)
 
 
-def _box(master: bytes, sid: str) -> nacl.secret.SecretBox:
-    key = nacl.hash.blake2b(sid.encode(), key=master, person=_PERSON, digest_size=32, encoder=nacl.encoding.RawEncoder)
+def _box(master: bytes, sid: str, person: bytes = b"") -> nacl.secret.SecretBox:
+    key = nacl.hash.blake2b(sid.encode(), key=master, person=person or _PERSON, digest_size=32,
+                            encoder=nacl.encoding.RawEncoder)
     return nacl.secret.SecretBox(key)
 
 

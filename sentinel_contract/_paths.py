@@ -16,6 +16,7 @@ __all__ = [
     "REGISTRATION_PATH",
     "REVOCATION_PATH",
     "RPC_PATH",
+    "SESSION_APPROVAL_PATH",
     "SESSION_CALL_PATH",
     "SESSION_END_PATH",
     "SESSION_START_PATH",
@@ -37,6 +38,7 @@ SESSION_START_PATH: Final = "/session/start"  # POST
 SESSION_TOOLS_PATH: Final = "/session/{sid}/tools"  # GET
 SESSION_CALL_PATH: Final = "/session/{sid}/call"  # POST {"tool", "arguments"}
 SESSION_END_PATH: Final = "/session/{sid}/end"  # POST
+SESSION_APPROVAL_PATH: Final = "/session/{sid}/approvals/{approval_id}"  # GET: where a held call stands
 
 # MCP front door (Zone A -> Zone B): any MCP client, Streamable HTTP (docs/mcp-clients.md).
 MCP_PATH: Final = "/mcp"  # POST one JSON-RPC message; DELETE ends an MCP session; GET is 405 (no server stream)

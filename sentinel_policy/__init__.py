@@ -24,7 +24,7 @@ from sentinel_policy._classes import CLASS_DEFINITIONS, SecurityClass
 from sentinel_policy._compile import CompiledPolicy, PolicyError, Rule, compile_policy
 from sentinel_policy._conditions import Condition
 from sentinel_policy._dataflow import RuleEvalError, strings
-from sentinel_policy._evaluate import evaluate, observe
+from sentinel_policy._evaluate import evaluate, may_approve, observe, release
 from sentinel_policy._explain import Explanation, explain
 from sentinel_policy._json_values import json_value_problems
 from sentinel_policy._lint import diff_policies, lint_policy
@@ -61,7 +61,9 @@ __all__ = [
     "explain",
     "json_value_problems",
     "lint_policy",
+    "may_approve",
     "observe",
+    "release",
     "replay",
     "simulate_trace",
     "strings",

@@ -40,7 +40,9 @@ from sentinel_policy._json_values import json_value_problems
 from sentinel_policy._model import Effect, SessionFacts, ToolCall
 
 _EFFECTS = {"allow": Effect.ALLOW, "deny": Effect.DENY, "require_approval": Effect.REQUIRE_APPROVAL}
-_RULE_KEYS = {"name", "effect", "reason", "when", "unless", "add_tags", "description"}
+_RULE_KEYS = {"name", "effect", "reason", "when", "unless", "add_tags", "description", "approvers"}
+_APPROVAL_KEYS = {"approvers", "ttl_seconds"}
+DEFAULT_APPROVAL_TTL = 900  # seconds a held call waits for a person before it expires
 Reason = Callable[[ToolCall, SessionFacts], str]
 
 
@@ -65,6 +67,7 @@ class Rule:
     unless: tuple[Condition, ...] = ()  # any one exempts the call
     add_tags: frozenset[str] = frozenset()
     source: str = "rules"  # staticRules | taintRules | rules | default
+    approvers: tuple[str, ...] | None = None  # who may approve what this rule holds (globs); None: the policy's
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,8 @@ class CompiledPolicy:
     untrusted: frozenset[str] = frozenset()  # tools whose output is untrusted (class UNTRUSTED_READ or ADD_TAINT)
     trusted: frozenset[str] = frozenset()  # tools whose output is trusted context (SAFE_READ, SENSITIVE_READ)
     tracks_values: bool = False  # some rule reads data-flow taint, so outputs and early arguments are fingerprinted
+    approvers: tuple[str, ...] | None = None  # who may approve held calls (globs on approver names); None: any
+    approval_ttl: int = DEFAULT_APPROVAL_TTL  # seconds a held call waits for a decision
 
     def candidates(self, tool: str) -> tuple[Rule, ...]:
         return self.by_tool.get(tool, ())
@@ -195,7 +200,35 @@ def _parse_rule(raw: Any, index: int, tools: DefinedTools, seen: set[str], probl
     if effect is None:
         return None, remembered
     text = reason if isinstance(reason, str) and reason else f"rule {name} matched"
-    return Rule(name, effect, text, place, when.tools, when.conditions, unless.conditions, add_tags, "rules"), remembered
+    approvers = _approvers(raw["approvers"], f"{place}.approvers", problems) if "approvers" in raw else None
+    if approvers is not None and effect is not Effect.REQUIRE_APPROVAL:
+        problems.append(f"{place}.approvers: only a require_approval rule holds calls for approvers")
+    rule = Rule(name, effect, text, place, when.tools, when.conditions, unless.conditions, add_tags, "rules", approvers)
+    return rule, remembered
+
+
+def _approvers(raw: Any, place: str, problems: list[str]) -> tuple[str, ...]:
+    names = as_str_list(raw, place, problems)
+    if not names:
+        problems.append(f"{place}: name at least one approver (globs on the names of admin keys)")
+    return tuple(names)
+
+
+def _parse_approvals(raw: Any, problems: list[str]) -> tuple[tuple[str, ...] | None, int]:
+    """``approvals: {approvers: [...], ttl_seconds: N}``: who may approve held calls, and how long they wait."""
+    if raw is None:
+        return None, DEFAULT_APPROVAL_TTL
+    if not isinstance(raw, Mapping):
+        problems.append("policies.approvals: must be a mapping with approvers and/or ttl_seconds")
+        return None, DEFAULT_APPROVAL_TTL
+    for key in sorted(set(raw) - _APPROVAL_KEYS):
+        problems.append(f"policies.approvals: unknown field {key!r} (one of {', '.join(sorted(_APPROVAL_KEYS))})")
+    approvers = _approvers(raw["approvers"], "policies.approvals.approvers", problems) if "approvers" in raw else None
+    ttl = raw.get("ttl_seconds", DEFAULT_APPROVAL_TTL)
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 60 <= ttl <= 86_400:
+        problems.append(f"policies.approvals.ttl_seconds: a whole number of seconds from 60 to 86400, not {ttl!r}")
+        ttl = DEFAULT_APPROVAL_TTL
+    return approvers, ttl
 
 
 def _original_rules(tool: str, static: Mapping[str, str], forbidden_tags: Mapping[str, set[str]], block_second: Mapping[str, set[str]]) -> tuple[list[Rule], list[Rule]]:
@@ -257,6 +290,7 @@ def compile_policy(policies: Mapping[str, Any] | None, tools: Sequence[Mapping[s
     if not isinstance(raw_rules, Sequence) or isinstance(raw_rules, str):
         problems.append("policies.rules: must be a list of rules")
         raw_rules = []
+    approvers, approval_ttl = _parse_approvals(policies.get("approvals"), problems)
     names: set[str] = set()
     for index, raw in enumerate(raw_rules):
         rule, more = _parse_rule(raw, index, defined, names, problems)
@@ -288,4 +322,6 @@ def compile_policy(policies: Mapping[str, Any] | None, tools: Sequence[Mapping[s
         untrusted=untrusted,
         trusted=trusted,
         tracks_values=any(c.reads_values for r in named for c in (*r.when, *r.unless)),
+        approvers=approvers,
+        approval_ttl=approval_ttl,
     )

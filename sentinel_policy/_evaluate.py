@@ -13,6 +13,7 @@ Nothing here does I/O or reads the clock (``now`` comes in).
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from datetime import datetime
 
@@ -87,6 +88,26 @@ def evaluate(policy: CompiledPolicy, call: ToolCall, facts: SessionFacts, now: d
     if decided.effect is not Effect.ALLOW:
         return Decision(decided.effect, decided.name, reason, errors=tuple(errors))
     return Decision(Effect.ALLOW, decided.name, reason, _allow_delta(policy, decided, call, facts), tuple(errors))
+
+
+def release(policy: CompiledPolicy, call: ToolCall, facts: SessionFacts, held: Decision, approver: str) -> Decision:
+    """A held call that a person approved, as the allow it becomes: the holding rule's name, and the
+    state change an allow of this call causes (its taint and history), so the session remembers it ran."""
+    if held.effect is not Effect.REQUIRE_APPROVAL:
+        raise ValueError("only a held decision can be released")
+    rule = next((r for r in policy.candidates(call.tool) if r.name == held.rule), policy.default)
+    reason = f"approved by {approver}: {held.reason}"
+    return Decision(Effect.ALLOW, held.rule, reason, _allow_delta(policy, rule, call, facts), held.errors)
+
+
+def may_approve(policy: CompiledPolicy, tool: str, rule_name: str, approver: str) -> bool:
+    """Whether ``approver`` may approve a call that ``rule_name`` held: the rule's approvers, else the
+    policy's (``approvals.approvers``), else anyone holding an admin key."""
+    rule = next((r for r in policy.candidates(tool) if r.name == rule_name), None)
+    patterns = rule.approvers if rule is not None and rule.approvers is not None else policy.approvers
+    if patterns is None:
+        return True
+    return any(fnmatch.fnmatchcase(approver, pattern) for pattern in patterns)
 
 
 def _error_text(exc: Exception) -> str:

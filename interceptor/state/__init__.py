@@ -16,7 +16,9 @@ Lifecycle, the same as the tool server's trust stores::
 from __future__ import annotations
 
 from interceptor.state._model import (
+    APPROVAL_STATES,
     Approval,
+    ApprovalBounds,
     Commit,
     Session,
     StateStore,
@@ -27,7 +29,9 @@ from interceptor.state.memory import MemoryStateStore
 from interceptor.state.redis import RedisStateStore
 
 __all__ = [
+    "APPROVAL_STATES",
     "Approval",
+    "ApprovalBounds",
     "Commit",
     "MemoryStateStore",
     "RedisStateStore",

@@ -9,7 +9,7 @@ from typing import Protocol
 from interceptor.errors import ServiceUnavailable
 from sentinel_policy import SessionFacts
 
-__all__ = ["Approval", "Commit", "Session", "StateStore", "StateStoreError"]
+__all__ = ["APPROVAL_STATES", "Approval", "ApprovalBounds", "Commit", "Session", "StateStore", "StateStoreError"]
 
 
 class StateStoreError(ServiceUnavailable):
@@ -47,21 +47,49 @@ class Commit:
     facts: SessionFacts | None
 
 
+APPROVAL_STATES = ("pending", "approved", "denied", "expired", "used")
+
+
 @dataclass(frozen=True, slots=True)
 class Approval:
-    """A call the policy holds for a human's approval; nothing executes until it is approved."""
+    """A call the policy holds for a person's decision; nothing executes until it is approved.
+
+    Bound to its session, tool and argument hash. ``approved`` lets exactly that
+    call run once (then ``used``); ``pending`` or ``approved`` past ``expires_at``
+    reads as ``expired``. The arguments are sealed at rest like session keys, so
+    the store alone cannot show them. Ending the session removes its approvals.
+    """
 
     approval_id: str
     sid: str
     project: str
     tool: str
-    arguments_json: bytes  # kept so an approved call can be executed later; never logged
+    sealed_arguments: bytes
     args_sha256: str
     rule: str
     reason: str
     created_at: int
     expires_at: int
+    agent: str | None = None
     status: str = "pending"
+    decided_by: str | None = None
+    decided_at: int | None = None
+    note: str | None = None
+
+    def state(self, now: float) -> str:
+        """The status as of ``now``: a pending or unused approval past its expiry is ``expired``."""
+        if self.status in ("pending", "approved") and now >= self.expires_at:
+            return "expired"
+        return self.status
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalBounds:
+    """How many approvals a session and a project may hold at once (counted over ``window`` seconds)."""
+
+    per_session: int
+    per_project: int
+    window: int
 
 
 class StateStore(Protocol):
@@ -84,11 +112,26 @@ class StateStore(Protocol):
         """
 
     async def end_session(self, sid: str) -> bool:
-        """Mark the session ended; False when it did not exist."""
+        """Mark the session ended and remove its approvals; False when it did not exist."""
 
-    async def put_approval(self, approval: Approval) -> None: ...
+    async def hold_approval(self, approval: Approval, bounds: ApprovalBounds) -> str:
+        """Keep ``approval`` while its session lives: ``held``, or why not (``session_full``,
+        ``project_full``, ``no_session`` when the session is gone or ended)."""
 
     async def get_approval(self, approval_id: str) -> Approval | None: ...
+
+    async def list_approvals(self, project: str, *, limit: int) -> list[Approval]:
+        """The project's approvals of the last bounds window, newest first."""
+
+    async def decide_approval(
+        self, approval_id: str, status: str, *, by: str, at: int, note: str | None
+    ) -> Approval | None:
+        """Move a pending, unexpired approval to ``status`` (approved or denied) and answer it as stored
+        now; an approval in any other state is answered unchanged. None when unknown."""
+
+    async def use_approval(self, sid: str, tool: str, args_sha256: str, now: int) -> Approval | None:
+        """Mark the approved, unexpired approval of exactly this call ``used`` and answer it; None when
+        there is none. At most one caller ever gets it."""
 
     async def ping(self) -> None:
         """Raise StateStoreError when the store is unreachable."""

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 
-from interceptor.state._model import Approval, Commit, Session
+from interceptor.state._model import Approval, ApprovalBounds, Commit, Session
 from sentinel_policy import SessionFacts
 
 __all__ = ["MemoryStateStore"]
@@ -49,7 +49,7 @@ class MemoryStateStore:
         now = time.time()
         for sid in [s for s, e in self._sessions.items() if e.session.expires_at <= now]:
             del self._sessions[sid]
-        for aid in [a for a, r in self._approvals.items() if r.expires_at <= now]:
+        for aid in [a for a, r in self._approvals.items() if r.sid not in self._sessions]:
             del self._approvals[aid]
 
     async def create_session(self, session: Session) -> None:
@@ -81,17 +81,55 @@ class MemoryStateStore:
         if entry is None:
             return False
         entry.session = replace(entry.session, ended=True)
+        for aid in [a for a, r in self._approvals.items() if r.sid == sid]:
+            del self._approvals[aid]
         return True
 
-    async def put_approval(self, approval: Approval) -> None:
+    async def hold_approval(self, approval: Approval, bounds: ApprovalBounds) -> str:
+        entry = self._live(approval.sid)
+        if entry is None or entry.session.ended:
+            return "no_session"
+        since = approval.created_at - bounds.window
+        recent = [a for a in self._approvals.values() if a.project == approval.project and a.created_at > since]
+        if sum(a.sid == approval.sid for a in recent) >= bounds.per_session:
+            return "session_full"
+        if len(recent) >= bounds.per_project:
+            return "project_full"
         self._approvals[approval.approval_id] = approval
+        return "held"
 
-    async def get_approval(self, approval_id: str) -> Approval | None:
+    def _approval(self, approval_id: str) -> Approval | None:
         approval = self._approvals.get(approval_id)
-        if approval is not None and approval.expires_at <= time.time():
+        if approval is not None and self._live(approval.sid) is None:
             del self._approvals[approval_id]
             return None
         return approval
+
+    async def get_approval(self, approval_id: str) -> Approval | None:
+        return self._approval(approval_id)
+
+    async def list_approvals(self, project: str, *, limit: int) -> list[Approval]:
+        found = [a for a in list(self._approvals.values()) if a.project == project and self._approval(a.approval_id)]
+        return sorted(found, key=lambda a: a.created_at, reverse=True)[:limit]
+
+    async def decide_approval(
+        self, approval_id: str, status: str, *, by: str, at: int, note: str | None
+    ) -> Approval | None:
+        approval = self._approval(approval_id)
+        if approval is None or approval.state(at) != "pending":
+            return approval
+        decided = replace(approval, status=status, decided_by=by, decided_at=at, note=note)
+        self._approvals[approval_id] = decided
+        return decided
+
+    async def use_approval(self, sid: str, tool: str, args_sha256: str, now: int) -> Approval | None:
+        for approval in list(self._approvals.values()):
+            if (approval.sid, approval.tool, approval.args_sha256) == (sid, tool, args_sha256) \
+                    and approval.state(now) == "approved" and self._live(sid) is not None:
+                used = replace(approval, status="used")
+                self._approvals[approval.approval_id] = used
+                return used
+        return None
 
 
 async def _ready(outcome: Commit) -> Commit:

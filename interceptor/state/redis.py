@@ -18,7 +18,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from interceptor.state._model import Approval, Commit, Session, StateStoreError
+from interceptor.state._model import Approval, ApprovalBounds, Commit, Session, StateStoreError
 from sentinel_policy import SessionFacts
 from sentinel_redis import ScriptPipeline
 
@@ -31,6 +31,9 @@ def _script(name: str) -> str:
 
 _COMMIT_LUA = _script("commit.lua")
 _END_LUA = _script("end.lua")
+_HOLD_LUA = _script("hold.lua")
+_DECIDE_LUA = _script("decide.lua")
+_USE_LUA = _script("use.lua")
 
 
 class RedisStateStore:
@@ -58,6 +61,9 @@ class RedisStateStore:
         self._commit = self._client.register_script(_COMMIT_LUA)
         self._scripts = ScriptPipeline(self._client)
         self._end = self._client.register_script(_END_LUA)
+        self._hold = self._client.register_script(_HOLD_LUA)
+        self._decide = self._client.register_script(_DECIDE_LUA)
+        self._use = self._client.register_script(_USE_LUA)
 
     def _session_key(self, sid: str) -> str:
         return f"{self._prefix}session:{sid}"
@@ -141,50 +147,116 @@ class RedisStateStore:
 
     async def end_session(self, sid: str) -> bool:
         try:
-            return bool(await self._end(keys=[self._session_key(sid)]))
+            keys = [self._session_key(sid), self._session_approvals_key(sid)]
+            return bool(await self._end(keys=keys, args=[self._approval_key("")]))
         except (RedisError, OSError) as exc:
             raise StateStoreError("the session store is unreachable") from exc
 
-    async def put_approval(self, approval: Approval) -> None:
-        key = self._approval_key(approval.approval_id)
-        fields = {
+    def _grant_key(self, sid: str, tool: str, args_sha256: str) -> str:
+        return f"{self._prefix}approval-grant:{sid}:{tool}:{args_sha256}"
+
+    def _session_approvals_key(self, sid: str) -> str:
+        return f"{self._prefix}approvals:session:{sid}"
+
+    def _project_approvals_key(self, project: str) -> str:
+        return f"{self._prefix}approvals:project:{project}"
+
+    async def hold_approval(self, approval: Approval, bounds: ApprovalBounds) -> str:
+        fields: dict[str, Any] = {
+            "id": approval.approval_id,
             "sid": approval.sid,
             "project": approval.project,
             "tool": approval.tool,
-            "arguments": approval.arguments_json,
+            "sealed_arguments": approval.sealed_arguments,
             "args_sha256": approval.args_sha256,
             "rule": approval.rule,
             "reason": approval.reason,
             "created_at": approval.created_at,
             "expires_at": approval.expires_at,
             "status": approval.status,
+            **({"agent": approval.agent} if approval.agent is not None else {}),
         }
-        try:
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.hset(key, mapping=fields)
-                pipe.expireat(key, approval.expires_at)
-                await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise StateStoreError("the session store is unreachable") from exc
+        loaded = await self.load(approval.sid)
+        if loaded is None:
+            return "no_session"
+        keys = [self._session_key(approval.sid), self._approval_key(approval.approval_id),
+                self._session_approvals_key(approval.sid), self._project_approvals_key(approval.project)]
+        pairs = [item for pair in fields.items() for item in pair]
+        argv = [approval.approval_id, approval.created_at, bounds.window, bounds.per_session, bounds.per_project,
+                loaded[0].expires_at, *pairs]
+        answer = await self._run(self._hold, keys, argv)
+        return answer.decode() if isinstance(answer, bytes) else str(answer)
 
     async def get_approval(self, approval_id: str) -> Approval | None:
         try:
             raw: dict[bytes, bytes] = await self._client.hgetall(self._approval_key(approval_id))
         except (RedisError, OSError) as exc:
             raise StateStoreError("the session store is unreachable") from exc
-        if not raw:
+        return _approval(raw) if raw else None
+
+    async def list_approvals(self, project: str, *, limit: int) -> list[Approval]:
+        try:
+            ids: list[bytes] = await self._client.zrevrange(self._project_approvals_key(project), 0, limit - 1)
+            async with self._client.pipeline(transaction=False) as pipe:
+                for approval_id in ids:
+                    pipe.hgetall(self._approval_key(approval_id.decode()))
+                records: list[dict[bytes, bytes]] = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StateStoreError("the session store is unreachable") from exc
+        return [_approval(raw) for raw in records if raw]  # gone with its session: left out
+
+    async def decide_approval(
+        self, approval_id: str, status: str, *, by: str, at: int, note: str | None
+    ) -> Approval | None:
+        approval = await self.get_approval(approval_id)
+        if approval is None:
             return None
-        text = {k.decode(): v for k, v in raw.items()}
+        keys = [self._approval_key(approval_id), self._grant_key(approval.sid, approval.tool, approval.args_sha256)]
+        await self._run(self._decide, keys, [status, by, at, note or ""])
+        return await self.get_approval(approval_id)
+
+    async def use_approval(self, sid: str, tool: str, args_sha256: str, now: int) -> Approval | None:
+        grant = self._grant_key(sid, tool, args_sha256)
+        try:
+            approval_id = await self._client.get(grant)
+        except (RedisError, OSError) as exc:
+            raise StateStoreError("the session store is unreachable") from exc
+        if approval_id is None:
+            return None
+        used = await self._run(self._use, [grant, self._approval_key(approval_id.decode())], [approval_id, now])
+        return await self.get_approval(approval_id.decode()) if int(used) == 1 else None
+
+    async def _run(self, script: Any, keys: list[str], argv: list[Any]) -> Any:
+        try:
+            return await script(keys=keys, args=argv)
+        except (RedisError, OSError) as exc:
+            raise StateStoreError("the session store is unreachable") from exc
+
+
+def _approval(raw: dict[bytes, bytes]) -> Approval:
+    text = {key.decode(): value for key, value in raw.items()}
+
+    def optional(name: str) -> str | None:
+        value = text.get(name)
+        return value.decode() if value else None
+
+    try:
         return Approval(
-            approval_id=approval_id,
+            approval_id=text["id"].decode(),
             sid=text["sid"].decode(),
             project=text["project"].decode(),
             tool=text["tool"].decode(),
-            arguments_json=text["arguments"],
+            sealed_arguments=text["sealed_arguments"],
             args_sha256=text["args_sha256"].decode(),
             rule=text["rule"].decode(),
             reason=text["reason"].decode(),
             created_at=int(text["created_at"]),
             expires_at=int(text["expires_at"]),
+            agent=optional("agent"),
             status=text["status"].decode(),
+            decided_by=optional("decided_by"),
+            decided_at=int(text["decided_at"]) if text.get("decided_at") else None,
+            note=optional("note"),
         )
+    except (KeyError, ValueError) as exc:
+        raise StateStoreError("an approval record is corrupt", code="state_corrupt") from exc

@@ -231,7 +231,8 @@ async def test_require_approval_parks_the_call_and_executes_nothing(
     assert body["status"] == "pending" and body["rule"] == "approve-mail"
     approval = await harness.app.state.runtime.state.get_approval(body["approval_id"])
     assert approval is not None and approval.sid == sid and approval.tool == "send_email"
-    assert orjson.loads(approval.arguments_json) == {"to": "x@evil.example"}
+    assert b"evil.example" not in approval.sealed_arguments  # sealed at rest, like session keys
+    assert harness.app.state.runtime.approvals.arguments(approval) == {"to": "x@evil.example"}
     assert harness.tool_server.executed == []
 
 

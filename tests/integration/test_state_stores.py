@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from interceptor.state import Approval, Session, StateStore, StateStoreError, open_state_store
+from interceptor.state import Approval, ApprovalBounds, Session, StateStore, StateStoreError, open_state_store
 from interceptor.state.memory import MemoryStateStore
 from interceptor.state.redis import RedisStateStore
 from sentinel_policy import SessionFacts, StateDelta, apply_delta
@@ -91,11 +91,82 @@ async def test_expired_session_leaves_nothing(store: StateStore) -> None:
     assert not (await store.begin_commit("s1", 0, SessionFacts())).ok
 
 
-async def test_approval_round_trip(store: StateStore) -> None:
-    approval = Approval("a1", "s1", "demo", "send_email", b'{"to":"x"}', "hash", "r", "why", 1, int(time.time()) + 60)
-    await store.put_approval(approval)
+BOUNDS = ApprovalBounds(per_session=3, per_project=5, window=3600)
+
+
+def held(approval_id: str = "a1", sid: str = "s1", *, tool: str = "send_email", digest: str = "hash",
+         ttl: int = 60, project: str = "demo") -> Approval:
+    now = int(time.time())
+    return Approval(approval_id, sid, project, tool, b"sealed", digest, "hold-mail", "why", now, now + ttl,
+                    agent="bot")
+
+
+async def test_an_approval_round_trips_while_its_session_lives(store: StateStore) -> None:
+    await store.create_session(record())
+    approval = held()
+    assert await store.hold_approval(approval, BOUNDS) == "held"
     assert await store.get_approval("a1") == approval
     assert await store.get_approval("a2") is None
+    assert [a.approval_id for a in await store.list_approvals("demo", limit=10)] == ["a1"]
+    assert await store.list_approvals("other", limit=10) == []
+
+
+async def test_no_approval_without_a_live_session(store: StateStore) -> None:
+    assert await store.hold_approval(held(), BOUNDS) == "no_session"
+    await store.create_session(record())
+    await store.end_session("s1")
+    assert await store.hold_approval(held(), BOUNDS) == "no_session"
+
+
+async def test_approvals_are_bounded_per_session_and_per_project(store: StateStore) -> None:
+    for sid in ("s1", "s2"):
+        await store.create_session(record(sid))
+    outcomes = [await store.hold_approval(held(f"a{i}"), BOUNDS) for i in range(4)]
+    assert outcomes == ["held", "held", "held", "session_full"]
+    more = [await store.hold_approval(held(f"b{i}", "s2"), BOUNDS) for i in range(3)]
+    assert more == ["held", "held", "project_full"]
+
+
+async def test_an_approval_is_decided_once_and_used_once_for_exactly_its_call(store: StateStore) -> None:
+    await store.create_session(record())
+    await store.hold_approval(held(), BOUNDS)
+    now = int(time.time())
+    assert await store.use_approval("s1", "send_email", "hash", now) is None  # pending: not usable
+    decided = await store.decide_approval("a1", "approved", by="alice", at=now, note="ok")
+    assert decided is not None and (decided.status, decided.decided_by, decided.note) == ("approved", "alice", "ok")
+    again = await store.decide_approval("a1", "denied", by="bob", at=now, note=None)
+    assert again is not None and (again.status, again.decided_by) == ("approved", "alice")  # unchanged
+    assert await store.use_approval("s1", "send_email", "other-hash", now) is None  # other arguments
+    assert await store.use_approval("s1", "delete_file", "hash", now) is None  # other tool
+    assert await store.use_approval("s2", "send_email", "hash", now) is None  # other session
+    used = await asyncio.gather(*(store.use_approval("s1", "send_email", "hash", now) for _ in range(10)))
+    assert sum(u is not None for u in used) == 1  # one caller, ever
+    assert await store.use_approval("s1", "send_email", "hash", now) is None
+    final = await store.get_approval("a1")
+    assert final is not None and final.state(now) == "used"
+
+
+async def test_a_denied_or_expired_approval_cannot_be_used(store: StateStore) -> None:
+    await store.create_session(record())
+    await store.hold_approval(held("a1", digest="h1"), BOUNDS)
+    await store.hold_approval(held("a2", digest="h2", ttl=1), BOUNDS)
+    now = int(time.time())
+    await store.decide_approval("a1", "denied", by="alice", at=now, note=None)
+    assert await store.use_approval("s1", "send_email", "h1", now) is None
+    late = now + 5
+    expired = await store.decide_approval("a2", "approved", by="alice", at=late, note=None)
+    assert expired is not None and expired.state(late) == "expired" and expired.decided_by is None
+    assert await store.use_approval("s1", "send_email", "h2", late) is None
+
+
+async def test_ending_the_session_removes_its_approvals(store: StateStore) -> None:
+    await store.create_session(record())
+    await store.hold_approval(held(), BOUNDS)
+    await store.decide_approval("a1", "approved", by="alice", at=int(time.time()), note=None)
+    await store.end_session("s1")
+    assert await store.get_approval("a1") is None
+    assert await store.list_approvals("demo", limit=10) == []
+    assert await store.use_approval("s1", "send_email", "hash", int(time.time())) is None
 
 
 async def test_concurrent_compare_and_set_loses_no_update(store: StateStore) -> None:
@@ -157,6 +228,9 @@ async def test_redis_down_raises_state_store_error_on_every_operation() -> None:
             store.load("s1"),
             store.begin_commit("s1", 0, SessionFacts()),
             store.end_session("s1"),
+            store.get_approval("a1"),
+            store.list_approvals("demo", limit=10),
+            store.use_approval("s1", "send_email", "hash", 0),
         ):
             with pytest.raises(StateStoreError):
                 await operation
