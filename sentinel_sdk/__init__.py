@@ -16,6 +16,7 @@ from typing import Any
 
 from sentinel_sdk._client import DEFAULT_URL, SentinelClient
 from sentinel_sdk._exceptions import (
+    ApprovalDenied,
     ApprovalRequired,
     AuthenticationError,
     InvalidArguments,
@@ -30,9 +31,11 @@ from sentinel_sdk._exceptions import (
 from sentinel_sdk._models import SessionInfo, ToolCallResult, ToolDefinition
 from sentinel_sdk._retry import RetryPolicy
 from sentinel_sdk._sync import SyncSentinelClient
+from sentinel_sdk._webhooks import WebhookSignatureError, verify_webhook
 
 __all__ = [
     "DEFAULT_URL",
+    "ApprovalDenied",
     "ApprovalRequired",
     "AuthenticationError",
     "InvalidArguments",
@@ -50,6 +53,8 @@ __all__ = [
     "ToolCallResult",
     "ToolDefinition",
     "ToolError",
+    "WebhookSignatureError",
+    "verify_webhook",
 ]
 
 

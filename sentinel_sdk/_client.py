@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Coroutine, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -27,6 +28,7 @@ import httpx
 from sentinel_sdk import _bridge
 from sentinel_sdk._arguments import checked_arguments
 from sentinel_sdk._exceptions import (
+    ApprovalDenied,
     ApprovalRequired,
     AuthenticationError,
     ProtocolError,
@@ -201,22 +203,59 @@ class SentinelClient:
             self._tools = parse_tools(body.get("tools", []))
         return list(self._tools)
 
-    async def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None) -> Any:
+    async def call_tool(
+        self, name: str, arguments: Mapping[str, Any] | None = None, *, wait_for_approval: float | None = None
+    ) -> Any:
         """Call a tool through Sentinel and return its output.
 
         Returns the tool's ``structuredContent`` when it returned JSON, otherwise
         its text parts joined by newlines. Raises ``PolicyDenied`` (.rule,
         .reason), ``ApprovalRequired`` (.approval_id), ``ToolError`` when the tool
         ran and failed, and the other ``SentinelError``s for transport problems.
+
+        With ``wait_for_approval`` (seconds), a call the policy holds waits for a
+        person's decision: approved, it is made again and runs (once); denied or
+        expired raises ``ApprovalDenied``; still pending at the end raises
+        ``ApprovalRequired``.
         """
-        result = await self.call_tool_result(name, arguments)
+        result = await self.call_tool_result(name, arguments, wait_for_approval=wait_for_approval)
         if result.is_error:
             raise ToolError(name, result.text)
         return result.value
 
-    async def call_tool_result(self, name: str, arguments: Mapping[str, Any] | None = None) -> ToolCallResult:
+    async def call_tool_result(
+        self, name: str, arguments: Mapping[str, Any] | None = None, *, wait_for_approval: float | None = None
+    ) -> ToolCallResult:
         """Like ``call_tool`` but returns the whole answer (MCP content, decision rule and reason, jti)
         and does not raise when the tool itself reports an error."""
+        try:
+            return await self._call_once(name, arguments)
+        except ApprovalRequired as held:
+            if not wait_for_approval:
+                raise
+            await self._wait_for(held, wait_for_approval)
+        return await self._call_once(name, arguments)  # approved: exactly this call, which now runs once
+
+    async def _wait_for(self, held: ApprovalRequired, seconds: float) -> None:
+        """Poll the held call's approval until a person decides; return when approved."""
+        deadline = time.monotonic() + seconds
+        delay = 0.25
+        path = f"{self._path('approvals')}/{quote(held.approval_id, safe='')}"
+        while True:
+            body = read_json(check_status(await self._request("GET", path), self.base_url))
+            status = body.get("status") if isinstance(body, Mapping) else None
+            if status == "approved":
+                return
+            if status in ("denied", "expired", "used"):
+                raise ApprovalDenied(held.approval_id, status=str(status), decided_by=body.get("decided_by"),
+                                     note=body.get("note"))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise held
+            await _sleep(min(delay, remaining))
+            delay = min(delay * 2, 2.0)
+
+    async def _call_once(self, name: str, arguments: Mapping[str, Any] | None) -> ToolCallResult:
         if not isinstance(name, str) or not name:
             raise ValueError("tool name must be a non-empty string")
         payload = {"tool": name, "arguments": checked_arguments(arguments)}

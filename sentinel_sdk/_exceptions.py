@@ -22,6 +22,8 @@ must never hold or print the API key.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SentinelError(Exception):
     """Root of every error the SDK raises. ``code`` is stable and machine-readable."""
@@ -60,6 +62,21 @@ class ApprovalRequired(SentinelError):
         self.rule = rule
         self.reason = reason
         self.approval_status = status
+
+
+class ApprovalDenied(SentinelError):
+    """A person denied the held call, or nobody decided before it expired; it did not run."""
+
+    default_code = "approval_denied"
+
+    def __init__(self, approval_id: str, *, status: str, decided_by: Any = None, note: Any = None) -> None:
+        who = f" by {decided_by}" if isinstance(decided_by, str) and decided_by else ""
+        why = f": {note}" if isinstance(note, str) and note else ""
+        super().__init__(f"approval {approval_id} was {status}{who}{why}")
+        self.approval_id = approval_id
+        self.approval_status = status
+        self.decided_by = decided_by if isinstance(decided_by, str) else None
+        self.note = note if isinstance(note, str) else None
 
 
 class AuthenticationError(SentinelError):

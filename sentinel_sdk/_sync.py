@@ -96,11 +96,15 @@ class SyncSentinelClient:
     def list_tools(self, *, refresh: bool = False) -> list[ToolDefinition]:
         return self._run(self._client.list_tools(refresh=refresh))
 
-    def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None) -> Any:
-        return self._run(self._client.call_tool(name, arguments))
+    def call_tool(
+        self, name: str, arguments: Mapping[str, Any] | None = None, *, wait_for_approval: float | None = None
+    ) -> Any:
+        return self._run(self._client.call_tool(name, arguments, wait_for_approval=wait_for_approval))
 
-    def call_tool_result(self, name: str, arguments: Mapping[str, Any] | None = None) -> ToolCallResult:
-        return self._run(self._client.call_tool_result(name, arguments))
+    def call_tool_result(
+        self, name: str, arguments: Mapping[str, Any] | None = None, *, wait_for_approval: float | None = None
+    ) -> ToolCallResult:
+        return self._run(self._client.call_tool_result(name, arguments, wait_for_approval=wait_for_approval))
 
     def get_langchain_tools(self, *, on_denied: Literal["message", "raise"] = "message") -> list[StructuredTool]:
         """StructuredTools whose sync ``func`` and async ``coroutine`` both run on this client's thread."""
