@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from interceptor.audit import AuditLog
 from interceptor.calls import CallEnforcer, PolicyWorker
 from interceptor.config import ConfigStore, open_config_store
+from interceptor.definitions import LiveDefinitions
 from interceptor.forwarding import ToolServerClient
 from interceptor.projects import ProjectDirectory
 from interceptor.readiness import open_readiness
@@ -107,7 +108,9 @@ def create_app(
             enforcer = CallEnforcer(sessions, directory, upstream, audit, worker)
             readiness = open_readiness(config, state, upstream, settings)
             stack.push_async_callback(readiness.close)
-            app.state.runtime = Runtime(settings, state, directory, sessions, enforcer, audit, readiness)
+            definitions = LiveDefinitions(upstream, identity, directory, ttl_seconds=settings.definitions_ttl_seconds)
+            stack.push_async_callback(definitions.close)
+            app.state.runtime = Runtime(settings, state, directory, sessions, enforcer, audit, readiness, definitions)
             yield {}
 
     app = _InterceptorApp(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from interceptor.audit import AuditLog
 from interceptor.calls import CallEnforcer
+from interceptor.definitions import LiveDefinitions
 from interceptor.projects import ProjectDirectory
 from interceptor.sessions import Sessions
 from interceptor.settings import InterceptorSettings
@@ -29,3 +30,4 @@ class Runtime:
     enforcer: CallEnforcer
     audit: AuditLog
     readiness: Readiness
+    definitions: LiveDefinitions  # which pinned tools to leave out of an agent's tool list
