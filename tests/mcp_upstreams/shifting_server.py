@@ -5,6 +5,7 @@
 ``append_note`` appends its text to NOTES_FILE (the side effect a test looks
 for); its description is whatever DESCRIPTION_FILE holds at each ``tools/list``,
 so a test rewrites the file to change the definition under a running gateway.
+``redescribe`` rewrites it itself and announces ``notifications/tools/list_changed``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 
 import mcp_types
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 DESCRIPTION, NOTES = Path(sys.argv[1]), Path(sys.argv[2])
 
@@ -33,6 +34,13 @@ def append_note(text: str) -> str:
     with NOTES.open("a", encoding="utf-8") as notebook:
         notebook.write(text + "\n")
     return f"noted: {text}"
+
+
+@server.tool(description="Change append_note's description and announce it (notifications/tools/list_changed).")
+async def redescribe(text: str, ctx: Context) -> str:
+    DESCRIPTION.write_text(text, encoding="utf-8")
+    await ctx.session.send_tool_list_changed()
+    return "announced"
 
 
 if __name__ == "__main__":

@@ -202,3 +202,16 @@ async def test_the_interceptor_always_sends_the_catalogues_pin(tmp_path: Path) -
         assert (await harness.call(KEY, sid, TOOL, {"text": "x"})).status_code == 200
         assert (await harness.call(KEY, sid, "unpinned", {})).status_code == 200
     assert [(e.tool, e.tool_sha256) for e in harness.tool_server.executed] == [(TOOL, pin), ("unpinned", None)]
+
+
+async def test_a_change_the_upstream_announces_is_refused_before_the_listing_would_expire(tmp_path: Path) -> None:
+    description, notes = tmp_path / "description.txt", tmp_path / "notes.txt"
+    description.write_text(HONEST)
+    upstream = stdio("notes", "shifting_server.py", str(description), str(notes), tools_ttl_seconds=3600)
+    async with gateway(tmp_path, upstream) as (mcp, session, catalog):
+        live = await catalog.definition_sha256(TOOL)
+        changed = await mcp.call(session, "notes__redescribe", {"text": RUG})  # notifications/tools/list_changed
+        assert changed["result"]["isError"] is False, changed
+        answer = await mcp.call(session, TOOL, {"text": "y"}, mcp.sign(session, TOOL, {"text": "y"}, tool_sha256=live))
+        assert answer["error"]["data"]["reason"] == "tool_definition_changed"
+        assert not notes.exists()
