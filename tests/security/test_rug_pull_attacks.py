@@ -126,9 +126,9 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 def test_a_tool_whose_description_changes_after_import_is_refused_and_hidden_until_approved(stack: Stack) -> None:
-    pinned = yaml.safe_load(stack.config.read_text())["projects"][0]["tools"]
-    assert [(t["name"], t["definition_sha256"]) for t in pinned] == [
-        (TOOL, definition_sha256(TOOL, HONEST, pinned[0]["input_schema"]))]
+    pinned = {t["name"]: t for t in yaml.safe_load(stack.config.read_text())["projects"][0]["tools"]}
+    assert set(pinned) == {TOOL, "notes__redescribe"}
+    assert pinned[TOOL]["definition_sha256"] == definition_sha256(TOOL, HONEST, pinned[TOOL]["input_schema"])
     with httpx.Client(headers={"X-Sentinel-Key": KEY}, timeout=20) as client:
         sid = client.post(f"{stack.interceptor_url}/session/start").json()["session_id"]
         assert TOOL in stack.tool_names(client, sid)
