@@ -1,7 +1,8 @@
 """The interceptor's side of the wire to the tool server (Zone C).
 
-Session registration and revocation, and the signed ``tools/call`` JSON-RPC
-request, over ONE pooled long-lived client, and the one place where what
+Session registration and revocation, the signed ``tools/call`` JSON-RPC request,
+and the identity-signed ``tools/list`` (for ``interceptor.definitions``), over ONE
+pooled long-lived client, and the one place where what
 happened on the wire becomes an error the agent can act on (retry or not).
 The default client is the small keep-alive HTTP/1.1 client in
 ``sentinel_http`` (asyncio Protocols + httptools): the forwarding hop is the
