@@ -23,6 +23,7 @@ from interceptor.approvals import Approvals
 from interceptor.audit import AuditLog
 from interceptor.calls import CallEnforcer, PolicyWorker
 from interceptor.config import ConfigStore, open_config_store
+from interceptor.definitions import LiveDefinitions
 from interceptor.forwarding import ToolServerClient
 from interceptor.mcp_endpoint import serve_mcp
 from interceptor.projects import ProjectDirectory
@@ -123,7 +124,10 @@ def create_app(
             enforcer = CallEnforcer(sessions, directory, upstream, audit, approvals, worker)
             readiness = open_readiness(config, state, upstream, settings)
             stack.push_async_callback(readiness.close)
-            app.state.runtime = Runtime(settings, state, directory, sessions, enforcer, audit, readiness, approvals)
+            definitions = LiveDefinitions(upstream, identity, directory, ttl_seconds=settings.definitions_ttl_seconds)
+            stack.push_async_callback(definitions.close)
+            app.state.runtime = Runtime(settings, state, directory, sessions, enforcer, audit, readiness, approvals,
+                                        definitions)
             yield {}
 
     app = _InterceptorApp(

@@ -125,6 +125,7 @@ class CallEnforcer:
         digest = await self._worker.run(functools.partial(_digest, arguments)) if large else _digest(arguments)
         session, facts, fresh = await self._sessions.lookup(sid, project.name)
         policy = self._directory.policy_for(project)
+        pin = self._directory.pins(project).get(tool)  # a pinned tool's token always carries its pin
         call = ToolCall(tool=tool, arguments=arguments, project=project.name, agent=session.agent)
         audit = _CallAudit(self._audit, session, tool, digest, started)
 
@@ -133,7 +134,7 @@ class CallEnforcer:
             facts,
             fresh,
             decide=lambda facts: evaluate(policy, call, facts, datetime.now(UTC)),
-            sign=lambda: self._sessions.sign_call(session, call, digest),
+            sign=lambda: self._sessions.sign_call(session, call, digest, pin),
             offload=self._worker.run if large else None,
         )
         if decision.effect is Effect.REQUIRE_APPROVAL and (granted := await self._approvals.use(session, tool, digest)):
@@ -147,7 +148,7 @@ class CallEnforcer:
 
             decision, signed = await self._sessions.decide_and_commit(
                 session, facts, fresh, decide=decide_released,
-                sign=lambda: self._sessions.sign_call(session, call, digest),
+                sign=lambda: self._sessions.sign_call(session, call, digest, pin),
                 offload=self._worker.run if large else None,
             )
         reason = clip(decision.reason, MAX_REASON_CHARS) or ""

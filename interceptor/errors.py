@@ -7,6 +7,7 @@
     ├── PolicyDenied             403    the policy said no (carries rule and reason)
     ├── SessionNotFound          404    unknown, expired, ended, or another project's
     ├── NotFound                 404    no such route
+    ├── ToolDefinitionChanged    409    the tool's live definition is not its pin: an operator must approve it
     ├── BodyTooLarge             413    body over max_body_bytes; arguments_too_large
     ├── ToolServerError          502    tool server unreachable, refused or answered garbage;
     │                                   tool_server_misconfigured (not a Sentinel tool server)
@@ -34,6 +35,7 @@ __all__ = [
     "ServiceUnavailable",
     "SessionNotFound",
     "SettingsError",
+    "ToolDefinitionChanged",
     "ToolServerError",
     "ToolServerTimeout",
     "Unauthorized",
@@ -94,6 +96,22 @@ class SessionNotFound(InterceptorError):
 class NotFound(InterceptorError):
     status = 404
     default_code = "not_found"
+
+
+class ToolDefinitionChanged(InterceptorError):
+    """The tool server refused a pinned call: the tool it would run is no longer the definition reviewed.
+
+    Never retryable: it stays refused until an operator runs ``sentinel tools approve``.
+    """
+
+    status = 409
+    default_code = "tool_definition_changed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the tool's definition changed since it was reviewed; it cannot be called until an operator approves it",
+            retryable=False,
+        )
 
 
 class BodyTooLarge(InterceptorError):

@@ -1,7 +1,8 @@
 """The interceptor's side of the wire to the tool server (Zone C).
 
-Session registration and revocation, and the signed ``tools/call`` JSON-RPC
-request, over ONE pooled long-lived client, and the one place where what
+Session registration and revocation, the signed ``tools/call`` JSON-RPC request,
+and the identity-signed ``tools/list`` (for ``interceptor.definitions``), over ONE
+pooled long-lived client, and the one place where what
 happened on the wire becomes an error the agent can act on (retry or not).
 The default client is the small keep-alive HTTP/1.1 client in
 ``sentinel_http`` (asyncio Protocols + httptools): the forwarding hop is the
@@ -34,6 +35,7 @@ import sentinel_http
 from interceptor.errors import (
     BadRequest,
     SettingsError,
+    ToolDefinitionChanged,
     ToolServerError,
     ToolServerTimeout,
 )
@@ -212,6 +214,22 @@ class ToolServerClient:
         if status >= 300 and status != 404:
             raise ToolServerError("the tool server refused the revocation", code="revocation_refused")
 
+    async def list_tools(self, token: str) -> list[dict[str, Any]]:
+        """The tool server's ``tools/list`` (``token``: signed by the identity key for that method); its tools."""
+        body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}})
+        status, content = await self._send("POST", RPC_PATH, body, {"authorization": f"Bearer {token}"})
+        reply = _json_object(content)
+        if status != 200 or reply is None:
+            raise self._not_sentinel(status, f"HTTP {status} to tools/list")
+        result = reply.get("result")
+        tools = result.get("tools") if isinstance(result, dict) else None
+        if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
+            error = reply.get("error")
+            if isinstance(error, dict):
+                raise ToolServerError("the tool server refused tools/list", code="tool_server_rejected", retryable=False)
+            raise self._misconfigured("a tools/list answer without a list of tools")
+        return tools
+
     async def call_tool(self, token: str, request_id: str, tool: str, arguments_json: bytes) -> dict[str, Any]:
         """Forward one signed call; the tool server's CallToolResult, unchanged."""
         return (await self.forward_call(token, request_id, tool, arguments_json))[0]
@@ -238,6 +256,8 @@ class ToolServerClient:
         if error is not None:
             message = error.get("message", "") if isinstance(error, dict) else ""
             data = error.get("data") if isinstance(error, dict) else None
+            if isinstance(data, dict) and data.get("reason") == "tool_definition_changed":
+                raise ToolDefinitionChanged()  # refused before it ran: nothing was executed
             if isinstance(data, dict) and data.get("reason") == "invalid_params":
                 # The tool's own schema refused the arguments before it ran: the agent's mistake,
                 # which it can correct (the tool server names the argument, never its value).

@@ -339,7 +339,7 @@ async def _list_tools(request: _Request) -> _Answer:
     session, _ = await runtime.sessions.resolve(_session_id(request), project.name)
     policy = runtime.directory.policy_for(project)
     tools = []
-    for tool in agent_tools(project):
+    for tool in agent_tools(project, await runtime.definitions.withheld(project)):
         name = tool["name"]
         if isinstance(name, str) and could_allow(policy, name, project=project.name, agent=session.agent):
             tools.append(_mcp_tool(name, tool["description"], tool["input_schema"]))

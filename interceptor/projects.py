@@ -20,7 +20,7 @@ from interceptor.errors import NotFound, ServiceUnavailable, Unauthorized
 from sentinel_http import LogThrottle
 from sentinel_policy import CompiledPolicy, PolicyError, compile_policy
 
-__all__ = ["ProjectDirectory", "agent_tools", "key_hash"]
+__all__ = ["ProjectDirectory", "agent_tools", "key_hash", "pins_of"]
 
 _log = logging.getLogger("sentinel.interceptor")
 
@@ -41,6 +41,7 @@ class ProjectDirectory:
     def __init__(self, store: ConfigStore) -> None:
         self._store = store
         self._compiled: dict[str, _Compiled] = {}
+        self._pins: dict[str, tuple[Sequence[Mapping[str, Any]], Mapping[str, str]]] = {}
         self._throttle = LogThrottle()
 
     async def authenticate(self, api_key: str | None) -> Project:
@@ -90,10 +91,34 @@ class ProjectDirectory:
         return policy
 
 
-def agent_tools(project: Project) -> list[dict[str, Any]]:
-    """The tool definitions an agent sees: name, description, input schema (not the security class)."""
+    def pins(self, project: Project) -> Mapping[str, str]:
+        """tool name -> its pinned ``definition_sha256``, for the project's pinned tools (kept per snapshot)."""
+        cached = self._pins.get(project.name)
+        if cached is not None and cached[0] is project.tools:
+            return cached[1]
+        pins = pins_of(project.tools)
+        self._pins[project.name] = (project.tools, pins)
+        return pins
+
+
+def pins_of(tools: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """tool name -> ``definition_sha256`` of every catalogue entry that carries a pin."""
+    return {
+        str(tool["name"]): str(tool["definition_sha256"])
+        for tool in tools
+        if isinstance(tool.get("definition_sha256"), str)
+    }
+
+
+def agent_tools(project: Project, withheld: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The tool definitions an agent sees: name, description, input schema (not the security class).
+
+    ``withheld``: pinned tools whose live definition changed (``LiveDefinitions.withheld``), left out.
+    """
     tools = []
     for tool in project.tools:
+        if withheld and tool.get("name") in withheld:
+            continue
         tools.append(
             {
                 "name": tool.get("name"),

@@ -192,7 +192,8 @@ async def start_session(request: Request) -> Response:
     runtime.directory.policy_for(project)  # a broken policy refuses sessions, not just calls
     session = await runtime.sessions.start(project.name, agent)
     expires_at = datetime.fromtimestamp(session.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    answer = {"session_id": session.sid, "expires_at": expires_at, "tools": agent_tools(project)}
+    tools = agent_tools(project, await runtime.definitions.withheld(project))
+    answer = {"session_id": session.sid, "expires_at": expires_at, "tools": tools}
     if agent is not None:
         answer["agent"] = agent
     return _json(answer)
@@ -217,7 +218,7 @@ async def list_tools(sid: str, request: Request) -> Response:
     runtime = _runtime(request)
     project = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))
     await runtime.sessions.resolve(sid, project.name)
-    return _json({"tools": agent_tools(project)})
+    return _json({"tools": agent_tools(project, await runtime.definitions.withheld(project))})
 
 
 async def answer_call(

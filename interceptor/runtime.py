@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from interceptor.approvals import Approvals
 from interceptor.audit import AuditLog
 from interceptor.calls import CallEnforcer
+from interceptor.definitions import LiveDefinitions
 from interceptor.projects import ProjectDirectory
 from interceptor.sessions import Sessions
 from interceptor.settings import InterceptorSettings
@@ -31,3 +32,4 @@ class Runtime:
     audit: AuditLog
     readiness: Readiness
     approvals: Approvals
+    definitions: LiveDefinitions  # which pinned tools to leave out of an agent's tool list

@@ -177,12 +177,13 @@ class Sessions:
             raise SessionNotFound()
         return session, facts, False
 
-    def sign_call(self, session: Session, call: ToolCall, digest: str) -> SignedCall:
-        """A token for ``call`` signed with the session's key; ``digest`` is ``args_sha256`` of its arguments."""
+    def sign_call(self, session: Session, call: ToolCall, digest: str, pin: str | None = None) -> SignedCall:
+        """A token for ``call`` signed with the session's key; ``digest`` is ``args_sha256`` of its arguments,
+        ``pin`` the tool's pinned ``definition_sha256`` when the catalogue has one (the tool server checks it)."""
         key = self._keys.key_for(session.sid, session.sealed_key)
         token, claims = sign_call(
             key, iss=self._identity.interceptor_id, aud=self._identity.mcp_id, sid=session.sid, tool=call.tool,
-            arguments=call.arguments, ttl=self._call_ttl, digest=digest,
+            arguments=call.arguments, ttl=self._call_ttl, digest=digest, tool_sha256=pin,
         )
         return SignedCall(token, claims)
 

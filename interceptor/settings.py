@@ -79,6 +79,8 @@ class InterceptorSettings(ConfigStoreSettings):
     session_ttl_seconds: int = Field(3600, gt=0)
     call_ttl_seconds: int = Field(30, gt=0, le=60)
     upstream_timeout_seconds: float = Field(10, gt=0)
+    # How old the tool server's tools/list may be when an agent's tool list leaves out changed pinned tools.
+    definitions_ttl_seconds: float = Field(5, ge=0)
     # Keep it at most the tool server's SENTINEL_MAX_BODY_BYTES: a call whose forwarded
     # request would be larger than this is refused before it is decided.
     max_body_bytes: int = Field(1_048_576, gt=0)

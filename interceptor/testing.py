@@ -95,6 +95,7 @@ class Executed:
     tool: str
     arguments: Mapping[str, Any]
     jti: str
+    tool_sha256: str | None = None  # the pin the token carried
 
 
 @dataclass
@@ -196,7 +197,7 @@ class StubToolServer:
         if self.delay:
             await asyncio.sleep(self.delay)
         arguments = params.get("arguments") or {}
-        self.executed.append(Executed(sid, claims.tool, arguments, claims.jti))
+        self.executed.append(Executed(sid, claims.tool, arguments, claims.jti, claims.tool_sha256))
         output = self.outputs.get(claims.tool)
         text = output(arguments) if output else f"ok:{claims.tool}"
         result = {"content": [{"type": "text", "text": text}], "isError": False}

@@ -25,6 +25,11 @@ envelope is checked by hand (:func:`parse_request`): it accepts exactly what
 ``mcp_types.JSONRPCRequest`` accepts (tests/unit/test_mcp_rpc_envelope.py
 compares the two) without building a model per request.
 
+A call token that pins the tool's definition (``tool_sha256``) is run only if
+the tool source's live definition has that hash; otherwise it is refused as
+``tool_definition_changed`` and nothing runs (docs/mcp-gateway.md, "Pin tool
+definitions").
+
 Each request leaves exactly one audit record. This module must never run a tool
 before the guard has passed, never read a body past the limit, and never put an
 exception's text in an answer.
@@ -41,7 +46,7 @@ import mcp_types
 import orjson
 
 import sentinel_http
-from mcp_server.errors import McpError, ProtocolError
+from mcp_server.errors import DefinitionChanged, McpError, ProtocolError
 from mcp_server.registry import is_request_cancelled
 from mcp_server.runtime import Runtime
 from mcp_server.sources import ToolSource
@@ -129,6 +134,8 @@ async def handle(runtime: Runtime, body: bytes, authorization: str | None) -> di
             raise ProtocolError(f"params.name must be a tool name of {TOOL_NAME_RULE}", code="invalid_tool_name")
         if guard is not None:
             claims = await guard.check(authorization, method=method, tool=tool, arguments=arguments)
+        if claims is not None and claims.tool_sha256 is not None and method == "tools/call":
+            await _check_pin(runtime.tools, tool, claims.tool_sha256)
         result = await _dispatch(runtime.tools, method, tool, arguments)
     except McpError as exc:
         jti, sid, _ = (claims.jti, claims.sid, None) if claims else _peek(authorization)
@@ -166,6 +173,15 @@ async def _dispatch(tools: ToolSource, method: str, tool: str, arguments: Any) -
         raise ProtocolError("method not found", code="method_not_found")
     # The arguments the guard hashed, as they are: a registry validates them, an upstream gets them.
     return await tools.call_tool(tool, arguments)
+
+
+async def _check_pin(tools: ToolSource, tool: str, pin: str) -> None:
+    """The token pins the tool's definition: run it only if the live one is that definition."""
+    live = await tools.definition_sha256(tool)
+    if live is None:
+        raise ProtocolError("unknown tool", code="unknown_tool")
+    if live != pin:
+        raise DefinitionChanged()
 
 
 def parse_request(body: bytes) -> tuple[int | str, str, dict[str, Any] | None]:

@@ -5,6 +5,7 @@
      ├── AuthError                  no token, or the token / session / jti was refused
      ├── StoreError                 the trust store (Redis) cannot answer: fail closed
      ├── UpstreamError              an upstream MCP server cannot take the call: nothing was sent
+     ├── DefinitionChanged          the tool's live definition is not the one pinned in the call token
      ├── ConfigError                the server cannot start as configured
      └── ToolError                  raised *by a tool*: becomes CallToolResult(isError=True)
 
@@ -21,6 +22,7 @@ __all__ = [
     "RPC_CODES",
     "AuthError",
     "ConfigError",
+    "DefinitionChanged",
     "McpError",
     "ProtocolError",
     "StoreError",
@@ -43,6 +45,7 @@ REPLAYED: Final = -32005  # jti already used
 PAYLOAD_TOO_LARGE: Final = -32006
 STORE_UNAVAILABLE: Final = -32010
 UPSTREAM_UNAVAILABLE: Final = -32011  # an upstream MCP server is down or restarting (mcp_server.sources)
+TOOL_DEFINITION_CHANGED: Final = -32012  # the tool's definition is not the one the call token pins
 
 RPC_CODES: Final[dict[str, int]] = {
     "parse_error": PARSE_ERROR,
@@ -63,6 +66,7 @@ RPC_CODES: Final[dict[str, int]] = {
     "payload_too_large": PAYLOAD_TOO_LARGE,
     "store_unavailable": STORE_UNAVAILABLE,
     "upstream_unavailable": UPSTREAM_UNAVAILABLE,
+    "tool_definition_changed": TOOL_DEFINITION_CHANGED,
 }
 
 
@@ -122,6 +126,17 @@ class UpstreamError(McpError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code="upstream_unavailable")
+
+
+class DefinitionChanged(McpError):
+    """The call token pins a definition of the tool that is not the one it would run (a "rug pull")."""
+
+    http_status = 409
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the tool's definition changed since it was pinned; an operator must approve it", code="tool_definition_changed"
+        )
 
 
 class ConfigError(McpError):

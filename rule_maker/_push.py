@@ -19,7 +19,7 @@ from typing import Any
 from rule_maker._errors import CatalogueError, RuleMakerError
 from sentinel_policy import SecurityClass
 
-_META = ("confidence", "rationale", "needs_review", "classified_by")
+_META = ("confidence", "rationale", "needs_review", "classified_by", "definition_sha256")
 
 
 def store_shape(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

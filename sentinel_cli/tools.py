@@ -4,6 +4,7 @@
     sentinel tools classify --tools tools.json [--offline] [--out FILE]  a catalogue
     sentinel tools draft --tools classified.json [--out policy.yaml] [--mode balanced|strict]
     sentinel tools push --project NAME --tools classified.json [--config FILE] [--replace]
+    sentinel tools import|approve|pins --project NAME ...                pinned definitions (sentinel_cli/pins.py)
 
 ``classify`` and ``draft`` run rule_maker (``python -m rule_maker classify|policy``
 is the same, kept as an alias); ``push`` writes into the config store chosen
@@ -42,6 +43,10 @@ def register(subparsers: Any) -> None:
     push.add_argument("--replace", action="store_true",
                       help="let the push remove the project's tools that the file does not list (refused otherwise)")
     push.set_defaults(handler=_push)
+
+    from sentinel_cli import pins
+
+    pins.register(commands)
 
 
 def _printable(text: str) -> str:

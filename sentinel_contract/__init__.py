@@ -9,7 +9,8 @@ passes their results in.
 It also holds the other halves of the wire: the HTTP paths of each contract
 (``RPC_PATH``, ``REGISTRATION_PATH``, ... in ``_paths.py``), the tool-name rule
 both zones enforce (``is_tool_name``) and the timestamp format both audit trails
-write (``audit_timestamp``).
+write (``audit_timestamp``), and the pin of a tool definition
+(``definition_sha256``) the tool server compares with the ``tool_sha256`` claim.
 
 It must never accept a token it has not verified with an Ed25519 key, and never
 log or return secret key material.
@@ -17,6 +18,7 @@ log or return secret key material.
 
 from sentinel_contract._audit import MAX_AUDIT_FIELD, audit_line, audit_timestamp, clip
 from sentinel_contract._canonical import args_sha256, canonical_json
+from sentinel_contract._definitions import definition_sha256, is_sha256_digest
 from sentinel_contract._errors import ContractError
 from sentinel_contract._keys import (
     IDENTITY_KID,
@@ -89,7 +91,9 @@ __all__ = [
     "b64url_encode",
     "canonical_json",
     "clip",
+    "definition_sha256",
     "generate_keypair",
+    "is_sha256_digest",
     "is_tool_name",
     "load_public_key",
     "load_signing_key",

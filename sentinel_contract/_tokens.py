@@ -1,7 +1,8 @@
 """Creation and checking of the three token kinds of contract version 1.
 
 - call token: signed by the session key, header ``kid`` = session id; binds one
-  tool name and one argument hash to one short-lived, single-use ``jti``.
+  tool name and one argument hash to one short-lived, single-use ``jti``; when
+  the tool's definition is pinned, also to that pin (optional ``tool_sha256``).
 - registration token: signed by the interceptor identity key (``kid`` =
   ``identity``); carries the session public key and the session's end.
 - revocation token: signed by the identity key; ``revoke: true`` for one ``sid``.
@@ -55,6 +56,7 @@ class CallClaims:
     exp: int
     tool: str
     args_sha256: str
+    tool_sha256: str | None = None  # the pinned definition's hash; absent for a tool without a pin
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +108,14 @@ def sign_call(
     now: float | None = None,
     kid: str | None = None,
     digest: str | None = None,
+    tool_sha256: str | None = None,
 ) -> tuple[str, CallClaims]:
     """Sign one call; returns the compact JWT and its claims (the ``jti`` joins the audit trails).
 
     ``digest``: ``args_sha256(arguments)`` when the caller has already computed it
     (the interceptor hashes once, for the audit record and the token).
+    ``tool_sha256``: the tool's pinned ``definition_sha256``; the claim is added
+    only when given, so a call of an unpinned tool is signed as before.
     """
     if not 0 < ttl <= MAX_CALL_TTL:
         raise ContractError("bad_ttl", f"a call token lives at most {MAX_CALL_TTL} s")
@@ -124,8 +129,11 @@ def sign_call(
         exp=iat + ttl,
         tool=tool,
         args_sha256=digest if digest is not None else args_sha256(arguments),
+        tool_sha256=tool_sha256,
     )
     payload = {name: getattr(claims, name) for name in _CALL_CLAIMS}
+    if tool_sha256 is not None:
+        payload["tool_sha256"] = tool_sha256
     return _encode(payload, key, kid or sid), claims
 
 
@@ -269,6 +277,11 @@ def _text(claims: Mapping[str, Any], name: str) -> str:
     return value
 
 
+def _optional_text(claims: Mapping[str, Any], name: str) -> str | None:
+    # An optional claim that is present must be usable: a null or empty pin is not "no pin".
+    return _text(claims, name) if name in claims else None
+
+
 def verify_call(
     token: str | UnverifiedToken,
     key: Ed25519PublicKey,
@@ -281,8 +294,9 @@ def verify_call(
 ) -> CallClaims:
     """Check a call token against the session key, this server's id and the request it came with.
 
-    The caller must still check that ``jti`` is new (single use) and that the key
-    was registered for ``claims.sid`` and is neither expired nor revoked.
+    The caller must still check that ``jti`` is new (single use), that the key
+    was registered for ``claims.sid`` and is neither expired nor revoked, and,
+    when ``claims.tool_sha256`` is set, that the tool it runs has that definition.
     """
     parsed = read_token(token)
     kid = parsed.kid
@@ -296,6 +310,7 @@ def verify_call(
         exp=raw["exp"],
         tool=_text(raw, "tool"),
         args_sha256=_text(raw, "args_sha256"),
+        tool_sha256=_optional_text(raw, "tool_sha256"),
     )
     if claims.sid != kid:
         raise ContractError("bad_session", "the token's sid does not match its kid")

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from interceptor.config._model import ConfigStoreError, PolicyVersion, Project
+from sentinel_contract import is_sha256_digest
 from sentinel_policy import json_value_problems
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -50,6 +51,11 @@ def check_tools(value: object, where: str = "tools") -> tuple[dict[str, Any], ..
     for index, tool in enumerate(value):
         if not isinstance(tool, Mapping) or not isinstance(tool.get("name"), str) or not tool["name"]:
             raise ConfigStoreError("invalid_argument", f"{where}[{index}]: a tool is a mapping with a name")
+        if "definition_sha256" in tool and not is_sha256_digest(tool["definition_sha256"]):
+            # A pin that is not a hash would never match: say so where it was written, not at every call.
+            raise ConfigStoreError(
+                "invalid_argument", f"{where}[{index}].definition_sha256: must be a base64url SHA-256 (43 characters)"
+            )
         tools.append(dict(tool))
     return tuple(tools)
 

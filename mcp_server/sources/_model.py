@@ -13,6 +13,12 @@ failure of the tool itself (that is a ``CallToolResult`` with ``isError``).
 It raises :class:`~mcp_server.errors.McpError` only when the call was not
 handed to any tool: an unknown name, arguments the tool's schema refuses, an
 upstream that cannot take calls.
+
+``definition_sha256`` answers the hash of the live definition of a tool (what
+``sentinel_contract.definition_sha256`` computes over it), which the tool server
+compares with the pin a call token carries before it runs the call. A source
+must answer the definition it would run now: an upstream re-reads its listing
+when it is older than its ``tools_ttl_seconds`` or announced a change.
 """
 
 from __future__ import annotations
@@ -21,7 +27,14 @@ from typing import Any, Protocol
 
 import mcp_types
 
-__all__ = ["ToolSource"]
+from sentinel_contract import definition_sha256
+
+__all__ = ["ToolSource", "tool_sha256"]
+
+
+def tool_sha256(tool: mcp_types.Tool) -> str:
+    """The pin-comparable hash of a served definition (name, description, input schema)."""
+    return definition_sha256(tool.name, tool.description, tool.input_schema)
 
 
 class ToolSource(Protocol):
@@ -35,6 +48,13 @@ class ToolSource(Protocol):
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> mcp_types.CallToolResult:
         """Run the tool served as ``name`` on ``arguments``, unchanged."""
+        ...
+
+    async def definition_sha256(self, name: str) -> str | None:
+        """The hash of the current definition of the tool served as ``name``, or None if none is served.
+
+        UpstreamError if the current definition cannot be known (nothing is sent then).
+        """
         ...
 
     async def close(self) -> None:

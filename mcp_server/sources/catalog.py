@@ -82,6 +82,15 @@ class ToolCatalog:
             raise ProtocolError("unknown tool", code="unknown_tool")
         return await source.call_tool(name, arguments)
 
+    async def definition_sha256(self, name: str) -> str | None:
+        upstream_name, separator, _ = name.partition(SEPARATOR)
+        if separator:
+            upstream = self.upstreams.get(upstream_name)
+            if upstream is not None:
+                return await upstream.definition_sha256(name)
+        source = self._routes.get(name)
+        return None if source is None else await source.definition_sha256(name)
+
     async def close(self) -> None:
         sources: list[ToolSource] = [*self.upstreams.values(), *self.local]
         await asyncio.gather(*(source.close() for source in sources), return_exceptions=True)

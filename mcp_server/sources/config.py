@@ -16,6 +16,7 @@ In a file (``--upstreams FILE.yaml``), with credentials::
         env: {GITHUB_TOKEN: "${GITHUB_TOKEN}"}
         timeout_seconds: 8               # per call (default 8)
         connect_timeout_seconds: 30      # start, handshake and tools/list (default 30)
+        tools_ttl_seconds: 5             # re-read tools/list before a pinned call when older (default 5)
       - name: notes
         transport: http
         url: https://notes.internal/mcp
@@ -94,6 +95,8 @@ class UpstreamConfig(BaseModel):
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     timeout_seconds: float = Field(default=8, gt=0, le=3600)
     connect_timeout_seconds: float = Field(default=30, gt=0, le=3600)
+    # A pinned call re-reads the tool list first when it is older than this (0: before every pinned call).
+    tools_ttl_seconds: float = Field(default=5, ge=0, le=3600)
 
     @field_validator("name")
     @classmethod

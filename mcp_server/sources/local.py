@@ -19,6 +19,7 @@ import mcp_types
 from mcp_server.demo import build_registry, seed_data_dir
 from mcp_server.errors import ConfigError, ProtocolError
 from mcp_server.registry import ToolRegistry
+from mcp_server.sources._model import tool_sha256
 
 __all__ = ["DEMO", "DemoSource", "RegistrySource", "load_registry"]
 
@@ -32,6 +33,7 @@ class RegistrySource:
 
     def __init__(self, registry: ToolRegistry) -> None:
         self.registry = registry
+        self._hashes: dict[str, tuple[object, str]] = {}  # name -> (the registered tool hashed, its hash)
 
     async def open(self) -> None:
         return None
@@ -44,6 +46,16 @@ class RegistrySource:
         if registered is None:
             raise ProtocolError("unknown tool", code="unknown_tool")
         return await registered.invoke(registered.validate(arguments))
+
+    async def definition_sha256(self, name: str) -> str | None:
+        registered = self.registry.get(name)
+        if registered is None:
+            return None
+        cached = self._hashes.get(name)
+        if cached is None or cached[0] is not registered:  # a function's definition is fixed once registered
+            cached = (registered, tool_sha256(registered.definition()))
+            self._hashes[name] = cached
+        return cached[1]
 
     async def close(self) -> None:
         return None

@@ -7,6 +7,13 @@ lists the upstream's tools at each (re)connection and serves them as
 verified, under the upstream's own tool name, and its ``CallToolResult``
 comes back as the upstream sent it, credentials redacted.
 
+The listing is re-read (single flight: one ``tools/list`` in flight at a time)
+when a pinned call finds it older than ``tools_ttl_seconds`` or the upstream
+announced ``notifications/tools/list_changed``, so the pin is compared with
+the definition the upstream serves now, not the one it served when it
+connected. If it cannot be re-read, a pinned call is refused
+(``upstream_unavailable``, nothing sent); ``tools/list`` keeps the last listing.
+
 What a caller gets when things go wrong (decided; docs/mcp-gateway.md):
 
 - the upstream cannot take the call (down, restarting, failing to start): a
@@ -27,7 +34,9 @@ a name the upstream did not list, and never write a value of ``env`` or
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -44,6 +53,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
 
 from mcp_server.errors import ConfigError, ProtocolError, UpstreamError
+from mcp_server.sources._model import tool_sha256
 from mcp_server.sources._redaction import Redactor
 from mcp_server.sources.config import SEPARATOR, UpstreamConfig, secret_values
 from sentinel_contract import TOOL_NAME_RULE, is_tool_name
@@ -97,6 +107,10 @@ class UpstreamSource:
         self._errlog = errlog
         self._redactor = Redactor(secret_values(config))
         self._tools: list[mcp_types.Tool] = []
+        self._hashes: dict[str, str] = {}  # served name -> tool_sha256 of its definition in _tools
+        self._listed_at = -math.inf  # anyio.current_time() when _tools was read from the upstream
+        self._announced = 0  # notifications/tools/list_changed received so far
+        self._relisting: asyncio.Task[None] | None = None
         self._conn: _Connection | None = None
         self._broken = False  # the last attempt failed: calls fail at once until one succeeds
         self._closing = False
@@ -124,7 +138,16 @@ class UpstreamSource:
             )
 
     async def list_tools(self) -> list[mcp_types.Tool]:
+        conn = self._conn
+        if self._stale() and conn is not None and conn.alive:
+            with contextlib.suppress(UpstreamError):  # names stay stable: the last listing answers
+                await self._relist()
         return list(self._tools)
+
+    async def definition_sha256(self, name: str) -> str | None:
+        if self._stale():
+            await self._relist()
+        return self._hashes.get(name)
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> mcp_types.CallToolResult:
         timeout = self.config.timeout_seconds
@@ -167,6 +190,8 @@ class UpstreamSource:
             self._scope.cancel()
         for ping in list(self._pings):
             ping.cancel()
+        if self._relisting is not None:
+            self._relisting.cancel()
         task, self._task = self._task, None
         if task is not None:
             done, _ = await asyncio.wait({task}, timeout=_CLOSE_SECONDS)
@@ -220,9 +245,10 @@ class UpstreamSource:
             with anyio.fail_after(self.config.connect_timeout_seconds):
                 await session.initialize()
                 listing = await _list_all(session)
-            tools, names = self._served(listing)
+            tools, names, hashes = self._served(listing)
             conn = _Connection(session=session, upstream_names=names, lost=watch.ended)
-            self._tools, self._conn, self._broken = tools, conn, False
+            self._tools, self._hashes, self._conn, self._broken = tools, hashes, conn, False
+            self._listed_at = anyio.current_time()
             self.connections += 1
             self.last_error = None
             _log.info("upstream %s (%s): connected, %d tools", self.name, self.config.describe(), len(tools))
@@ -251,9 +277,11 @@ class UpstreamSource:
         ):
             yield streams
 
-    def _served(self, listing: list[mcp_types.Tool]) -> tuple[list[mcp_types.Tool], dict[str, str]]:
+    def _served(self, listing: list[mcp_types.Tool]) -> tuple[list[mcp_types.Tool], dict[str, str], dict[str, str]]:
+        """The served tools, served name -> the upstream's name, served name -> tool_sha256."""
         tools: list[mcp_types.Tool] = []
         names: dict[str, str] = {}
+        hashes: dict[str, str] = {}
         seen: set[str] = set()
         for tool in listing:
             if tool.name in seen:
@@ -265,14 +293,56 @@ class UpstreamSource:
                 _log.warning("upstream %s: tool %s not served: %s must be %s", self.name, _shown(tool.name),
                              _shown(served), TOOL_NAME_RULE)
                 continue
-            tools.append(mcp_types.Tool(
+            definition = mcp_types.Tool(
                 name=served, title=clean.title, description=clean.description, input_schema=clean.input_schema,
                 output_schema=clean.output_schema, annotations=clean.annotations,
-            ))
+            )
+            tools.append(definition)
             names[served] = tool.name
-        return tools, names
+            hashes[served] = tool_sha256(definition)
+        return tools, names, hashes
+
+    # -- the listing --------------------------------------------------------------------
+    def _stale(self) -> bool:
+        return anyio.current_time() - self._listed_at >= self.config.tools_ttl_seconds
+
+    async def _relist(self) -> None:
+        """Re-read the upstream's tools (one re-read in flight, shared by every caller); UpstreamError if it fails."""
+        task = self._relisting
+        if task is None or task.done():
+            task = asyncio.create_task(self._read_listing())
+            self._relisting = task
+        await asyncio.shield(task)  # a caller that goes away does not cancel the others' re-read
+
+    async def _read_listing(self) -> None:
+        timeout = self.config.timeout_seconds
+        deadline = anyio.current_time() + timeout
+        conn = await self._ready(deadline)
+        announced, started = self._announced, anyio.current_time()
+        try:
+            with anyio.fail_after(max(_MIN_CALL_SECONDS, deadline - started)):
+                listing = await _list_all(conn.session)
+            tools, names, hashes = self._served(listing)
+        except Exception as exc:
+            why = str(exc) if isinstance(exc, UpstreamFailure) else type(exc).__name__
+            _log.warning("upstream %s: its tool list could not be re-read: %s", self.name, why)
+            self._ping(conn)
+            raise UpstreamError(
+                f"the upstream {self.name}'s tool list could not be re-read; nothing was sent to it"
+            ) from None
+        if conn is not self._conn:
+            return  # reconnected meanwhile: that connection's listing is newer
+        self._tools, self._hashes, conn.upstream_names = tools, hashes, names
+        # A change announced while this listing was read may not be in it: then it stays stale.
+        if announced == self._announced:
+            self._listed_at = started
 
     async def _on_message(self, message: Any) -> None:
+        if isinstance(message, mcp_types.ToolListChangedNotification):
+            # The next pinned call (or tools/list) re-reads the listing before it trusts it.
+            self._announced += 1
+            self._listed_at = -math.inf
+            return
         if isinstance(message, Exception):
             # A line that is not JSON-RPC (a server logging to stdout): the SDK skips it, and so do we.
             _log.warning("upstream %s wrote something that is not a JSON-RPC message; ignored", self.name)

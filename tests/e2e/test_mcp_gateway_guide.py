@@ -66,6 +66,7 @@ def test_every_command_of_the_guide_runs(tmp_path):
         if "--tools mytools:registry" in block:
             assert '"name": "order_status"' in proc.stdout and '"name": "time__get_current_time"' in proc.stdout
     assert (tmp_path / "classified.json").exists()
+    assert (tmp_path / "pins.yaml").read_text().count("definition_sha256:") == 2  # "Pin tool definitions"
 
 
 def _serve_and_call(block: str, root: Path, env: dict[str, str]) -> None:

@@ -33,6 +33,7 @@ from interceptor.config import (
     api_key_sha256,
     open_config_store,
 )
+from sentinel_contract import definition_sha256
 from tests.conftest import POSTGRES_DSN, free_port
 
 pytestmark = pytest.mark.postgres
@@ -293,6 +294,19 @@ async def test_pushed_tools_are_what_the_project_reads(store: Any) -> None:
     with pytest.raises(ConfigStoreError) as caught:
         await store.push_tools("nobody", TOOLS)
     assert caught.value.code == "project_not_found"
+
+
+async def test_a_pinned_definition_survives_the_round_trip_and_a_malformed_pin_is_refused(store: Any) -> None:
+    pin = definition_sha256("t", "Do a thing.", {"type": "object"})
+    tools = [{"name": "t", "description": "Do a thing.", "input_schema": {"type": "object"}, "class": "SAFE_READ",
+              "definition_sha256": pin}]
+    await store.push_tools("acme", tools)
+    assert list((await store.get_project("acme")).tools) == tools
+    for bad in ("not-a-hash", None, pin + "=", 42):
+        with pytest.raises(ConfigStoreError) as caught:
+            await store.push_tools("acme", [{**tools[0], "definition_sha256": bad}])
+        assert caught.value.code == "invalid_argument" and "definition_sha256" in caught.value.message
+    assert list((await store.get_project("acme")).tools) == tools
 
 
 async def test_each_policy_push_is_a_new_version_with_author_and_time(store: Any) -> None:
