@@ -177,7 +177,7 @@ class Sessions:
             raise SessionNotFound()
         return session, facts, False
 
-    def sign_call(self, session: Session, call: ToolCall, digest: str, pin: str | None = None) -> SignedCall:
+    def sign_call(self, session: Session, call: ToolCall, digest: str, pin: str | None) -> SignedCall:
         """A token for ``call`` signed with the session's key; ``digest`` is ``args_sha256`` of its arguments,
         ``pin`` the tool's pinned ``definition_sha256`` when the catalogue has one (the tool server checks it)."""
         key = self._keys.key_for(session.sid, session.sealed_key)

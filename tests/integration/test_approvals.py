@@ -282,3 +282,19 @@ async def test_approval_events_are_in_the_audit_trail(harness: Harness) -> None:
     lines = [json.loads(line) for line in Path(harness.settings.audit_log).read_text().splitlines()]
     events = [(r["event"], r.get("by")) for r in lines if "event" in r]
     assert events == [("approval.pending", None), ("approval.denied", "alice")]
+
+
+async def test_an_approved_call_of_a_pinned_tool_carries_its_pin(tmp_path: Path) -> None:
+    from sentinel_contract import definition_sha256
+
+    pin = definition_sha256("send_email", "Send mail", {"type": "object"})
+    tools = [{"name": "send_email", "description": "Send mail", "input_schema": {"type": "object"},
+              "class": "CONSEQUENTIAL_WRITE", "definition_sha256": pin}]
+    policies = {"rules": [{"name": "hold-mail", "effect": "require_approval", "when": {"tool": "send_email"}}]}
+    store = StaticConfigStore([Project("demo", api_key_hash(KEY), tools, policies, 1)])
+    async with running_interceptor(store, audit_log=tmp_path / "audit.jsonl", admin_keys=ADMIN_KEYS) as harness:
+        sid = await harness.start(KEY)
+        approval_id = await held_call(harness, sid)
+        assert (await decide(harness, approval_id, "approve")).status_code == 200
+        assert (await harness.call(KEY, sid, "send_email", MAIL)).status_code == 200
+    assert [(e.tool, e.tool_sha256) for e in harness.tool_server.executed] == [("send_email", pin)]
