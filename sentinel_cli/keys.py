@@ -3,6 +3,8 @@
     sentinel keys identity                      a new Ed25519 identity seed and its public half
     sentinel keys create --project NAME [--config FILE] [--rotate]
                                                 a new API key, printed once; only its SHA-256 is stored
+    sentinel keys admin --name NAME             a new admin key (approvers), printed once, and the
+                                                SENTINEL_ADMIN_KEYS entry (name and SHA-256) that admits it
 
 The store is chosen as the interceptor chooses it, from the same settings
 (``ConfigStoreSettings``: SENTINEL_DATABASE_URL, else SUPABASE_PROJECT_URL +
@@ -55,6 +57,33 @@ def register(subparsers: Any) -> None:
         help="replace the key of an existing project (its old key stops working); an unknown project is an error"
     )
     create.set_defaults(handler=_create)
+
+    admin = commands.add_parser(
+        "admin", help="print a new admin key (approvers) and the SENTINEL_ADMIN_KEYS entry that admits it"
+    )
+    admin.add_argument("--name", required=True, help="who holds it: what the audit trail and `approvers:` name")
+    admin.set_defaults(handler=_admin)
+
+
+ADMIN_KEY_PREFIX = "sk-sentinel-admin-"
+_ADMIN_NAME = r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}"
+
+
+def _admin(args: argparse.Namespace) -> int:
+    """The key alone on stdout (captured by the person it is for); the entry the operator adds on stderr."""
+    import hashlib
+    import re
+
+    from sentinel_contract import b64url_encode
+
+    if not re.fullmatch(_ADMIN_NAME, args.name):
+        print("sentinel keys admin: --name is 1-64 letters, digits and . _ @ + - (not first)", file=sys.stderr)
+        return 2
+    key = ADMIN_KEY_PREFIX + b64url_encode(secrets.token_bytes(32))
+    print(key, flush=True)
+    entry = f"{args.name}:{hashlib.sha256(key.encode()).hexdigest()}"
+    print(f"# add to the interceptor's SENTINEL_ADMIN_KEYS (comma-separated): {entry}", file=sys.stderr)
+    return 0
 
 
 def _identity(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,9 +237,10 @@ def start_mcp(
 def start_interceptor(
     *, identity_seed: str, mcp_url: str, config: str, var_dir: Path, host: str = "127.0.0.1",
     port: int | None = None, redis_url: str | None = None, redis_prefix: str = "sentinel:", quiet: bool = True,
-    audit_log: Path | None = None,
+    audit_log: Path | None = None, extra_env: Mapping[str, str] | None = None,
 ) -> tuple[str, subprocess.Popen[bytes]]:
     env = {
+        **(extra_env or {}),
         "SENTINEL_IDENTITY_KEY": identity_seed,
         "MCP_UPSTREAM_URL": mcp_url,
         "SENTINEL_CONFIG": config,
@@ -262,11 +263,13 @@ def run_stack(
     quiet: bool = True,
     redis_url: str | None = None,
     redis_prefix: str = "sentinel:",
+    interceptor_env: Mapping[str, str] | None = None,
 ) -> Iterator[Stack]:
     """Start the tool server, then the interceptor, with a fresh identity key; stop both on exit.
 
     With ``redis_url`` both services keep their state in that Redis, under
     ``redis_prefix`` (the interceptor's keys and the tool server's apart).
+    ``interceptor_env``: more of the interceptor's settings (``SENTINEL_ADMIN_KEYS``, ...).
     """
     from sentinel_contract import b64url_encode, generate_keypair
 
@@ -281,7 +284,8 @@ def run_stack(
                                   redis_url=redis_url, redis_prefix=redis_prefix, quiet=quiet)
         procs.append(proc)
         url, proc = start_interceptor(identity_seed=seed, mcp_url=mcp_url, config=config, var_dir=var_dir, host=host,
-                                      port=port, redis_url=redis_url, redis_prefix=redis_prefix, quiet=quiet)
+                                      port=port, redis_url=redis_url, redis_prefix=redis_prefix, quiet=quiet,
+                                      extra_env=interceptor_env)
         procs.append(proc)
         yield Stack(interceptor_url=url, mcp_url=mcp_url, var_dir=var_dir, identity_seed=seed, processes=tuple(procs))
     finally:

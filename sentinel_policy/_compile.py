@@ -225,8 +225,8 @@ def _parse_approvals(raw: Any, problems: list[str]) -> tuple[tuple[str, ...] | N
         problems.append(f"policies.approvals: unknown field {key!r} (one of {', '.join(sorted(_APPROVAL_KEYS))})")
     approvers = _approvers(raw["approvers"], "policies.approvals.approvers", problems) if "approvers" in raw else None
     ttl = raw.get("ttl_seconds", DEFAULT_APPROVAL_TTL)
-    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 60 <= ttl <= 86_400:
-        problems.append(f"policies.approvals.ttl_seconds: a whole number of seconds from 60 to 86400, not {ttl!r}")
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= 86_400:
+        problems.append(f"policies.approvals.ttl_seconds: a whole number of seconds from 1 to 86400, not {ttl!r}")
         ttl = DEFAULT_APPROVAL_TTL
     return approvers, ttl
 
