@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNS = {
     "overhead.py": ["--seconds", "0.3", "--connections", "1", "--targets", "direct", "redis"],
     "memory.py": ["--sessions", "200"],
+    "mcp_door_cost.py": ["--calls", "50"],
     "interceptor_cost.py": ["--calls", "50", "--e2e-seconds", "0.3"],
     "verify_cost.py": ["--calls", "50"],
     "forwarding_cost.py": ["--calls", "50", "--rounds", "1"],
