@@ -19,6 +19,22 @@ Targets, at 1 connection and at 32 concurrent ones (32 sessions):
     memory    through Sentinel, in-process state
     redis     through Sentinel, Redis state and Redis replay set    (b)
 
+The MCP path (opt-in: ``--targets mcp-direct mcp-governed mcp-governed-legacy
+api-governed-upstream``, or ``--targets mcp``), one tool, ``echo``, on an upstream
+MCP server built with the official SDK (``MCPServer``, streamable HTTP, JSON
+answers, stateful: see ``upstream_app``) in a process of its own; the load
+generator sends, byte for byte, the HTTP requests the official ``mcp.Client``
+sends (captured from it), pre-built, on the same keep-alive connections:
+    mcp-direct             tools/call (2026-07-28) straight to the upstream
+    mcp-direct-legacy      tools/call (2025-11-25, after initialize) straight to it
+    mcp-governed           tools/call (2026-07-28, X-Sentinel-Session) to the
+                           interceptor's /mcp -> tool server -> upstream (Redis state)
+    mcp-governed-legacy    the same after initialize (2025-11-25, Mcp-Session-Id)
+    api-governed-upstream  POST /session/{sid}/call: the agent API, same path
+The front door's cost is mcp-governed minus api-governed-upstream, paired in
+each round. ``--sdk-client-calls N`` adds a run of the real ``mcp.Client`` at
+one connection (client-side CPU included), against the upstream and /mcp.
+
 Prints one JSON object, then a table: calls/s, p50, p99, the server CPU per call,
 and the added latency and throughput ratio of (b) against (a) and against the
 proxy. The machine is shared and noisy: compare the rows of one run (paired, and
@@ -54,6 +70,12 @@ API_KEY = "sk-bench-overhead"
 TOOL, ARGUMENTS = "get_current_time", {"timezone": "UTC"}
 MAX_CALLS_PER_PHASE = 200_000
 TARGETS = ("direct", "proxy", "memory", "redis")
+MCP_TARGETS = ("mcp-direct", "mcp-direct-legacy", "mcp-governed", "mcp-governed-legacy", "api-governed-upstream")
+GOVERNED_MCP = ("mcp-governed", "mcp-governed-legacy", "api-governed-upstream")
+UPSTREAM = "up"  # the upstream's name at the tool server: its tools are served as up__NAME
+UPSTREAM_TOOL, UPSTREAM_ARGUMENTS = "echo", {"text": "hello"}
+GOVERNED_TOOL = f"{UPSTREAM}__{UPSTREAM_TOOL}"
+MODERN, LEGACY = "2026-07-28", "2025-11-25"
 
 # The governed project: the called tool sits behind a CHECK_TAINT rule, so every
 # call reads the session's taint and commits against its version.
@@ -72,6 +94,51 @@ projects:
         - {{type: CHECK_TAINT, tool: get_current_time, forbidden_tags: [untrusted]}}
         - {{type: CHECK_TAINT, tool: send_email, forbidden_tags: [untrusted]}}
 """
+
+
+# The MCP path's project: the upstream's tool behind the same CHECK_TAINT shape as above.
+MCP_POLICY_YAML = """\
+projects:
+  - name: bench-mcp
+    api_key_sha256: {key_hash}
+    tools:
+      - {{name: up__echo, description: echo, input_schema: {{type: object}}, class: SAFE_READ}}
+      - {{name: read_inbox, description: mail, input_schema: {{type: object}}, class: UNTRUSTED_READ}}
+    policies:
+      staticRules: {{up__echo: ALLOW, read_inbox: ALLOW}}
+      taintRules:
+        - {{type: ADD_TAINT, tool: read_inbox, tag: untrusted}}
+        - {{type: CHECK_TAINT, tool: up__echo, forbidden_tags: [untrusted]}}
+"""
+
+
+# --------------------------------------------------------------------------- the upstream MCP server
+
+
+def upstream_app() -> Any:
+    """A small, fast MCP server as users write them: the official SDK's ``MCPServer``, one ``echo`` tool.
+
+    Streamable HTTP with JSON answers (no SSE: one request, one response, as
+    Sentinel's own /mcp answers), stateful: a 2026-07-28 request is
+    self-contained either way, and a 2025-11-25 session (the tool server's
+    ``ClientSession`` opens one) is served by one kept transport instead of a
+    new server instance per request, as the SDK's stateless mode does.
+    """
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("bench-upstream", log_level="WARNING")
+
+    @server.tool(description="Echo the text back.")
+    def echo(text: str) -> str:
+        return text
+
+    return server.streamable_http_app(json_response=True, stateless_http=False)
+
+
+def serve_upstream(port: int) -> None:
+    from sentinel_http import serve_app
+
+    serve_app(upstream_app(), host="127.0.0.1", port=port, log_level="warning")  # the bench's server stack
 
 
 # --------------------------------------------------------------------------- the pass-through proxy
@@ -175,7 +242,7 @@ def start_stack(tmp: Path, targets: Sequence[str]) -> Stack:
         waits.append(health)
         return process.pid
 
-    def tool_server(tag: str, verify: bool, redis_prefix: str | None) -> tuple[int, int]:
+    def tool_server(tag: str, verify: bool, redis_prefix: str | None, *extra: str) -> tuple[int, int]:
         port = free_port()
         env = base | {
             "SENTINEL_MCP_VERIFY": "true" if verify else "false",
@@ -184,10 +251,23 @@ def start_stack(tmp: Path, targets: Sequence[str]) -> Stack:
         }
         if redis_prefix:
             env |= {"SENTINEL_REDIS_URL": REDIS_URL, "SENTINEL_REDIS_PREFIX": redis_prefix}
-        pid = launch(f"mcp-{tag}", [*cli, "mcp", "--port", str(port), *quiet], env, f"http://127.0.0.1:{port}/healthz")
+        pid = launch(f"mcp-{tag}", [*cli, "mcp", "--port", str(port), *extra, *quiet], env,
+                     f"http://127.0.0.1:{port}/healthz")
         return port, pid
 
-    open_port, open_pid = tool_server("open", False, None)
+    def interceptor(tag: str, tool_server_port: int, redis_prefix: str | None, config_file: Path) -> tuple[int, int]:
+        port = free_port()
+        env = base | {
+            "MCP_UPSTREAM_URL": f"http://127.0.0.1:{tool_server_port}",
+            "SENTINEL_AUDIT_LOG": str(tmp / f"audit-{tag}.jsonl"),
+            "SENTINEL_CONFIG": str(config_file),
+        }
+        if redis_prefix:
+            env |= {"SENTINEL_REDIS_URL": REDIS_URL, "SENTINEL_REDIS_PREFIX": redis_prefix}
+        pid = launch(tag, [*cli, "interceptor", "--port", str(port), *quiet], env, f"http://127.0.0.1:{port}/healthz")
+        return port, pid
+
+    open_port, open_pid = tool_server("open", False, None) if {"direct", "proxy"} & set(targets) else (0, 0)
     if "direct" in targets:
         stack.ports["direct"], stack.pids["direct"] = open_port, [open_pid]
         stack.roles["direct"] = {"tool_server": open_pid}
@@ -205,20 +285,18 @@ def start_stack(tmp: Path, targets: Sequence[str]) -> Stack:
         if prefix:
             stack.prefixes.append(prefix)
         mcp_port, mcp_pid = tool_server(backend, True, prefix)
-        port = free_port()
-        env = base | {
-            "MCP_UPSTREAM_URL": f"http://127.0.0.1:{mcp_port}",
-            "SENTINEL_AUDIT_LOG": str(tmp / f"audit-{backend}.jsonl"),
-        }
-        if prefix:
-            env |= {"SENTINEL_REDIS_URL": REDIS_URL, "SENTINEL_REDIS_PREFIX": prefix}
-        pid = launch(backend, [*cli, "interceptor", "--port", str(port), *quiet], env,
-                     f"http://127.0.0.1:{port}/healthz")
+        port, pid = interceptor(backend, mcp_port, prefix, config)
         stack.ports[backend], stack.pids[backend] = port, [pid, mcp_pid]
         stack.roles[backend] = {"front": pid, "tool_server": mcp_pid}
         redis_pid = _local_redis_pid() if prefix else None
         if redis_pid:
             stack.roles[backend]["redis"] = redis_pid
+    if set(MCP_TARGETS) & set(targets):
+        try:
+            _start_mcp_path(stack, tmp, targets, launch, tool_server, interceptor)
+        except BaseException:
+            stack.stop()
+            raise
     try:
         for url in waits:
             _wait(url, deadline=60)
@@ -226,6 +304,36 @@ def start_stack(tmp: Path, targets: Sequence[str]) -> Stack:
         stack.stop()
         raise
     return stack
+
+
+def _start_mcp_path(stack: Stack, tmp: Path, targets: Sequence[str], launch: Any, tool_server: Any,
+                    interceptor: Any) -> None:
+    """One upstream MCP server; for the governed targets, a tool server fronting it behind an interceptor (Redis)."""
+    from sentinel_cli.run import free_port
+
+    up_port = free_port()
+    up_pid = launch("upstream", [sys.executable, str(Path(__file__)), "--serve-upstream", str(up_port)],
+                    {**os.environ, "PYTHONPATH": str(ROOT)}, f"http://127.0.0.1:{up_port}/mcp")
+    _wait(f"http://127.0.0.1:{up_port}/mcp", deadline=60)  # the tool server lists its tools when it starts
+    for target in ("mcp-direct", "mcp-direct-legacy"):
+        if target in targets:
+            stack.ports[target], stack.pids[target] = up_port, [up_pid]
+            stack.roles[target] = {"upstream": up_pid}
+    if not set(GOVERNED_MCP) & set(targets):
+        return
+    prefix = f"bench:{uuid.uuid4().hex[:8]}:"
+    stack.prefixes.append(prefix)
+    config = tmp / "bench-mcp.yaml"
+    config.write_text(MCP_POLICY_YAML.format(key_hash=_sha256(API_KEY)))
+    mcp_port, mcp_pid = tool_server("upstream", True, prefix, "--upstream", f"{UPSTREAM}=http://127.0.0.1:{up_port}/mcp")
+    port, pid = interceptor("mcp", mcp_port, prefix, config)
+    redis_pid = _local_redis_pid()
+    for target in GOVERNED_MCP:
+        if target in targets:
+            stack.ports[target], stack.pids[target] = port, [pid, mcp_pid, up_pid]
+            stack.roles[target] = {"front": pid, "tool_server": mcp_pid, "upstream": up_pid}
+            if redis_pid:
+                stack.roles[target]["redis"] = redis_pid
 
 
 def _sha256(text: str) -> str:
@@ -274,7 +382,10 @@ def _requests(target: str, port: int, connections: int, per_connection: int) -> 
                 reqs.append(_raw("/rpc", host, body, ""))
             out.append(reqs)
         return out
-    body = orjson.dumps({"tool": TOOL, "arguments": ARGUMENTS})
+    if target in MCP_TARGETS and target != "api-governed-upstream":
+        return _mcp_requests(target, port, connections, per_connection)
+    tool, arguments = (GOVERNED_TOOL, UPSTREAM_ARGUMENTS) if target == "api-governed-upstream" else (TOOL, ARGUMENTS)
+    body = orjson.dumps({"tool": tool, "arguments": arguments})
     auth = f"X-Sentinel-Key: {API_KEY}\r\n"
     out = []
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
@@ -288,6 +399,57 @@ def _requests(target: str, port: int, connections: int, per_connection: int) -> 
             request = _raw(f"/session/{sid}/call", host, body, auth)
             out.append([request] * per_connection)
     return out
+
+
+# What the official client (mcp 2.3, httpx2) sends on every request, captured from it; then the revision's own.
+_CLIENT_HEADERS = {"Accept-Encoding": "gzip, deflate", "Connection": "keep-alive", "User-Agent": "python-httpx2/2.17.0",
+                   "Accept": "application/json, text/event-stream"}
+_CLIENT_META = {"io.modelcontextprotocol/protocolVersion": MODERN,
+                "io.modelcontextprotocol/clientInfo": {"name": "mcp", "version": "0.1.0"},
+                "io.modelcontextprotocol/clientCapabilities": {}}
+
+
+def _mcp_requests(target: str, port: int, connections: int, per_connection: int) -> list[list[bytes]]:
+    """tools/call as ``mcp.Client(..., mode=...)`` sends it; a legacy connection first runs its handshake."""
+    host = f"Host: 127.0.0.1:{port}\r\n"
+    governed = target.startswith("mcp-governed")
+    legacy = target.endswith("-legacy")
+    name = GOVERNED_TOOL if governed else UPSTREAM_TOOL
+    common = {**_CLIENT_HEADERS, **({"Authorization": f"Bearer {API_KEY}"} if governed else {})}
+    out = []
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        for c in range(connections):
+            if legacy:
+                session = _mcp_handshake(client, common)
+                headers = {**common, "MCP-Protocol-Version": LEGACY, **session}
+                params: dict[str, Any] = {"name": name, "arguments": UPSTREAM_ARGUMENTS}
+            else:
+                headers = {**common, "MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/call", "Mcp-Name": name}
+                if governed:
+                    response = client.post("/session/start", headers={"X-Sentinel-Key": API_KEY})
+                    response.raise_for_status()
+                    headers["X-Sentinel-Session"] = response.json()["session_id"]
+                params = {"name": name, "arguments": UPSTREAM_ARGUMENTS, "_meta": _CLIENT_META}
+            extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            out.append([_raw("/mcp", host, orjson.dumps({"jsonrpc": "2.0", "id": c * per_connection + i + 2,
+                                                         "method": "tools/call", "params": params}), extra)
+                        for i in range(per_connection)])
+    return out
+
+
+def _mcp_handshake(client: httpx.Client, headers: dict[str, str]) -> dict[str, str]:
+    """initialize and notifications/initialized, as the client sends them; the Mcp-Session-Id header, if any."""
+    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "mcp", "version": "0.1.0"}}}
+    response = client.post("/mcp", content=orjson.dumps(hello), headers={**headers, "Content-Type": "application/json"})
+    response.raise_for_status()
+    session = {"Mcp-Session-Id": response.headers["mcp-session-id"]} if "mcp-session-id" in response.headers else {}
+    done = client.post("/mcp", content=b'{"jsonrpc":"2.0","method":"notifications/initialized"}',
+                       headers={**headers, "Content-Type": "application/json", "MCP-Protocol-Version": LEGACY,
+                                **session})
+    if done.status_code != 202:
+        raise RuntimeError(f"notifications/initialized: HTTP {done.status_code} {done.text[:200]}")
+    return session
 
 
 def _raw(path: str, host: str, body: bytes, extra: str) -> bytes:
@@ -355,12 +517,65 @@ def measure(stack: Stack, target: str, connections: int, seconds: float) -> dict
         "calls_per_s": round(calls / outcome["wall"], 1),
         "p50_ms": round(statistics.median(ms), 3),
         "p99_ms": round(ms[min(calls - 1, int(calls * 0.99))], 3),
-        # The servers on the path (front + tool server): the figure docs/performance.md compares between rounds.
-        "server_cpu_us_per_call": round((cpu.get("front", 0) + cpu["tool_server"]) * 1e6 / (calls + warm_calls), 1),
+        # The servers on the path (front + tool server + upstream MCP server): what docs/performance.md compares.
+        "server_cpu_us_per_call": round(sum(cpu.get(role, 0) for role in ("front", "tool_server", "upstream"))
+                                        * 1e6 / (calls + warm_calls), 1),
         # Each process on its own; Redis only when it runs here (its CPU counts any other client too).
         **{f"cpu_{role}_us": round(seconds_used * 1e6 / (calls + warm_calls), 1) for role, seconds_used in cpu.items()},
         # How many of the machine's cores were busy with anything, over warm-up and phase.
         "machine_busy_cores": round((os.cpu_count() or 1) * (1 - machine_idle / machine_all), 2) if machine_all else 0.0,
+    }
+
+
+# --------------------------------------------------------------------------- the real client
+
+
+def _sdk_client_rows(stack: Stack, calls: int) -> dict[str, dict[str, Any]]:
+    """``mcp.Client`` itself, one call at a time: what the client costs on top of the bytes it sends."""
+    out = {}
+    for target, mode in (("mcp-direct", MODERN), ("mcp-governed", MODERN), ("mcp-governed-legacy", "legacy")):
+        if target in stack.ports:
+            out[target] = asyncio.run(_sdk_client_run(stack, target, mode, calls))
+    return out
+
+
+async def _sdk_client_run(stack: Stack, target: str, mode: str, calls: int) -> dict[str, Any]:
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    port, governed = stack.ports[target], target.startswith("mcp-governed")
+    headers = {"Authorization": f"Bearer {API_KEY}"} if governed else {}
+    if governed and mode == MODERN:
+        async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            response = await http.post("/session/start", headers={"X-Sentinel-Key": API_KEY})
+            headers["X-Sentinel-Session"] = response.json()["session_id"]
+    name = GOVERNED_TOOL if governed else UPSTREAM_TOOL
+    latencies = []
+    async with httpx2.AsyncClient(headers=headers, timeout=10) as http:
+        transport = streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)
+        async with Client(transport, mode=mode) as client:  # type: ignore[arg-type]
+            for _ in range(min(50, calls)):  # warm: its first call also lists the tools (output schemas)
+                await client.call_tool(name, UPSTREAM_ARGUMENTS)
+            roles = stack.roles[target]
+            cpu_before = {role: _cpu_seconds(pid) for role, pid in roles.items()}
+            own_before, started = time.process_time(), time.perf_counter()
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                result = await client.call_tool(name, UPSTREAM_ARGUMENTS)
+                latencies.append(time.perf_counter() - t0)
+                if result.is_error:
+                    raise RuntimeError(f"{target}: the SDK client's call failed: {result}")
+            wall = time.perf_counter() - started
+            own = time.process_time() - own_before
+            cpu = {role: _cpu_seconds(pid) - cpu_before[role] for role, pid in roles.items()}
+    ms = sorted(x * 1000 for x in latencies)
+    return {
+        "calls": calls, "calls_per_s": round(calls / wall, 1), "p50_ms": round(statistics.median(ms), 3),
+        "p99_ms": round(ms[min(calls - 1, int(calls * 0.99))], 3),
+        "cpu_client_us": round(own * 1e6 / calls, 1),
+        "server_cpu_us_per_call": round(sum(cpu.get(r, 0) for r in ("front", "tool_server", "upstream")) * 1e6 / calls, 1),
+        **{f"cpu_{role}_us": round(used * 1e6 / calls, 1) for role, used in cpu.items()},
     }
 
 
@@ -393,13 +608,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="measured seconds per phase (default 2)")
     parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds; medians are reported")
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 32])
-    parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=TARGETS)
+    parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=[*TARGETS, *MCP_TARGETS, "mcp"],
+                        help="default: the agent API's targets; mcp = the MCP path's four main targets")
+    parser.add_argument("--sdk-client-calls", type=int, default=0, metavar="N",
+                        help="also N calls of the real mcp.Client at one connection (MCP targets only)")
     parser.add_argument("--serve-proxy", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-upstream", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--upstream", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_proxy:
         serve_proxy(args.serve_proxy, args.upstream)
         return
+    if args.serve_upstream:
+        serve_upstream(args.serve_upstream)
+        return
+    mcp_main = ["mcp-direct", "mcp-governed", "mcp-governed-legacy", "api-governed-upstream"]
+    args.targets = list(dict.fromkeys(t for name in args.targets for t in (mcp_main if name == "mcp" else [name])))
     try:
         import uvloop
 
@@ -417,34 +641,48 @@ def main() -> None:
                     for target in args.targets:
                         row[f"{target}@{c}"] = measure(stack, target, c, args.seconds)
                 rounds.append(row)
+            sdk = _sdk_client_rows(stack, args.sdk_client_calls) if args.sdk_client_calls else {}
         finally:
             stack.stop()
 
     rows = _median_rows(rounds)
     compare = {}
+    pairs = [(gov, base) for gov in ("redis", "memory") for base in ("direct", "proxy")] + [
+        ("mcp-governed", "api-governed-upstream"), ("mcp-governed-legacy", "api-governed-upstream"),
+        ("mcp-governed", "mcp-direct"), ("mcp-governed-legacy", "mcp-direct-legacy"),
+        ("api-governed-upstream", "mcp-direct")]
     for c in args.connections:
-        for gov in ("redis", "memory"):
-            for base in ("direct", "proxy"):
-                pair = _ratios(rounds, gov, base, c)
-                if pair:
-                    compare[f"{gov}_vs_{base}@{c}"] = pair
+        for gov, base in pairs:
+            pair = _ratios(rounds, gov, base, c)
+            if pair:
+                compare[f"{gov}_vs_{base}@{c}"] = pair
     targets = _targets(rows, compare)
     report = {"seconds": args.seconds, "repeat": args.repeat, "rows": rows, "compare": compare,
-              "targets": targets, "rounds": rounds}
+              "targets": targets, "sdk_client": sdk, "rounds": rounds}
     print(json.dumps(report, indent=2))
-    print(f"\n{'target@connections':<20}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'server CPU µs/call':>20}")
+    w = max(20, *(len(name) + 2 for name in rows))
+    print(f"\n{'target@connections':<{w}}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'server CPU µs/call':>20}")
     for name, r in rows.items():
-        print(f"{name:<20}{r['calls_per_s']:>10.0f}{r['p50_ms']:>9.3f}{r['p99_ms']:>9.3f}"
+        print(f"{name:<{w}}{r['calls_per_s']:>10.0f}{r['p50_ms']:>9.3f}{r['p99_ms']:>9.3f}"
               f"{r['server_cpu_us_per_call']:>20.0f}")
-    print(f"\n{'CPU µs per call':<20}{'front':>8}{'tool srv':>10}{'Redis':>8}{'load gen':>10}{'busy cores':>12}")
+    roles = ("front", "tool_server", "upstream", "redis", "load_generator")
+    print(f"\n{'CPU µs per call':<{w}}{'front':>8}{'tool srv':>10}{'upstream':>10}{'Redis':>8}{'load gen':>10}"
+          f"{'busy cores':>12}")
     for name, r in rows.items():
-        split = [r.get(f"cpu_{role}_us") for role in ("front", "tool_server", "redis", "load_generator")]
-        cells = "".join(f"{'-' if v is None else round(v):>{w}}" for v, w in zip(split, (8, 10, 8, 10), strict=True))
-        print(f"{name:<20}{cells}{r['machine_busy_cores']:>12.2f}")
-    print(f"\n{'comparison':<22}{'added p50':>10}{'added p99':>10}{'calls/s ratio':>15}{'added CPU µs':>14}")
+        split = [r.get(f"cpu_{role}_us") for role in roles]
+        cells = "".join(f"{'-' if v is None else round(v):>{cw}}" for v, cw in zip(split, (8, 10, 10, 8, 10), strict=True))
+        print(f"{name:<{w}}{cells}{r['machine_busy_cores']:>12.2f}")
+    cw = max(22, *(len(name) + 2 for name in compare)) if compare else 22
+    print(f"\n{'comparison':<{cw}}{'added p50':>10}{'added p99':>10}{'calls/s ratio':>15}{'added CPU µs':>14}")
     for name, pair in compare.items():
-        print(f"{name:<22}{pair['added_p50_ms']:>10.3f}{pair['added_p99_ms']:>10.3f}"
+        print(f"{name:<{cw}}{pair['added_p50_ms']:>10.3f}{pair['added_p99_ms']:>10.3f}"
               f"{pair['throughput_ratio']:>15.3f}{pair['added_cpu_us_per_call']:>14.0f}")
+    if sdk:
+        print(f"\n{'mcp.Client, 1 connection':<{w}}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'client CPU µs':>15}"
+              f"{'servers CPU µs':>16}")
+        for name, r in sdk.items():
+            print(f"{name:<{w}}{r['calls_per_s']:>10.0f}{r['p50_ms']:>9.3f}{r['p99_ms']:>9.3f}"
+                  f"{r['cpu_client_us']:>15.0f}{r['server_cpu_us_per_call']:>16.0f}")
     if targets:
         print()
         for name, verdict in targets.items():
@@ -462,6 +700,14 @@ def _targets(rows: dict[str, dict[str, float]], compare: dict[str, dict[str, flo
     if "redis@32" in rows:
         rate = rows["redis@32"]["calls_per_s"]
         out["governed calls/s at 32 connections (Redis)"] = {"value": rate, "target": ">= 1000", "met": rate >= 1000}
+    door = compare.get("mcp-governed_vs_api-governed-upstream@1")
+    if door:
+        out["MCP front door added p50 at 1 connection (ms)"] = {"value": door["added_p50_ms"], "target": "<= 0.3",
+                                                                "met": door["added_p50_ms"] <= 0.3}
+    door = compare.get("mcp-governed-legacy_vs_api-governed-upstream@1")
+    if door:
+        out["MCP front door (2025-11-25) added p50 at 1 (ms)"] = {"value": door["added_p50_ms"], "target": "<= 0.3",
+                                                                  "met": door["added_p50_ms"] <= 0.3}
     vs_proxy = compare.get("redis_vs_proxy@32")
     if vs_proxy:
         ratio = vs_proxy["throughput_ratio"]
