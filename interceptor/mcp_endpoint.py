@@ -75,11 +75,11 @@ _MCP_SESSION = "mcp-session-id"
 _VERSION_HEADER = "mcp-protocol-version"
 # Newest first: what server/discover advertises and an unsupported version is told.
 SUPPORTED_VERSIONS: tuple[str, ...] = (*reversed(MODERN_PROTOCOL_VERSIONS), *reversed(HANDSHAKE_PROTOCOL_VERSIONS))
-# Headers that must come once: two readers could take different copies.
-_SINGLE = frozenset(
-    {"authorization", "x-sentinel-key", SESSION_HEADER, AGENT_HEADER, _MCP_SESSION, _VERSION_HEADER,
-     "mcp-method", "mcp-name", "content-length", "origin"}
-)
+# The headers this door reads, each of which must come once (two readers could take different copies).
+_READ = {name.encode(): name for name in (
+    "authorization", "x-sentinel-key", SESSION_HEADER, AGENT_HEADER, _MCP_SESSION, _VERSION_HEADER,
+    "mcp-method", "mcp-name", "content-length", "origin",
+)}
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _META = "_meta"
 
@@ -171,12 +171,15 @@ async def serve_mcp(runtime: Runtime, scope: Scope, receive: Receive, send: Send
 
 
 def _headers(scope: Scope) -> dict[str, str]:
+    """The headers this door reads (``_READ``), decoded; the others are left as bytes, unread."""
     headers: dict[str, str] = {}
     for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1").lower()
-        if name in headers and name in _SINGLE:
+        name = _READ.get(raw_name.lower())
+        if name is None:
+            continue
+        if name in headers:
             raise _invalid(f"the header {name} is given twice", "duplicate_header")
-        headers.setdefault(name, raw_value.decode("latin-1"))
+        headers[name] = raw_value.decode("latin-1")
     return headers
 
 
