@@ -4,6 +4,10 @@
     GET  /admin/approvals/{id}                 -> 200 {..., "arguments": {...}}  what the approver decides on
     POST /admin/approvals/{id}/approve         -> 200 {...}   body {} or {"note": text}
     POST /admin/approvals/{id}/deny            -> 200 {...}
+    GET  /admin/sessions?project=P[&agent=A]   -> 200 {"sessions": [...]}       live sessions, newest first
+    POST /admin/sessions/{sid}/revoke          -> 200 {"revoked": [sid], "confirmed_by_tool_server": [...]}
+    POST /admin/revocations                    -> 200 the same, body {"project": P[, "agent": A]}: every
+                                                   live session of the project (of that agent)
 
 ``Authorization: Bearer <admin key>``; the keys are configured by hash with
 their holder's name (``SENTINEL_ADMIN_KEYS``), and the name is who decided in
@@ -22,9 +26,11 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from interceptor.errors import BadRequest, InterceptorError
+from interceptor.errors import BadRequest, InterceptorError, NotFound, SessionNotFound
 from interceptor.routes import read_limited, refuse_duplicate_keys
 from interceptor.runtime import Runtime
+from interceptor.state import Session
+from sentinel_policy import SessionFacts
 
 __all__ = ["ADMIN_PREFIX", "admin_router"]
 
@@ -63,10 +69,10 @@ def admin_name(runtime: Runtime, authorization: str | None) -> str:
 
 
 @admin_router.get("/approvals")
-async def list_approvals(request: Request, project: str) -> Response:
+async def list_approvals(request: Request, project: str | None = None) -> Response:
     runtime = _runtime(request)
     admin_name(runtime, request.headers.get("authorization"))
-    approvals = await runtime.approvals.list(project)
+    approvals = await runtime.approvals.list(_project(project))
     return _json({"approvals": [runtime.approvals.view(a) for a in approvals]})
 
 
@@ -99,18 +105,87 @@ async def _decide(request: Request, approval_id: str, verdict: str) -> Response:
     return _json(runtime.approvals.view(decided))
 
 
+@admin_router.get("/sessions")
+async def list_sessions(request: Request, project: str | None = None, agent: str | None = None) -> Response:
+    runtime = _runtime(request)
+    admin_name(runtime, request.headers.get("authorization"))
+    return _json({"sessions": [_session_view(s, f) for s, f in await _live(runtime, _project(project), agent)]})
+
+
+def _project(name: str | None) -> str:
+    if not name:
+        raise BadRequest("name the project: ?project=NAME", code="project_required")
+    return name
+
+
+@admin_router.post("/sessions/{sid}/revoke")
+async def revoke_session(sid: str, request: Request) -> Response:
+    runtime = _runtime(request)
+    by = admin_name(runtime, request.headers.get("authorization"))
+    loaded = await runtime.state.load(sid) if 0 < len(sid) <= 128 else None
+    if loaded is None or loaded[0].ended:
+        raise NotFound("no such session (unknown, expired or ended)", code="session_not_found")
+    return _json(await _revoke(runtime, [loaded[0]], by))
+
+
+@admin_router.post("/revocations")
+async def revoke_many(request: Request) -> Response:
+    runtime = _runtime(request)
+    by = admin_name(runtime, request.headers.get("authorization"))
+    body = await _body(request, frozenset({"project", "agent"}))
+    project, agent = body.get("project"), body.get("agent")
+    if not isinstance(project, str) or not project or (agent is not None and not isinstance(agent, str)):
+        raise BadRequest("'project' (and 'agent', if given) must be names", code="invalid_body")
+    await runtime.directory.project(project)  # an unknown project is a 404, not "nothing revoked"
+    return _json(await _revoke(runtime, [s for s, _ in await _live(runtime, project, agent)], by))
+
+
+async def _live(runtime: Runtime, project: str, agent: str | None) -> list[tuple[Session, SessionFacts]]:
+    found = await runtime.state.list_sessions(project, limit=10_000)
+    return [(s, f) for s, f in found if agent is None or s.agent == agent]
+
+
+async def _revoke(runtime: Runtime, sessions: list[Session], by: str) -> dict[str, Any]:
+    """End each session here (nothing more is signed for it) and at the tool server (nothing signed runs)."""
+    revoked, confirmed = [], []
+    for session in sessions:
+        try:
+            confirmed_here = await runtime.sessions.end(session.sid, session.project)
+        except SessionNotFound:  # ended meanwhile: already revoked
+            continue
+        revoked.append(session.sid)
+        if confirmed_here:
+            confirmed.append(session.sid)
+        runtime.audit.write_event("session.revoked", {"sid": session.sid, "project": session.project,
+                                                      "agent": session.agent, "by": by,
+                                                      "confirmed_by_tool_server": confirmed_here})
+    return {"revoked": revoked, "confirmed_by_tool_server": confirmed}
+
+
+def _session_view(session: Session, facts: SessionFacts) -> dict[str, Any]:
+    return {"session_id": session.sid, "project": session.project, "agent": session.agent,
+            "expires_at": session.expires_at, "taint": sorted(facts.tags), "calls": len(facts.history),
+            "recent_calls": list(facts.history[-10:])}
+
+
 async def _note(request: Request, runtime: Runtime) -> str | None:
-    raw = await read_limited(request.receive, request.headers.get("content-length"), 16_384)
-    if not raw.strip():
-        return None
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequest("the body is not valid JSON", code="invalid_json") from None
-    if not isinstance(body, dict) or set(body) - {"note"}:
-        raise BadRequest("the body takes only 'note'", code="unknown_field")
-    refuse_duplicate_keys(raw)
+    body = await _body(request, frozenset({"note"}))
     note = body.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > _MAX_NOTE):
         raise BadRequest(f"'note' must be text of at most {_MAX_NOTE} characters", code="invalid_note")
     return note
+
+
+async def _body(request: Request, fields: frozenset[str]) -> dict[str, Any]:
+    """A small JSON object body with only ``fields`` ({} when empty)."""
+    raw = await read_limited(request.receive, request.headers.get("content-length"), 16_384)
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest("the body is not valid JSON", code="invalid_json") from None
+    if not isinstance(body, dict) or set(body) - fields:
+        raise BadRequest(f"the body takes only {', '.join(sorted(fields))}", code="unknown_field")
+    refuse_duplicate_keys(raw)
+    return body

@@ -114,6 +114,9 @@ class StateStore(Protocol):
     async def end_session(self, sid: str) -> bool:
         """Mark the session ended and remove its approvals; False when it did not exist."""
 
+    async def list_sessions(self, project: str, *, limit: int) -> list[tuple[Session, SessionFacts]]:
+        """The project's live (unexpired, not ended) sessions and their facts, newest first."""
+
     async def hold_approval(self, approval: Approval, bounds: ApprovalBounds) -> str:
         """Keep ``approval`` while its session lives: ``held``, or why not (``session_full``,
         ``project_full``, ``no_session`` when the session is gone or ended)."""

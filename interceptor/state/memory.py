@@ -85,6 +85,12 @@ class MemoryStateStore:
             del self._approvals[aid]
         return True
 
+    async def list_sessions(self, project: str, *, limit: int) -> list[tuple[Session, SessionFacts]]:
+        live = [self._live(sid) for sid in list(self._sessions)]
+        found = [(e.session, e.facts) for e in live if e is not None and e.session.project == project
+                 and not e.session.ended]
+        return sorted(found, key=lambda pair: pair[0].expires_at, reverse=True)[:limit]
+
     async def hold_approval(self, approval: Approval, bounds: ApprovalBounds) -> str:
         entry = self._live(approval.sid)
         if entry is None or entry.session.ended:

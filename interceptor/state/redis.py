@@ -11,6 +11,7 @@ raises StateStoreError (503); this module must never return a guess instead.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable
 from importlib import resources
 from typing import Any
@@ -99,6 +100,11 @@ class RedisStateStore:
                     },
                 )
                 pipe.expireat(key, session.expires_at)
+                # The project's index of sessions (by expiry): what `sentinel sessions` lists and revokes.
+                index = self._project_sessions_key(session.project)
+                pipe.zremrangebyscore(index, "-inf", int(time.time()))
+                pipe.zadd(index, {session.sid: session.expires_at})
+                pipe.expireat(index, session.expires_at)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             raise StateStoreError("the session store is unreachable") from exc
@@ -160,6 +166,18 @@ class RedisStateStore:
 
     def _project_approvals_key(self, project: str) -> str:
         return f"{self._prefix}approvals:project:{project}"
+
+    def _project_sessions_key(self, project: str) -> str:
+        return f"{self._prefix}sessions:project:{project}"
+
+    async def list_sessions(self, project: str, *, limit: int) -> list[tuple[Session, SessionFacts]]:
+        try:
+            sids: list[bytes] = await self._client.zrevrangebyscore(
+                self._project_sessions_key(project), "+inf", int(time.time()), start=0, num=limit)
+        except (RedisError, OSError) as exc:
+            raise StateStoreError("the session store is unreachable") from exc
+        found = [await self.load(sid.decode()) for sid in sids]
+        return [pair for pair in found if pair is not None and not pair[0].ended and pair[0].project == project]
 
     async def hold_approval(self, approval: Approval, bounds: ApprovalBounds) -> str:
         fields: dict[str, Any] = {
