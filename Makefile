@@ -37,11 +37,15 @@ bench: $(STAMP)
 # for every platform and Python >= 3.11), including the build backend that the
 # editable install uses without build isolation. requirements-server.lock is the
 # image's subset (no SDK, no test tools), pinned to the same versions.
+# tests/compat/langchain-mcp1.lock is the client side of the mcp 1.x compatibility test
+# (langchain-mcp-adapters), a venv of its own: tests/e2e/test_langchain_mcp_adapters.py.
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml build-requirements.in $(EXTRAS) \
 	  --generate-hashes --universal --python-version 3.11 --quiet -o $(LOCK)
 	$(BIN)/uv pip compile pyproject.toml build-requirements.in --extra server -c $(LOCK) \
 	  --generate-hashes --universal --python-version 3.11 --quiet -o requirements-server.lock
+	$(BIN)/uv pip compile tests/compat/langchain-mcp1.in \
+	  --generate-hashes --universal --python-version 3.11 --quiet -o tests/compat/langchain-mcp1.lock
 
 # Drift check, not part of `make test`: the newest releases the ranges allow, in a
 # throwaway virtualenv, against the whole suite.
@@ -55,4 +59,4 @@ check-latest:
 	rm -rf .venv-latest
 
 clean:
-	rm -rf $(VENV) .venv-latest .pytest_cache
+	rm -rf $(VENV) .venv-latest .venv-compat .pytest_cache
