@@ -5,23 +5,18 @@
     sentinel approvals approve ID [--note TEXT]       lets exactly that call run once
     sentinel approvals deny ID [--note TEXT]
 
-The admin key comes from ``SENTINEL_ADMIN_KEY`` (never a flag: flags show in
-``ps``), the interceptor from ``--url`` or ``SENTINEL_URL``. Answers are
-printed as the API gives them (``--json``) or as a few readable lines; every
-refusal is one line on stderr and exit status 1 (2 for what was never sent).
+Admin key and interceptor as ``_admin_api`` reads them (``SENTINEL_ADMIN_KEY``, ``--url``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-DEFAULT_URL = "http://127.0.0.1:8000"
+from sentinel_cli._admin_api import add_connection_arguments, admin_request, print_json, printable
 
 
 def register(subparsers: Any) -> None:
@@ -37,20 +32,11 @@ def register(subparsers: Any) -> None:
         decide.add_argument("approval_id")
         decide.add_argument("--note", help="why (kept in the audit trail and sent to the webhook)")
     for command in (listing, show, approve, deny):
-        command.add_argument("--url", default=os.environ.get("SENTINEL_URL", DEFAULT_URL),
-                             help="the interceptor (default: $SENTINEL_URL or %(default)s)")
-        command.add_argument("--json", action="store_true", help="print the API's JSON answer")
+        add_connection_arguments(command)
         command.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    import httpx
-
-    key = os.environ.get("SENTINEL_ADMIN_KEY", "").strip()
-    if not key:
-        print("sentinel approvals: set SENTINEL_ADMIN_KEY to your admin key (`sentinel keys admin --name NAME`)",
-              file=sys.stderr)
-        return 2
     command = args.approvals_command
     if command == "list":
         method, path, params = "GET", "/admin/approvals", {"project": args.project}
@@ -59,25 +45,12 @@ def _run(args: argparse.Namespace) -> int:
     else:
         verb = "approve" if command == "approve" else "deny"
         method, path, params = "POST", f"/admin/approvals/{quote(args.approval_id, safe='')}/{verb}", {}
-    body = {"note": args.note} if getattr(args, "note", None) else {}
-    try:
-        with httpx.Client(base_url=args.url, timeout=15) as client:
-            response = client.request(method, path, params=params, headers={"Authorization": f"Bearer {key}"},
-                                      json=body if method == "POST" else None)
-    except httpx.HTTPError as exc:
-        print(f"sentinel approvals: cannot reach the interceptor at {args.url} ({type(exc).__name__})", file=sys.stderr)
-        return 2
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
-    if response.status_code != 200:
-        error = answer.get("error", {}) if isinstance(answer, dict) else {}
-        print(f"sentinel approvals {command}: {error.get('message', f'HTTP {response.status_code}')} "
-              f"({error.get('code', response.status_code)})", file=sys.stderr)
-        return 1
+    body = ({"note": args.note} if getattr(args, "note", None) else {}) if method == "POST" else None
+    status, answer = admin_request(f"sentinel approvals {command}", args.url, method, path, params=params, body=body)
+    if status:
+        return status
     if args.json:
-        print(json.dumps(answer, indent=2, ensure_ascii=False))
+        print_json(answer)
     elif command == "list":
         rows = answer["approvals"]
         for item in rows:
@@ -97,4 +70,4 @@ def _line(item: dict[str, Any]) -> str:
     agent = f" agent {item['agent']}" if item.get("agent") else ""
     text = (f"{item['approval_id']}  {item['status']}{decided}  {item['tool']}  rule {item['rule']}  "
             f"session {item['session_id']}{agent}  held {when}: {item['reason']}")
-    return text.encode("ascii", "backslashreplace").decode()  # caller-chosen text: printable, one line
+    return printable(text)
