@@ -8,6 +8,8 @@
     POST /admin/sessions/{sid}/revoke          -> 200 {"revoked": [sid], "confirmed_by_tool_server": [...]}
     POST /admin/revocations                    -> 200 the same, body {"project": P[, "agent": A]}: every
                                                    live session of the project (of that agent)
+    GET  /admin/audit/head                     -> 200 {"head": "WRITER:SEQ:HASH" or null}: where this
+                                                   process's audit chain ends (`sentinel audit verify --head`)
 
 ``Authorization: Bearer <admin key>``; the keys are configured by hash with
 their holder's name (``SENTINEL_ADMIN_KEYS``), and the name is who decided in
@@ -110,6 +112,14 @@ async def list_sessions(request: Request, project: str | None = None, agent: str
     runtime = _runtime(request)
     admin_name(runtime, request.headers.get("authorization"))
     return _json({"sessions": [_session_view(s, f) for s, f in await _live(runtime, _project(project), agent)]})
+
+
+@admin_router.get("/audit/head")
+async def audit_head(request: Request) -> Response:
+    runtime = _runtime(request)
+    admin_name(runtime, request.headers.get("authorization"))
+    head = runtime.audit.head
+    return _json({"head": None if head is None else str(head)})
 
 
 def _project(name: str | None) -> str:

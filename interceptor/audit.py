@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from sentinel_contract import audit_line, audit_timestamp, clip
+from sentinel_contract import AuditChain, ChainHead, audit_timestamp, clip
 
 __all__ = ["AuditLog", "AuditRecord"]
 
@@ -38,10 +38,10 @@ class AuditRecord:
     status: int
     agent: str | None = None  # the agent the session was started for, if one was declared
 
-    def as_line(self, ts: str) -> bytes:
+    def as_dict(self, ts: str) -> dict[str, object]:
         # Tool names, reasons (which may quote a value) and agent names come from callers:
-        # clipped, and written as exactly one line whatever characters they hold.
-        return audit_line(
+        # clipped, and written as exactly one line whatever characters they hold (audit_line).
+        return (
             {
                 "ts": ts,
                 "project": self.project,
@@ -59,16 +59,24 @@ class AuditRecord:
 
 
 class AuditLog:
-    """Appends records to a JSON Lines file (line-at-a-time, so a crash loses at most one)."""
+    """Appends records to a JSON Lines file (line-at-a-time, so a crash loses at most one), each
+    chained to this process's previous one (``sentinel_contract.AuditChain``)."""
 
     def __init__(self, path: Path | None) -> None:
         self._path = path
         self._file: IO[bytes] | None = None
+        self._chain = AuditChain(None)
+
+    @property
+    def head(self) -> ChainHead | None:
+        """Where this process's chain ends: what ``sentinel audit verify --head`` checks the file against."""
+        return self._chain.head
 
     def open(self) -> None:
         if self._path is None or self._file is not None:
             return
         self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._chain = AuditChain(self._path)
         # O_APPEND: several processes may share one file; each line lands whole.
         fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         self._file = os.fdopen(fd, "ab", buffering=0)
@@ -80,13 +88,13 @@ class AuditLog:
 
     def write_event(self, event: str, fields: Mapping[str, object]) -> None:
         """A record of something other than a decision (an approval's state change), in the same file."""
-        line = audit_line({"ts": audit_timestamp(time.time()), "event": event, **fields})
+        line = self._chain.line({"ts": audit_timestamp(time.time()), "event": event, **fields})
         if self._file is not None:
             self._file.write(line)
         _log.info(event, extra={"event": event, "record": line[:-1].decode()})
 
     def write(self, record: AuditRecord) -> None:
-        line = record.as_line(audit_timestamp(time.time()))
+        line = self._chain.line(record.as_dict(audit_timestamp(time.time())))
         if self._file is not None:
             self._file.write(line)
         if _log.isEnabledFor(logging.INFO):

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import IO, Literal
 
-from sentinel_contract import audit_line, audit_timestamp, clip
+from sentinel_contract import AuditChain, audit_timestamp, clip
 
 __all__ = ["AuditLog", "AuditRecord"]
 
@@ -38,11 +38,13 @@ class AuditLog:
         self._file: IO[bytes] | None = None
         self._lock = threading.Lock()
         self.last: AuditRecord | None = None
+        self._chain = AuditChain(None)
 
     def open(self) -> None:
         if self.path is None or self._file is not None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._chain = AuditChain(self.path)
         self._file = open(self.path, "ab")  # noqa: SIM115 - closed by close()
 
     def record(
@@ -68,9 +70,8 @@ class AuditLog:
         }
         self.last = entry
         if self._file is not None:
-            line = audit_line(entry)
-            with self._lock:
-                self._file.write(line)
+            with self._lock:  # one chain: records are linked in the order they are written
+                self._file.write(self._chain.line(entry))
                 self._file.flush()
         return entry
 

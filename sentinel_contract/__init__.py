@@ -17,6 +17,7 @@ log or return secret key material.
 """
 
 from sentinel_contract._audit import MAX_AUDIT_FIELD, audit_line, audit_timestamp, clip
+from sentinel_contract._audit_chain import GENESIS, AuditChain, ChainHead, ChainReport, verify_chain
 from sentinel_contract._canonical import args_sha256, canonical_json
 from sentinel_contract._definitions import definition_sha256, is_sha256_digest
 from sentinel_contract._errors import ContractError
@@ -62,6 +63,7 @@ from sentinel_contract._tokens import (
 )
 
 __all__ = [
+    "GENESIS",
     "IDENTITY_KID",
     "MAX_AUDIT_FIELD",
     "MAX_CALL_TTL",
@@ -78,7 +80,10 @@ __all__ = [
     "SESSION_TOOLS_PATH",
     "TOOL_NAME_RULE",
     "TOOL_SERVER_SERVICE",
+    "AuditChain",
     "CallClaims",
+    "ChainHead",
+    "ChainReport",
     "ContractError",
     "RegistrationClaims",
     "RevocationClaims",
@@ -104,6 +109,7 @@ __all__ = [
     "sign_registration",
     "sign_revocation",
     "verify_call",
+    "verify_chain",
     "verify_identity_call",
     "verify_registration",
     "verify_revocation",

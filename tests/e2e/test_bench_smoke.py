@@ -21,6 +21,7 @@ RUNS = {
     "mcp_door_cost.py": ["--calls", "50"],
     "interceptor_cost.py": ["--calls", "50", "--e2e-seconds", "0.3"],
     "verify_cost.py": ["--calls", "50"],
+    "pin_cost.py": ["--calls", "50", "--rounds", "1"],
     "forwarding_cost.py": ["--calls", "50", "--rounds", "1"],
     "redis_pipeline.py": ["--calls", "100", "--rounds", "1"],
     "policy_eval.py": ["--calls", "200"],

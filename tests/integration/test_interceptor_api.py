@@ -245,7 +245,8 @@ async def test_every_decision_is_audited_with_hashed_arguments_only(harness: Har
     await harness.call(KEY, sid, "delete_file", {"secret": "hunter2"})
     records = audit_records(harness)
     assert [r["decision"] for r in records] == ["allow", "deny"]
-    fields = {"ts", "project", "sid", "tool", "args_sha256", "decision", "rule", "reason", "jti", "latency_ms", "agent"}
+    fields = {"ts", "project", "sid", "tool", "args_sha256", "decision", "rule", "reason", "jti", "latency_ms", "agent",
+              "writer", "seq", "prev"}  # the last three chain the records (sentinel_contract.AuditChain)
     assert all(set(r) == fields for r in records)
     assert records[0]["jti"] == allowed.json()["jti"] and records[1]["jti"] is None
     assert records[0]["args_sha256"] == records[1]["args_sha256"] == args_sha256({"secret": "hunter2"})
