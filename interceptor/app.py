@@ -25,6 +25,7 @@ from interceptor.calls import CallEnforcer, PolicyWorker
 from interceptor.config import ConfigStore, open_config_store
 from interceptor.definitions import LiveDefinitions
 from interceptor.forwarding import ToolServerClient
+from interceptor.limits import RateLimiter
 from interceptor.mcp_endpoint import serve_mcp
 from interceptor.projects import ProjectDirectory
 from interceptor.readiness import open_readiness
@@ -121,13 +122,14 @@ def create_app(
             bounds = ApprovalBounds(settings.max_pending_approvals_per_session,
                                     settings.max_pending_approvals_per_project, window=settings.session_ttl_seconds)
             approvals = Approvals(state, sealer, audit, bounds, webhook)
-            enforcer = CallEnforcer(sessions, directory, upstream, audit, approvals, worker)
+            limiter = RateLimiter(state)
+            enforcer = CallEnforcer(sessions, directory, upstream, audit, approvals, limiter, worker)
             readiness = open_readiness(config, state, upstream, settings)
             stack.push_async_callback(readiness.close)
             definitions = LiveDefinitions(upstream, identity, directory, ttl_seconds=settings.definitions_ttl_seconds)
             stack.push_async_callback(definitions.close)
             app.state.runtime = Runtime(settings, state, directory, sessions, enforcer, audit, readiness, approvals,
-                                        definitions)
+                                        definitions, limiter)
             yield {}
 
     app = _InterceptorApp(

@@ -40,6 +40,7 @@ from interceptor.errors import (
     ToolServerError,
 )
 from interceptor.forwarding import ToolServerClient
+from interceptor.limits import RateLimiter
 from interceptor.projects import ProjectDirectory
 from interceptor.sessions import Sessions
 from interceptor.state import Session
@@ -108,10 +109,12 @@ class CallEnforcer:
         upstream: ToolServerClient,
         audit: AuditLog,
         approvals: Approvals,
+        limiter: RateLimiter,
         worker: PolicyWorker | None = None,
     ) -> None:
         self._sessions = sessions
         self._approvals = approvals
+        self._limiter = limiter
         self._directory = directory
         self._upstream = upstream
         self._audit = audit
@@ -128,6 +131,7 @@ class CallEnforcer:
         pin = self._directory.pins(project).get(tool)  # a pinned tool's token always carries its pin
         call = ToolCall(tool=tool, arguments=arguments, project=project.name, agent=session.agent)
         audit = _CallAudit(self._audit, session, tool, digest, started)
+        await self._limiter.admit(policy, project, session.agent, sid=sid, tool=tool)
 
         decision, signed = await self._sessions.decide_and_commit(
             session,

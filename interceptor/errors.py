@@ -52,6 +52,7 @@ class InterceptorError(Exception):
         self.message = message
         self.retryable = self.status in (429, 502, 503) if retryable is None else retryable
         self.extra = extra
+        self.headers: tuple[tuple[bytes, bytes], ...] = ()  # sent with the answer (Retry-After)
 
     def to_body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "retryable": self.retryable, **self.extra}}
@@ -127,6 +128,16 @@ class ToolServerError(InterceptorError):
 class ServiceUnavailable(InterceptorError):
     status = 503
     default_code = "unavailable"
+
+
+class RateLimited(InterceptorError):
+    status = 429
+    default_code = "rate_limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"a rate limit of this project's policy is reached; retry in {retry_after} s",
+                         retry_after=retry_after)
+        self.headers = ((b"retry-after", str(retry_after).encode()),)
 
 
 class ToolServerTimeout(InterceptorError):

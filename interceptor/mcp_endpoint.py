@@ -105,7 +105,7 @@ def _invalid(message: str, sentinel_code: str, *, status: int = 400) -> McpRefus
 def _of(exc: InterceptorError) -> McpRefusal:
     """An agent-API refusal as the same refusal in JSON-RPC."""
     message = exc.message
-    headers: tuple[tuple[bytes, bytes], ...] = ()
+    headers = exc.headers
     if exc.status == 401:
         message = "missing or invalid API key (Authorization: Bearer KEY, or X-Sentinel-Key)"
         headers = ((b"www-authenticate", b'Bearer realm="sentinel"'),)
@@ -322,7 +322,8 @@ async def _initialize(request: _Request) -> _Answer:
         session, _ = await runtime.sessions.resolve(_well_formed(named), project.name)
     else:
         agent = agent_name(request.headers.get(AGENT_HEADER))
-        runtime.directory.policy_for(project)  # a broken policy refuses sessions, not just calls
+        policy = runtime.directory.policy_for(project)  # a broken policy refuses sessions, not just calls
+        await runtime.limiter.admit(policy, project, agent)
         session = await runtime.sessions.start(project.name, agent)
     wanted = request.params.get("protocolVersion")
     agreed = wanted if wanted in HANDSHAKE_PROTOCOL_VERSIONS else LATEST_HANDSHAKE_VERSION

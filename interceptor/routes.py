@@ -189,7 +189,8 @@ async def start_session(request: Request) -> Response:
     project = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))
     body = await _read_object(request, runtime.settings.max_body_bytes, required=False, fields=_START_FIELDS)
     agent = agent_name(body.get("agent"))
-    runtime.directory.policy_for(project)  # a broken policy refuses sessions, not just calls
+    policy = runtime.directory.policy_for(project)  # a broken policy refuses sessions, not just calls
+    await runtime.limiter.admit(policy, project, agent)
     session = await runtime.sessions.start(project.name, agent)
     expires_at = datetime.fromtimestamp(session.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     tools = agent_tools(project, await runtime.definitions.withheld(project))
@@ -277,7 +278,8 @@ async def serve_call(runtime: Runtime, sid: str, scope: Scope, receive: Receive,
     try:
         status, payload = await answer_call(runtime, sid, api_key, declared, receive)
     except InterceptorError as exc:
-        status, payload = exc.status, orjson.dumps(exc.to_body())
+        await sentinel_http.send_json(send, exc.status, orjson.dumps(exc.to_body()), exc.headers)
+        return
     except sentinel_http.ClientDisconnected:
         return
     except Exception:
@@ -327,7 +329,10 @@ async def end_session(sid: str, request: Request) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     async def on_interceptor_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, InterceptorError)
-        return _json(exc.to_body(), exc.status)
+        response = _json(exc.to_body(), exc.status)
+        for name, value in exc.headers:
+            response.headers[name.decode()] = value.decode()
+        return response
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)

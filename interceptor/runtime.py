@@ -11,6 +11,7 @@ from interceptor.approvals import Approvals
 from interceptor.audit import AuditLog
 from interceptor.calls import CallEnforcer
 from interceptor.definitions import LiveDefinitions
+from interceptor.limits import RateLimiter
 from interceptor.projects import ProjectDirectory
 from interceptor.sessions import Sessions
 from interceptor.settings import InterceptorSettings
@@ -33,3 +34,4 @@ class Runtime:
     readiness: Readiness
     approvals: Approvals
     definitions: LiveDefinitions  # which pinned tools to leave out of an agent's tool list
+    limiter: RateLimiter  # the policy's rate limits and quotas

@@ -19,7 +19,7 @@ raises the neutral errors below and each service maps them to its own answer.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -107,13 +107,13 @@ async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes
             return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-async def send_json(send: Send, status: int, payload: bytes) -> None:
-    """One JSON answer: a start message with its length, then the whole body."""
+async def send_json(send: Send, status: int, payload: bytes, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    """One JSON answer: a start message with its length (and ``headers``), then the whole body."""
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-length", str(len(payload)).encode()), (b"content-type", _JSON)],
+            "headers": [(b"content-length", str(len(payload)).encode()), (b"content-type", _JSON), *headers],
         }
     )
     await send({"type": "http.response.body", "body": payload})

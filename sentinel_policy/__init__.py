@@ -27,6 +27,7 @@ from sentinel_policy._dataflow import RuleEvalError, strings
 from sentinel_policy._evaluate import evaluate, may_approve, observe, release
 from sentinel_policy._explain import Explanation, explain
 from sentinel_policy._json_values import json_value_problems
+from sentinel_policy._limits import Counter, Limit, counters
 from sentinel_policy._lint import diff_policies, lint_policy
 from sentinel_policy._model import (
     Decision,
@@ -43,9 +44,11 @@ __all__ = [
     "CLASS_DEFINITIONS",
     "CompiledPolicy",
     "Condition",
+    "Counter",
     "Decision",
     "Effect",
     "Explanation",
+    "Limit",
     "PolicyError",
     "Rule",
     "RuleEvalError",
@@ -56,6 +59,7 @@ __all__ = [
     "apply_delta",
     "compile_policy",
     "could_allow",
+    "counters",
     "diff_policies",
     "evaluate",
     "explain",

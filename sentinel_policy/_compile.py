@@ -37,6 +37,7 @@ from sentinel_policy._conditions import (
     compile_when,
 )
 from sentinel_policy._json_values import json_value_problems
+from sentinel_policy._limits import Limit, parse_limits
 from sentinel_policy._model import Effect, SessionFacts, ToolCall
 
 _EFFECTS = {"allow": Effect.ALLOW, "deny": Effect.DENY, "require_approval": Effect.REQUIRE_APPROVAL}
@@ -87,6 +88,7 @@ class CompiledPolicy:
     tracks_values: bool = False  # some rule reads data-flow taint, so outputs and early arguments are fingerprinted
     approvers: tuple[str, ...] | None = None  # who may approve held calls (globs on approver names); None: any
     approval_ttl: int = DEFAULT_APPROVAL_TTL  # seconds a held call waits for a decision
+    limits: tuple[Limit, ...] = ()  # rate limits and quotas (``_limits``)
 
     def candidates(self, tool: str) -> tuple[Rule, ...]:
         return self.by_tool.get(tool, ())
@@ -291,6 +293,7 @@ def compile_policy(policies: Mapping[str, Any] | None, tools: Sequence[Mapping[s
         problems.append("policies.rules: must be a list of rules")
         raw_rules = []
     approvers, approval_ttl = _parse_approvals(policies.get("approvals"), problems)
+    limits = parse_limits(policies.get("limits"), problems)
     names: set[str] = set()
     for index, raw in enumerate(raw_rules):
         rule, more = _parse_rule(raw, index, defined, names, problems)
@@ -324,4 +327,5 @@ def compile_policy(policies: Mapping[str, Any] | None, tools: Sequence[Mapping[s
         tracks_values=any(c.reads_values for r in named for c in (*r.when, *r.unless)),
         approvers=approvers,
         approval_ttl=approval_ttl,
+        limits=limits,
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from interceptor.errors import ServiceUnavailable
-from sentinel_policy import SessionFacts
+from sentinel_policy import Counter, SessionFacts
 
 __all__ = ["APPROVAL_STATES", "Approval", "ApprovalBounds", "Commit", "Session", "StateStore", "StateStoreError"]
 
@@ -113,6 +113,9 @@ class StateStore(Protocol):
 
     async def end_session(self, sid: str) -> bool:
         """Mark the session ended and remove its approvals; False when it did not exist."""
+
+    async def count(self, counters: Sequence[Counter], now: int) -> int:
+        """Add one to every counter, all or none: 0 when counted, else the seconds until one is free again."""
 
     async def list_sessions(self, project: str, *, limit: int) -> list[tuple[Session, SessionFacts]]:
         """The project's live (unexpired, not ended) sessions and their facts, newest first."""

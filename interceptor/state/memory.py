@@ -9,15 +9,16 @@ Redis).
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 
 from interceptor.state._model import Approval, ApprovalBounds, Commit, Session
-from sentinel_policy import SessionFacts
+from sentinel_policy import Counter, SessionFacts
 
 __all__ = ["MemoryStateStore"]
 
 _SWEEP_EVERY = 1024  # creations between sweeps of expired entries
+_MAX_COUNTERS = 100_000  # rate-limit counters kept before the ended windows are swept
 
 
 @dataclass(slots=True)
@@ -30,6 +31,7 @@ class MemoryStateStore:
     def __init__(self) -> None:
         self._sessions: dict[str, _Entry] = {}
         self._approvals: dict[str, Approval] = {}
+        self._counters: dict[str, tuple[int, int]] = {}  # rate-limit counter -> (used, end of its window)
         self._created = 0
 
     async def close(self) -> None:
@@ -84,6 +86,21 @@ class MemoryStateStore:
         for aid in [a for a, r in self._approvals.items() if r.sid == sid]:
             del self._approvals[aid]
         return True
+
+    async def count(self, counters: Sequence[Counter], now: int) -> int:
+        for counter in counters:
+            used, resets_at = self._counters.get(counter.key, (0, counter.resets_at))
+            if resets_at <= now:
+                used = 0
+            if used + 1 > counter.limit.count:
+                return max(1, counter.resets_at - now)
+        for counter in counters:
+            used, resets_at = self._counters.get(counter.key, (0, counter.resets_at))
+            self._counters[counter.key] = (0 if resets_at <= now else used) + 1, counter.resets_at
+        if len(self._counters) > _MAX_COUNTERS:
+            for key in [k for k, (_, resets_at) in self._counters.items() if resets_at <= now]:
+                del self._counters[key]
+        return 0
 
     async def list_sessions(self, project: str, *, limit: int) -> list[tuple[Session, SessionFacts]]:
         live = [self._live(sid) for sid in list(self._sessions)]

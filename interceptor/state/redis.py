@@ -12,7 +12,7 @@ raises StateStoreError (503); this module must never return a guess instead.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from importlib import resources
 from typing import Any
 
@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from interceptor.state._model import Approval, ApprovalBounds, Commit, Session, StateStoreError
-from sentinel_policy import SessionFacts
+from sentinel_policy import Counter, SessionFacts
 from sentinel_redis import ScriptPipeline
 
 __all__ = ["RedisStateStore"]
@@ -35,6 +35,7 @@ _END_LUA = _script("end.lua")
 _HOLD_LUA = _script("hold.lua")
 _DECIDE_LUA = _script("decide.lua")
 _USE_LUA = _script("use.lua")
+_LIMIT_LUA = _script("limit.lua")
 
 
 class RedisStateStore:
@@ -65,6 +66,7 @@ class RedisStateStore:
         self._hold = self._client.register_script(_HOLD_LUA)
         self._decide = self._client.register_script(_DECIDE_LUA)
         self._use = self._client.register_script(_USE_LUA)
+        self._limit = self._client.register_script(_LIMIT_LUA)
 
     def _session_key(self, sid: str) -> str:
         return f"{self._prefix}session:{sid}"
@@ -169,6 +171,13 @@ class RedisStateStore:
 
     def _project_sessions_key(self, project: str) -> str:
         return f"{self._prefix}sessions:project:{project}"
+
+    async def count(self, counters: Sequence[Counter], now: int) -> int:
+        if not counters:
+            return 0
+        keys = [f"{self._prefix}limit:{counter.key}" for counter in counters]
+        argv = [item for c in counters for item in (c.limit.count, c.resets_at)] + [now]
+        return int(await self._run(self._limit, keys, argv))
 
     async def list_sessions(self, project: str, *, limit: int) -> list[tuple[Session, SessionFacts]]:
         try:
