@@ -8,6 +8,11 @@
     POST /admin/sessions/{sid}/revoke          -> 200 {"revoked": [sid], "confirmed_by_tool_server": [...]}
     POST /admin/revocations                    -> 200 the same, body {"project": P[, "agent": A]}: every
                                                    live session of the project (of that agent)
+    POST /admin/breakglass                     -> 201 {...}  body {"project", "session_id", "reason_code",
+                                                   "justification", "minutes"}
+    GET  /admin/breakglass?project=P           -> 200 {"breakglass": [...]}  open, closed and expired, newest first
+    GET  /admin/breakglass/{id}                -> 200 {...}
+    POST /admin/breakglass/{id}/close          -> 200 {...}
     GET  /admin/audit/head                     -> 200 {"head": "WRITER:SEQ:HASH" or null}: where this
                                                    process's audit chain ends (`sentinel audit verify --head`)
 
@@ -114,6 +119,45 @@ async def list_sessions(request: Request, project: str | None = None, agent: str
     return _json({"sessions": [_session_view(s, f) for s, f in await _live(runtime, _project(project), agent)]})
 
 
+@admin_router.post("/breakglass")
+async def open_breakglass(request: Request) -> Response:
+    runtime = _runtime(request)
+    by = admin_name(runtime, request.headers.get("authorization"))
+    body = await _body(request, frozenset({"project", "session_id", "reason_code", "justification", "minutes"}))
+    project = await runtime.directory.project(_project(body.get("project") if isinstance(body.get("project"), str)
+                                                       else None))
+    sid = body.get("session_id")
+    if not isinstance(sid, str) or not sid:
+        raise BadRequest("'session_id' names the session to open it for", code="invalid_body")
+    session, _ = await runtime.sessions.resolve(sid, project.name)
+    grant = await runtime.breakglass.open(runtime.directory.policy_for(project), session, by=by,
+                                          reason_code=body.get("reason_code"), justification=body.get("justification"),
+                                          minutes=body.get("minutes"))
+    return _json(runtime.breakglass.view(grant), 201)
+
+
+@admin_router.get("/breakglass")
+async def list_breakglass(request: Request, project: str | None = None) -> Response:
+    runtime = _runtime(request)
+    admin_name(runtime, request.headers.get("authorization"))
+    grants = await runtime.breakglass.list(_project(project))
+    return _json({"breakglass": [runtime.breakglass.view(g) for g in grants]})
+
+
+@admin_router.get("/breakglass/{grant_id}")
+async def show_breakglass(grant_id: str, request: Request) -> Response:
+    runtime = _runtime(request)
+    admin_name(runtime, request.headers.get("authorization"))
+    return _json(runtime.breakglass.view(await runtime.breakglass.get(grant_id)))
+
+
+@admin_router.post("/breakglass/{grant_id}/close")
+async def close_breakglass(grant_id: str, request: Request) -> Response:
+    runtime = _runtime(request)
+    by = admin_name(runtime, request.headers.get("authorization"))
+    return _json(runtime.breakglass.view(await runtime.breakglass.close(grant_id, by=by)))
+
+
 @admin_router.get("/audit/head")
 async def audit_head(request: Request) -> Response:
     runtime = _runtime(request)
@@ -166,9 +210,9 @@ async def _revoke(runtime: Runtime, sessions: list[Session], by: str) -> dict[st
         revoked.append(session.sid)
         if confirmed_here:
             confirmed.append(session.sid)
-        runtime.audit.write_event("session.revoked", {"sid": session.sid, "project": session.project,
-                                                      "agent": session.agent, "by": by,
-                                                      "confirmed_by_tool_server": confirmed_here})
+        runtime.events.emit("session.revoked", "session", {
+            "sid": session.sid, "project": session.project, "agent": session.agent, "by": by,
+            "confirmed_by_tool_server": confirmed_here})
     return {"revoked": revoked, "confirmed_by_tool_server": confirmed}
 
 

@@ -21,9 +21,11 @@ from fastapi import FastAPI
 from interceptor.admin import admin_router
 from interceptor.approvals import Approvals
 from interceptor.audit import AuditLog
+from interceptor.breakglass import BreakGlassDesk
 from interceptor.calls import CallEnforcer, PolicyWorker
 from interceptor.config import ConfigStore, open_config_store
 from interceptor.definitions import LiveDefinitions
+from interceptor.events import Events
 from interceptor.forwarding import ToolServerClient
 from interceptor.limits import RateLimiter
 from interceptor.mcp_endpoint import serve_mcp
@@ -115,21 +117,23 @@ def create_app(
             worker = PolicyWorker()
             stack.callback(worker.close)
             webhook = None
-            if settings.approval_webhook_url and settings.approval_webhook_secret:
-                webhook = Webhook(settings.approval_webhook_url, settings.approval_webhook_secret.get_secret_value().encode())
+            if settings.webhook_url and settings.webhook_secret:
+                webhook = Webhook(settings.webhook_url, settings.webhook_secret.get_secret_value().encode())
                 webhook.start()
                 stack.push_async_callback(webhook.close)
             bounds = ApprovalBounds(settings.max_pending_approvals_per_session,
                                     settings.max_pending_approvals_per_project, window=settings.session_ttl_seconds)
-            approvals = Approvals(state, sealer, audit, bounds, webhook)
+            events = Events(audit, webhook)
+            approvals = Approvals(state, sealer, events, bounds)
             limiter = RateLimiter(state)
-            enforcer = CallEnforcer(sessions, directory, upstream, audit, approvals, limiter, worker)
+            breakglass = BreakGlassDesk(state, events)
+            enforcer = CallEnforcer(sessions, directory, upstream, audit, approvals, limiter, breakglass, worker)
             readiness = open_readiness(config, state, upstream, settings)
             stack.push_async_callback(readiness.close)
             definitions = LiveDefinitions(upstream, identity, directory, ttl_seconds=settings.definitions_ttl_seconds)
             stack.push_async_callback(definitions.close)
             app.state.runtime = Runtime(settings, state, directory, sessions, enforcer, audit, readiness, approvals,
-                                        definitions, limiter)
+                                        definitions, limiter, breakglass, events)
             yield {}
 
     app = _InterceptorApp(

@@ -24,11 +24,10 @@ from typing import Any
 
 import orjson
 
-from interceptor.audit import AuditLog
 from interceptor.errors import BadRequest, InterceptorError, NotFound
+from interceptor.events import Events
 from interceptor.signing import KeySealer
 from interceptor.state import Approval, ApprovalBounds, Session, StateStore
-from interceptor.webhooks import Webhook
 from sentinel_contract import clip
 from sentinel_policy import CompiledPolicy, Decision, ToolCall, may_approve
 
@@ -54,9 +53,8 @@ class ApproverRefused(InterceptorError):
 class Approvals:
     state: StateStore
     sealer: KeySealer
-    audit: AuditLog
+    events: Events
     bounds: ApprovalBounds
-    webhook: Webhook | None = None
     clock: Callable[[], float] = time.time
 
     async def hold(
@@ -156,9 +154,7 @@ class Approvals:
                   "tool": clip(approval.tool), "args_sha256": approval.args_sha256, "rule": clip(approval.rule),
                   "agent": clip(approval.agent), "by": clip(approval.decided_by), "note": clip(approval.note, 1024),
                   "expires_at": approval.expires_at}
-        self.audit.write_event(event, fields)
-        if self.webhook is not None:
-            self.webhook.send({"event": event, "at": at, "approval": fields})
+        self.events.emit(event, "approval", fields)
 
 
 def _well_formed(approval_id: str) -> bool:

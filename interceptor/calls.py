@@ -32,6 +32,7 @@ import orjson
 
 from interceptor.approvals import Approvals
 from interceptor.audit import AuditLog, AuditRecord
+from interceptor.breakglass import BreakGlassDesk
 from interceptor.config import Project
 from interceptor.errors import (
     BadRequest,
@@ -55,6 +56,7 @@ from sentinel_policy import (
     ToolCall,
     evaluate,
     observe,
+    override,
     release,
     strings,
 )
@@ -110,8 +112,10 @@ class CallEnforcer:
         audit: AuditLog,
         approvals: Approvals,
         limiter: RateLimiter,
+        breakglass: BreakGlassDesk,
         worker: PolicyWorker | None = None,
     ) -> None:
+        self._breakglass = breakglass
         self._sessions = sessions
         self._approvals = approvals
         self._limiter = limiter
@@ -152,6 +156,18 @@ class CallEnforcer:
 
             decision, signed = await self._sessions.decide_and_commit(
                 session, facts, fresh, decide=decide_released,
+                sign=lambda: self._sessions.sign_call(session, call, digest, pin),
+                offload=self._worker.run if large else None,
+            )
+        if decision.effect is not Effect.ALLOW and policy.breakglass is not None and tool in policy.tools \
+                and policy.breakglass.covers(tool) and (grant := await self._breakglass.active(session)):
+            # Break-glass is open for this session: what the policy refuses now runs, named in the audit trail.
+            def decide_let_through(facts: SessionFacts) -> Decision:
+                again = evaluate(policy, call, facts, datetime.now(UTC))
+                return again if again.allowed else override(policy, call, facts, again, grant.grant_id)
+
+            decision, signed = await self._sessions.decide_and_commit(
+                session, facts, fresh, decide=decide_let_through,
                 sign=lambda: self._sessions.sign_call(session, call, digest, pin),
                 offload=self._worker.run if large else None,
             )

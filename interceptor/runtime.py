@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 from interceptor.approvals import Approvals
 from interceptor.audit import AuditLog
+from interceptor.breakglass import BreakGlassDesk
 from interceptor.calls import CallEnforcer
 from interceptor.definitions import LiveDefinitions
+from interceptor.events import Events
 from interceptor.limits import RateLimiter
 from interceptor.projects import ProjectDirectory
 from interceptor.sessions import Sessions
@@ -35,3 +37,5 @@ class Runtime:
     approvals: Approvals
     definitions: LiveDefinitions  # which pinned tools to leave out of an agent's tool list
     limiter: RateLimiter  # the policy's rate limits and quotas
+    breakglass: BreakGlassDesk
+    events: Events  # what people did: the audit trail and the webhook

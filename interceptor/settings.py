@@ -99,9 +99,9 @@ class InterceptorSettings(ConfigStoreSettings):
     # Held calls waiting at once, per session and per project (over the policy's approval TTL).
     max_pending_approvals_per_session: int = Field(default=20, gt=0)
     max_pending_approvals_per_project: int = Field(default=1000, gt=0)
-    # Approval events are POSTed here, signed with the secret (docs/approvals.md, "Webhook").
-    approval_webhook_url: str | None = None
-    approval_webhook_secret: SecretStr | None = None
+    # Events (approvals, break-glass, revocations) are POSTed here, signed with the secret (docs/approvals.md).
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
 
     @field_validator("identity_key")
     @classmethod
@@ -144,8 +144,8 @@ class InterceptorSettings(ConfigStoreSettings):
 
     @model_validator(mode="after")
     def _webhook_is_signed(self) -> InterceptorSettings:
-        if self.approval_webhook_url and not self.approval_webhook_secret:
-            raise ValueError("SENTINEL_APPROVAL_WEBHOOK_URL needs SENTINEL_APPROVAL_WEBHOOK_SECRET: events are signed")
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("SENTINEL_WEBHOOK_URL needs SENTINEL_WEBHOOK_SECRET: events are signed")
         return self
 
     def admin_key_hashes(self) -> dict[str, str]:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # Command groups, each a module of this package with a `register(subparsers)`.
-_GROUPS = ("init", "serve", "keys", "policy", "tools", "approvals", "sessions", "audit", "run", "demo", "experiments", "connect")
+_GROUPS = ("init", "serve", "keys", "policy", "tools", "approvals", "breakglass", "sessions", "audit", "run", "demo", "experiments", "connect")
 
 
 def build_parser() -> argparse.ArgumentParser:

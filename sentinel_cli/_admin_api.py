@@ -43,7 +43,7 @@ def admin_request(
         answer = response.json()
     except ValueError:
         answer = None
-    if response.status_code != 200:
+    if response.status_code not in (200, 201):
         error = answer.get("error", {}) if isinstance(answer, dict) else {}
         print(f"{prog}: {error.get('message', f'HTTP {response.status_code}')} "
               f"({error.get('code', response.status_code)})", file=sys.stderr)

@@ -20,11 +20,12 @@ Lifecycle of one call, identical in the live interceptor and the simulator:
         facts = apply_delta(facts, observe(policy, call, output))
 """
 
+from sentinel_policy._breakglass import REASON_CODES, BreakGlassRules
 from sentinel_policy._classes import CLASS_DEFINITIONS, SecurityClass
 from sentinel_policy._compile import CompiledPolicy, PolicyError, Rule, compile_policy
 from sentinel_policy._conditions import Condition
 from sentinel_policy._dataflow import RuleEvalError, strings
-from sentinel_policy._evaluate import evaluate, may_approve, observe, release
+from sentinel_policy._evaluate import evaluate, may_approve, observe, override, release
 from sentinel_policy._explain import Explanation, explain
 from sentinel_policy._json_values import json_value_problems
 from sentinel_policy._limits import Counter, Limit, counters
@@ -42,6 +43,8 @@ from sentinel_policy._simulate import replay, simulate_trace
 
 __all__ = [
     "CLASS_DEFINITIONS",
+    "REASON_CODES",
+    "BreakGlassRules",
     "CompiledPolicy",
     "Condition",
     "Counter",
@@ -67,6 +70,7 @@ __all__ = [
     "lint_policy",
     "may_approve",
     "observe",
+    "override",
     "release",
     "replay",
     "simulate_trace",

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from sentinel_policy._arguments import as_str_list
+from sentinel_policy._breakglass import BreakGlassRules, parse_breakglass
 from sentinel_policy._classes import SecurityClass
 from sentinel_policy._conditions import (
     USED_TAG,
@@ -89,6 +90,7 @@ class CompiledPolicy:
     approvers: tuple[str, ...] | None = None  # who may approve held calls (globs on approver names); None: any
     approval_ttl: int = DEFAULT_APPROVAL_TTL  # seconds a held call waits for a decision
     limits: tuple[Limit, ...] = ()  # rate limits and quotas (``_limits``)
+    breakglass: BreakGlassRules | None = None  # who may open break-glass and what it lets through
 
     def candidates(self, tool: str) -> tuple[Rule, ...]:
         return self.by_tool.get(tool, ())
@@ -294,6 +296,7 @@ def compile_policy(policies: Mapping[str, Any] | None, tools: Sequence[Mapping[s
         raw_rules = []
     approvers, approval_ttl = _parse_approvals(policies.get("approvals"), problems)
     limits = parse_limits(policies.get("limits"), problems)
+    breakglass = parse_breakglass(policies.get("breakglass"), problems)
     names: set[str] = set()
     for index, raw in enumerate(raw_rules):
         rule, more = _parse_rule(raw, index, defined, names, problems)
@@ -328,4 +331,5 @@ def compile_policy(policies: Mapping[str, Any] | None, tools: Sequence[Mapping[s
         approvers=approvers,
         approval_ttl=approval_ttl,
         limits=limits,
+        breakglass=breakglass,
     )

@@ -100,6 +100,17 @@ def release(policy: CompiledPolicy, call: ToolCall, facts: SessionFacts, held: D
     return Decision(Effect.ALLOW, held.rule, reason, _allow_delta(policy, rule, call, facts), held.errors)
 
 
+def override(policy: CompiledPolicy, call: ToolCall, facts: SessionFacts, refused: Decision, grant: str) -> Decision:
+    """A denial or a hold, let through by break-glass ``grant``: an allow that names both, with the state
+    change an allow of this call causes (its taint and history)."""
+    if refused.effect is Effect.ALLOW:
+        raise ValueError("only a denial or a hold is let through by break-glass")
+    rule = next((r for r in policy.candidates(call.tool) if r.name == refused.rule), policy.default)
+    reason = f"break-glass {grant} let through what {refused.rule} would have refused: {refused.reason}"
+    return Decision(Effect.ALLOW, f"breakglass:{grant}", reason, _allow_delta(policy, rule, call, facts),
+                    refused.errors)
+
+
 def may_approve(policy: CompiledPolicy, tool: str, rule_name: str, approver: str) -> bool:
     """Whether ``approver`` may approve a call that ``rule_name`` held: the rule's approvers, else the
     policy's (``approvals.approvers``), else anyone holding an admin key."""

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from interceptor.state._model import (
     APPROVAL_STATES,
+    BREAKGLASS_KEPT_SECONDS,
     Approval,
     ApprovalBounds,
+    BreakGlass,
     Commit,
     Session,
     StateStore,
@@ -30,8 +32,10 @@ from interceptor.state.redis import RedisStateStore
 
 __all__ = [
     "APPROVAL_STATES",
+    "BREAKGLASS_KEPT_SECONDS",
     "Approval",
     "ApprovalBounds",
+    "BreakGlass",
     "Commit",
     "MemoryStateStore",
     "RedisStateStore",

@@ -9,7 +9,7 @@ from typing import Protocol
 from interceptor.errors import ServiceUnavailable
 from sentinel_policy import Counter, SessionFacts
 
-__all__ = ["APPROVAL_STATES", "Approval", "ApprovalBounds", "Commit", "Session", "StateStore", "StateStoreError"]
+__all__ = ["APPROVAL_STATES", "BREAKGLASS_KEPT_SECONDS", "Approval", "ApprovalBounds", "BreakGlass", "Commit", "Session", "StateStore", "StateStoreError"]
 
 
 class StateStoreError(ServiceUnavailable):
@@ -48,6 +48,7 @@ class Commit:
 
 
 APPROVAL_STATES = ("pending", "approved", "denied", "expired", "used")
+BREAKGLASS_KEPT_SECONDS = 30 * 86_400  # a break-glass record stays for the review after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,25 @@ class Approval:
 
 
 @dataclass(frozen=True, slots=True)
+class BreakGlass:
+    """A person let one session's denied calls through, for a while, for a stated reason."""
+
+    grant_id: str
+    project: str
+    sid: str
+    opened_by: str
+    reason_code: str
+    justification: str
+    opened_at: int
+    expires_at: int
+    closed_at: int | None = None
+    closed_by: str | None = None
+
+    def active(self, now: float) -> bool:
+        return self.closed_at is None and now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
 class ApprovalBounds:
     """How many approvals a session and a project may hold at once (counted over ``window`` seconds)."""
 
@@ -116,6 +136,21 @@ class StateStore(Protocol):
 
     async def count(self, counters: Sequence[Counter], now: int) -> int:
         """Add one to every counter, all or none: 0 when counted, else the seconds until one is free again."""
+
+    async def open_breakglass(self, grant: BreakGlass) -> str:
+        """Keep ``grant`` (and its record for review, ``BREAKGLASS_KEPT_SECONDS``): ``opened``, or
+        ``already_open`` (the session has an active one) or ``no_session`` (gone or ended)."""
+
+    async def get_breakglass(self, grant_id: str) -> BreakGlass | None: ...
+
+    async def list_breakglass(self, project: str, *, limit: int) -> list[BreakGlass]:
+        """The project's break-glass records, newest first, open or not."""
+
+    async def active_breakglass(self, sid: str, now: int) -> BreakGlass | None:
+        """The session's open, unexpired break-glass, if any."""
+
+    async def close_breakglass(self, grant_id: str, *, by: str, at: int) -> BreakGlass | None:
+        """Close it if still active; answer it as stored now (None when unknown)."""
 
     async def list_sessions(self, project: str, *, limit: int) -> list[tuple[Session, SessionFacts]]:
         """The project's live (unexpired, not ended) sessions and their facts, newest first."""

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 
-from interceptor.state._model import Approval, ApprovalBounds, Commit, Session
+from interceptor.state._model import Approval, ApprovalBounds, BreakGlass, Commit, Session
 from sentinel_policy import Counter, SessionFacts
 
 __all__ = ["MemoryStateStore"]
@@ -31,7 +31,8 @@ class MemoryStateStore:
     def __init__(self) -> None:
         self._sessions: dict[str, _Entry] = {}
         self._approvals: dict[str, Approval] = {}
-        self._counters: dict[str, tuple[int, int]] = {}  # rate-limit counter -> (used, end of its window)
+        self._counters: dict[str, tuple[int, int]] = {}
+        self._breakglass: dict[str, BreakGlass] = {}  # rate-limit counter -> (used, end of its window)
         self._created = 0
 
     async def close(self) -> None:
@@ -101,6 +102,31 @@ class MemoryStateStore:
             for key in [k for k, (_, resets_at) in self._counters.items() if resets_at <= now]:
                 del self._counters[key]
         return 0
+
+    async def open_breakglass(self, grant: BreakGlass) -> str:
+        entry = self._live(grant.sid)
+        if entry is None or entry.session.ended:
+            return "no_session"
+        if await self.active_breakglass(grant.sid, grant.opened_at) is not None:
+            return "already_open"
+        self._breakglass[grant.grant_id] = grant
+        return "opened"
+
+    async def get_breakglass(self, grant_id: str) -> BreakGlass | None:
+        return self._breakglass.get(grant_id)
+
+    async def list_breakglass(self, project: str, *, limit: int) -> list[BreakGlass]:
+        found = [g for g in self._breakglass.values() if g.project == project]
+        return sorted(found, key=lambda g: g.opened_at, reverse=True)[:limit]
+
+    async def active_breakglass(self, sid: str, now: int) -> BreakGlass | None:
+        return next((g for g in self._breakglass.values() if g.sid == sid and g.active(now)), None)
+
+    async def close_breakglass(self, grant_id: str, *, by: str, at: int) -> BreakGlass | None:
+        grant = self._breakglass.get(grant_id)
+        if grant is not None and grant.active(at):
+            grant = self._breakglass[grant_id] = replace(grant, closed_at=at, closed_by=by)
+        return grant
 
     async def list_sessions(self, project: str, *, limit: int) -> list[tuple[Session, SessionFacts]]:
         live = [self._live(sid) for sid in list(self._sessions)]

@@ -19,7 +19,15 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from interceptor.state._model import Approval, ApprovalBounds, Commit, Session, StateStoreError
+from interceptor.state._model import (
+    BREAKGLASS_KEPT_SECONDS,
+    Approval,
+    ApprovalBounds,
+    BreakGlass,
+    Commit,
+    Session,
+    StateStoreError,
+)
 from sentinel_policy import Counter, SessionFacts
 from sentinel_redis import ScriptPipeline
 
@@ -36,6 +44,8 @@ _HOLD_LUA = _script("hold.lua")
 _DECIDE_LUA = _script("decide.lua")
 _USE_LUA = _script("use.lua")
 _LIMIT_LUA = _script("limit.lua")
+_BREAKGLASS_OPEN_LUA = _script("breakglass_open.lua")
+_BREAKGLASS_CLOSE_LUA = _script("breakglass_close.lua")
 
 
 class RedisStateStore:
@@ -67,6 +77,8 @@ class RedisStateStore:
         self._decide = self._client.register_script(_DECIDE_LUA)
         self._use = self._client.register_script(_USE_LUA)
         self._limit = self._client.register_script(_LIMIT_LUA)
+        self._breakglass_open = self._client.register_script(_BREAKGLASS_OPEN_LUA)
+        self._breakglass_close = self._client.register_script(_BREAKGLASS_CLOSE_LUA)
 
     def _session_key(self, sid: str) -> str:
         return f"{self._prefix}session:{sid}"
@@ -179,6 +191,53 @@ class RedisStateStore:
         argv = [item for c in counters for item in (c.limit.count, c.resets_at)] + [now]
         return int(await self._run(self._limit, keys, argv))
 
+    def _breakglass_key(self, grant_id: str) -> str:
+        return f"{self._prefix}breakglass:{grant_id}"
+
+    async def open_breakglass(self, grant: BreakGlass) -> str:
+        fields: dict[str, Any] = {
+            "id": grant.grant_id, "project": grant.project, "sid": grant.sid, "opened_by": grant.opened_by,
+            "reason_code": grant.reason_code, "justification": grant.justification, "opened_at": grant.opened_at,
+            "expires_at": grant.expires_at,
+        }
+        keys = [self._session_key(grant.sid), f"{self._prefix}breakglass-session:{grant.sid}",
+                self._breakglass_key(grant.grant_id), f"{self._prefix}breakglass-project:{grant.project}"]
+        argv = [grant.grant_id, grant.opened_at, grant.expires_at, BREAKGLASS_KEPT_SECONDS, self._breakglass_key(""),
+                *[item for pair in fields.items() for item in pair]]
+        answer = await self._run(self._breakglass_open, keys, argv)
+        return answer.decode() if isinstance(answer, bytes) else str(answer)
+
+    async def get_breakglass(self, grant_id: str) -> BreakGlass | None:
+        try:
+            raw: dict[bytes, bytes] = await self._client.hgetall(self._breakglass_key(grant_id))
+        except (RedisError, OSError) as exc:
+            raise StateStoreError("the session store is unreachable") from exc
+        return _breakglass(raw) if raw else None
+
+    async def list_breakglass(self, project: str, *, limit: int) -> list[BreakGlass]:
+        try:
+            ids: list[bytes] = await self._client.zrevrange(f"{self._prefix}breakglass-project:{project}", 0, limit - 1)
+        except (RedisError, OSError) as exc:
+            raise StateStoreError("the session store is unreachable") from exc
+        found = [await self.get_breakglass(grant_id.decode()) for grant_id in ids]
+        return [grant for grant in found if grant is not None]
+
+    async def active_breakglass(self, sid: str, now: int) -> BreakGlass | None:
+        try:
+            grant_id = await self._client.get(f"{self._prefix}breakglass-session:{sid}")
+        except (RedisError, OSError) as exc:
+            raise StateStoreError("the session store is unreachable") from exc
+        grant = None if grant_id is None else await self.get_breakglass(grant_id.decode())
+        return grant if grant is not None and grant.sid == sid and grant.active(now) else None
+
+    async def close_breakglass(self, grant_id: str, *, by: str, at: int) -> BreakGlass | None:
+        grant = await self.get_breakglass(grant_id)
+        if grant is None:
+            return None
+        keys = [self._breakglass_key(grant_id), f"{self._prefix}breakglass-session:{grant.sid}"]
+        await self._run(self._breakglass_close, keys, [by, at])
+        return await self.get_breakglass(grant_id)
+
     async def list_sessions(self, project: str, *, limit: int) -> list[tuple[Session, SessionFacts]]:
         try:
             sids: list[bytes] = await self._client.zrevrangebyscore(
@@ -287,3 +346,17 @@ def _approval(raw: dict[bytes, bytes]) -> Approval:
         )
     except (KeyError, ValueError) as exc:
         raise StateStoreError("an approval record is corrupt", code="state_corrupt") from exc
+
+
+def _breakglass(raw: dict[bytes, bytes]) -> BreakGlass:
+    text = {key.decode(): value.decode() for key, value in raw.items()}
+    try:
+        return BreakGlass(
+            grant_id=text["id"], project=text["project"], sid=text["sid"], opened_by=text["opened_by"],
+            reason_code=text["reason_code"], justification=text["justification"],
+            opened_at=int(text["opened_at"]), expires_at=int(text["expires_at"]),
+            closed_at=int(text["closed_at"]) if text.get("closed_at") else None,
+            closed_by=text.get("closed_by") or None,
+        )
+    except (KeyError, ValueError) as exc:
+        raise StateStoreError("a break-glass record is corrupt", code="state_corrupt") from exc

@@ -76,8 +76,8 @@ async def harness(state_store: StateStore, tmp_path: Path,  # noqa: F811
                         policy_version=1), demo_projects()[1]]
     async with running_interceptor(StaticConfigStore(projects), state_store=state_store,
                                    audit_log=tmp_path / "audit.jsonl", admin_keys=ADMIN_KEYS,
-                                   approval_webhook_url=receiver[0],
-                                   approval_webhook_secret=WEBHOOK_SECRET) as running:
+                                   webhook_url=receiver[0],
+                                   webhook_secret=WEBHOOK_SECRET) as running:
         yield running
 
 
@@ -261,7 +261,7 @@ async def test_every_state_change_reaches_the_webhook_signed(
     approval_id = await held_call(harness, sid)
     await decide(harness, approval_id, "approve")
     await harness.call(KEY, sid, "send_email", MAIL)
-    await harness.app.state.runtime.approvals.webhook.drain()
+    await harness.app.state.runtime.approvals.events.webhook.drain()
     events = [verify_webhook(WEBHOOK_SECRET, body, header) for body, header in receiver[1]]
     assert [e["event"] for e in events] == ["approval.pending", "approval.approved", "approval.used"]
     assert {e["approval"]["approval_id"] for e in events} == {approval_id}
