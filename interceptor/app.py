@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from interceptor.admin import admin_router
 from interceptor.approvals import Approvals
 from interceptor.audit import AuditLog
+from interceptor.audit_sink import PostgresAuditSink
 from interceptor.breakglass import BreakGlassDesk
 from interceptor.calls import CallEnforcer, PolicyWorker
 from interceptor.config import ConfigStore, open_config_store
@@ -96,7 +97,14 @@ def create_app(
                 stack.push_async_callback(state.close)
             upstream = ToolServerClient(settings.mcp_upstream_url, settings.upstream_timeout_seconds, http_client)
             stack.push_async_callback(upstream.close)
-            audit = AuditLog(settings.audit_log)
+            sink = None
+            if settings.audit_database_url is not None and settings.audit_database_url.get_secret_value():
+                sink = PostgresAuditSink(settings.audit_database_url.get_secret_value(),
+                                         schema=settings.database_schema, bound=settings.audit_buffer_records)
+                sink.start()
+                stack.push_async_callback(sink.close)
+            audit = AuditLog(settings.audit_log, max_bytes=settings.audit_max_bytes, keep=settings.audit_keep_files,
+                             sink=sink)
             audit.open()
             stack.callback(audit.close)
 

@@ -38,6 +38,7 @@ from interceptor.errors import (
     BadRequest,
     InterceptorError,
     PolicyDenied,
+    ServiceUnavailable,
     ToolServerError,
 )
 from interceptor.forwarding import ToolServerClient
@@ -128,6 +129,8 @@ class CallEnforcer:
         self, project: Project, sid: str, tool: str, arguments: dict[str, Any], arguments_json: bytes, started: float
     ) -> CallOutcome:
         """Decide, commit, sign, forward and observe one call; InterceptorError for every refusal."""
+        if not self._audit.accepting:  # its record could not be kept: nothing is decided unrecorded
+            raise ServiceUnavailable("the audit trail cannot be written now", code="audit_unavailable")
         large = len(arguments_json) > OFFLOAD_BYTES
         digest = await self._worker.run(functools.partial(_digest, arguments)) if large else _digest(arguments)
         session, facts, fresh = await self._sessions.lookup(sid, project.name)

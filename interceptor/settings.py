@@ -100,6 +100,13 @@ class InterceptorSettings(ConfigStoreSettings):
     max_pending_approvals_per_session: int = Field(default=20, gt=0)
     max_pending_approvals_per_project: int = Field(default=1000, gt=0)
     # Events (approvals, break-glass, revocations) are POSTed here, signed with the secret (docs/approvals.md).
+    # The decision trail also goes to PostgreSQL (table sentinel_audit, in SENTINEL_DATABASE_SCHEMA if set);
+    # past this many records not yet written there, calls are refused (503) rather than lose them.
+    audit_database_url: SecretStr | None = None
+    audit_buffer_records: int = Field(default=10_000, gt=0)
+    # Rotate SENTINEL_AUDIT_LOG past this many bytes (0: never), keeping this many rotated files.
+    audit_max_bytes: int = Field(default=0, ge=0)
+    audit_keep_files: int = Field(default=10, gt=0)
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
 

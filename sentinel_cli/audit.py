@@ -1,6 +1,7 @@
 """``sentinel audit``: check an audit file's chain, and read one session across both zones.
 
-    sentinel audit verify FILE [--head WRITER:SEQ:HASH ...]     exit 0 intact, 1 broken (naming the first break)
+    sentinel audit verify FILE... [--head WRITER:SEQ:HASH ...]  exit 0 intact, 1 broken (naming the first break);
+                                                                 rotated files in order, oldest first
     sentinel audit verify FILE --url URL                         the head is the running interceptor's (admin key)
     sentinel audit show --session SID --decisions FILE [--executions FILE] [--json]
 
@@ -25,10 +26,12 @@ def register(subparsers: Any) -> None:
     audit = subparsers.add_parser("audit", help="verify an audit file's chain; show a session across both zones")
     commands = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
     verify = commands.add_parser("verify", help="report the first broken, missing or changed record")
-    verify.add_argument("file", type=Path)
+    verify.add_argument("file", type=Path, nargs="+", help="one file, or rotated files oldest first (NAME.2 NAME.1 NAME)")
     verify.add_argument("--head", action="append", default=[], metavar="WRITER:SEQ:HASH",
                         help="where a writer's chain ends (records cut off the end show only against it)")
     verify.add_argument("--url", help="take the head from this running interceptor (SENTINEL_ADMIN_KEY)")
+    verify.add_argument("--partial", action="store_true",
+                        help="the files start mid-chain (older rotated files archived elsewhere)")
     verify.set_defaults(handler=_verify)
     show = commands.add_parser("show", help="one session's calls: decisions joined to executions by jti")
     show.add_argument("--session", required=True)
@@ -53,11 +56,11 @@ def _verify(args: argparse.Namespace) -> int:
         if answer["head"]:
             heads.append(ChainHead.parse(answer["head"]))
     try:
-        with open(args.file, "rb") as file:
-            report = verify_chain(file, heads)
+        lines = [line for path in args.file for line in path.read_bytes().splitlines(keepends=True)]
     except OSError as exc:
-        print(f"sentinel audit verify: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        print(f"sentinel audit verify: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
+    report = verify_chain(lines, heads, partial=args.partial)
     if report.intact:
         print(f"intact: {report.records} records from {report.writers} writer(s)")
         return 0

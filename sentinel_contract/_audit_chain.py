@@ -98,14 +98,17 @@ class ChainReport:
         return self.problem is None
 
 
-def verify_chain(lines: Iterable[bytes], heads: Iterable[ChainHead] = ()) -> ChainReport:
-    """Check every link of a chained audit file (its lines, with their newlines), and the given heads."""
+def verify_chain(lines: Iterable[bytes], heads: Iterable[ChainHead] = (), *, partial: bool = False) -> ChainReport:
+    """Check every link of a chained audit file (its lines, with their newlines), and the given heads.
+
+    ``partial``: the files start mid-chain (older rotated files were archived elsewhere): each writer's
+    first record here is taken as where it starts; every link after it is checked as usual."""
     seen: set[str] = {GENESIS}
     last: dict[str, tuple[int, str, int]] = {}  # writer -> (seq, hash, line number) of its latest record
     count = 0
     for number, line in enumerate(lines, start=1):
         count += 1
-        problem = _check(number, line, seen, last)
+        problem = _check(number, line, seen, last, partial)
         if problem is not None:
             return ChainReport(count, len(last), problem)
         seen.add(_digest(line))
@@ -121,7 +124,9 @@ def verify_chain(lines: Iterable[bytes], heads: Iterable[ChainHead] = ()) -> Cha
     return ChainReport(count, len(last), None)
 
 
-def _check(number: int, line: bytes, seen: set[str], last: dict[str, tuple[int, str, int]]) -> str | None:
+def _check(
+    number: int, line: bytes, seen: set[str], last: dict[str, tuple[int, str, int]], partial: bool
+) -> str | None:
     try:
         record = orjson.loads(line)
         writer, seq, prev = record["writer"], record["seq"], record["prev"]
@@ -130,7 +135,9 @@ def _check(number: int, line: bytes, seen: set[str], last: dict[str, tuple[int, 
     if not line.endswith(b"\n") or not isinstance(writer, str) or not isinstance(seq, int) or not isinstance(prev, str):
         return f"line {number}: not a chained audit record"
     before = last.get(writer)
-    if before is None:
+    if before is None and partial:
+        pass
+    elif before is None:
         if seq != 0:
             return f"line {number}: writer {writer}'s records 0..{seq - 1} are missing"
         if prev not in seen:
