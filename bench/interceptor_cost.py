@@ -31,14 +31,18 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from interceptor.approvals import Approvals  # noqa: E402
 from interceptor.audit import AuditLog  # noqa: E402
+from interceptor.breakglass import BreakGlassDesk  # noqa: E402
 from interceptor.calls import CallEnforcer  # noqa: E402
 from interceptor.config import Project  # noqa: E402
+from interceptor.events import Events  # noqa: E402
 from interceptor.forwarding import ToolServerClient  # noqa: E402
+from interceptor.limits import RateLimiter  # noqa: E402
 from interceptor.projects import ProjectDirectory  # noqa: E402
 from interceptor.sessions import SessionIdentity, Sessions  # noqa: E402
 from interceptor.signing import KeySealer, SessionKeyRing  # noqa: E402
-from interceptor.state import StateStore, open_state_store  # noqa: E402
+from interceptor.state import ApprovalBounds, StateStore, open_state_store  # noqa: E402
 from interceptor.testing import StaticConfigStore, api_key_hash  # noqa: E402
 from sentinel_contract import b64url_encode, generate_keypair  # noqa: E402
 
@@ -89,7 +93,10 @@ async def own_cost(store: StateStore, calls: int, audit_path: Path) -> list[floa
         ttl_seconds=3600, call_ttl_seconds=30,
     )
     directory = ProjectDirectory(StaticConfigStore([project]))
-    enforcer = CallEnforcer(sessions, directory, upstream, audit)
+    events = Events(audit)
+    approvals = Approvals(store, sealer, events, ApprovalBounds(20, 1000, 3600))
+    enforcer = CallEnforcer(sessions, directory, upstream, audit, approvals, RateLimiter(store),
+                            BreakGlassDesk(store, events))
     arguments_json = orjson.dumps(ARGUMENTS)
     samples: list[float] = []
     sid = (await sessions.start("bench")).sid
