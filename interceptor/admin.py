@@ -2,6 +2,7 @@
 
     GET  /admin/approvals?project=P            -> 200 {"approvals": [...]}      newest first, no arguments
     GET  /admin/approvals/{id}                 -> 200 {..., "arguments": {...}}  what the approver decides on
+                                                   (403 not_an_approver for any other admin)
     POST /admin/approvals/{id}/approve         -> 200 {...}   body {} or {"note": text}
     POST /admin/approvals/{id}/deny            -> 200 {...}
     GET  /admin/sessions?project=P[&agent=A]   -> 200 {"sessions": [...]}       live sessions, newest first
@@ -86,8 +87,11 @@ async def list_approvals(request: Request, project: str | None = None) -> Respon
 @admin_router.get("/approvals/{approval_id}")
 async def show_approval(approval_id: str, request: Request) -> Response:
     runtime = _runtime(request)
-    admin_name(runtime, request.headers.get("authorization"))
+    by = admin_name(runtime, request.headers.get("authorization"))
     approval = await runtime.approvals.get(approval_id)
+    # The arguments are sealed at rest; only someone who may decide on them sees them.
+    policy = runtime.directory.policy_for(await runtime.directory.project(approval.project))
+    runtime.approvals.check_approver(approval, by, policy)
     return _json(runtime.approvals.view(approval, with_arguments=True))
 
 

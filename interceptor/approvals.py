@@ -115,17 +115,22 @@ class Approvals:
         """Approve or deny a pending approval; 403 for someone the policy does not name, 409 when not pending."""
         if verdict not in ("approved", "denied"):
             raise BadRequest("a decision is approve or deny", code="invalid_decision")
-        approval = await self.get(approval_id)
-        if not may_approve(policy, approval.tool, approval.rule, by):
-            raise ApproverRefused(f"{by} may not approve what rule {approval.rule} holds (the policy's approvers)")
+        self.check_approver(await self.get(approval_id), by, policy)
         now = int(self.clock())
-        decided = await self.state.decide_approval(approval_id, verdict, by=by, at=now, note=note)
-        if decided is None:
+        outcome = await self.state.decide_approval(approval_id, verdict, by=by, at=now, note=note)
+        if outcome is None:
             raise NotFound("no such approval (unknown, or its session ended)", code="approval_not_found")
-        if decided.decided_at != now or decided.decided_by != by or decided.status != verdict:
+        decided, decided_now = outcome
+        if not decided_now:  # decided before (even by the same person a moment ago), or expired
             raise ApprovalConflict(f"the approval is {decided.state(now)}, not pending", state=decided.state(now))
         self._announce(f"approval.{verdict}", decided, now)
         return decided
+
+    @staticmethod
+    def check_approver(approval: Approval, by: str, policy: CompiledPolicy) -> None:
+        """403 for an admin the policy does not name as an approver of what ``approval`` holds."""
+        if not may_approve(policy, approval.tool, approval.rule, by):
+            raise ApproverRefused(f"{by} may not approve what rule {approval.rule} holds (the policy's approvers)")
 
     def view(self, approval: Approval, *, with_arguments: bool = False) -> dict[str, Any]:
         """What the admin API and the CLI show of an approval."""

@@ -81,6 +81,7 @@ _READ = {name.encode(): name for name in (
     "mcp-method", "mcp-name", "content-length", "origin",
 )}
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+MAX_REQUEST_ID_CHARS = 128  # as the tool server: an id is echoed in every answer, so it is bounded
 _META = "_meta"
 
 # Sentinel's refusals as JSON-RPC codes, by the HTTP status the agent API gives them (error.data.code says which).
@@ -244,6 +245,8 @@ def _check_envelope(message: dict[str, Any]) -> None:
         request_id = message["id"]
         if isinstance(request_id, bool) or not isinstance(request_id, (str, int)):
             raise _invalid("'id' must be a string or an integer", "invalid_message")
+        if isinstance(request_id, str) and len(request_id) > MAX_REQUEST_ID_CHARS:  # refused, never echoed
+            raise _invalid(f"'id' is longer than {MAX_REQUEST_ID_CHARS} characters", "invalid_message")
         if method.startswith("notifications/"):
             raise _invalid(f"{method} is a notification: it takes no 'id'", "invalid_message")
     params = message.get("params")
@@ -356,8 +359,9 @@ async def _list_tools(request: _Request) -> _Answer:
 async def _call_tool(request: _Request) -> _Answer:
     params = request.params
     try:
+        arguments = params.get("arguments")  # left out or null: none; anything else must be an object
         outcome = await govern_call(request.runtime, request.project, _session_id(request), params.get("name"),
-                                    params.get("arguments") or {}, request.started)
+                                    {} if arguments is None else arguments, request.started)
     except PolicyDenied as denied:
         decision = {"effect": "deny", "rule": denied.rule, "reason": denied.reason}
         text = f"Sentinel denied this call (rule {denied.rule}): {denied.reason}. The tool did not run."

@@ -32,7 +32,7 @@ from sentinel_contract._audit import audit_line
 __all__ = ["GENESIS", "AuditChain", "ChainHead", "ChainReport", "verify_chain"]
 
 GENESIS = "0" * 64
-_TAIL = 65_536  # bytes read back from the end of a file to find its last line
+_TAIL = 65_536  # bytes read back at a time from the end of a file to find its last line
 
 
 def _digest(line: bytes) -> str:
@@ -77,14 +77,27 @@ class AuditChain:
 
 
 def _last_line_hash(path: Path | None) -> str:
+    """The hash of the file's last whole line, as ``verify_chain`` reads lines (ending at ``\\n``), however long."""
     if path is None or not path.exists():
         return GENESIS
     with open(path, "rb") as file:
-        size = file.seek(0, os.SEEK_END)
-        file.seek(max(0, size - _TAIL))
-        tail = file.read()
-    lines = tail.splitlines(keepends=True)
-    return _digest(lines[-1]) if lines and lines[-1].endswith(b"\n") else GENESIS
+        end = file.seek(0, os.SEEK_END)
+        if end == 0:
+            return GENESIS
+        file.seek(end - 1)
+        if file.read(1) != b"\n":
+            return GENESIS  # a line cut short: the next record starts no chain link from it
+        start = end - 1
+        while start > 0:  # back to the newline before the last line, _TAIL bytes at a time
+            step = min(_TAIL, start)
+            file.seek(start - step)
+            found = file.read(step).rfind(b"\n")
+            start -= step
+            if found >= 0:
+                start += found + 1
+                break
+        file.seek(start)
+        return _digest(file.read(end - start))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +116,16 @@ def verify_chain(lines: Iterable[bytes], heads: Iterable[ChainHead] = (), *, par
 
     ``partial``: the files start mid-chain (older rotated files were archived elsewhere): each writer's
     first record here is taken as where it starts; every link after it is checked as usual."""
+    heads = list(heads)
     seen: set[str] = {GENESIS}
     last: dict[str, tuple[int, str, int]] = {}  # writer -> (seq, hash, line number) of its latest record
+    # The record each head names, wherever it is: the file usually goes on past a head saved earlier, and an
+    # unkeyed chain rewritten from an edited record onwards is consistent again; only the head's hash shows it.
+    marked: dict[tuple[str, int], tuple[str, int]] = {(head.writer, head.seq): ("", 0) for head in heads}
     count = 0
     for number, line in enumerate(lines, start=1):
         count += 1
-        problem = _check(number, line, seen, last, partial)
+        problem = _check(number, line, seen, last, marked, partial)
         if problem is not None:
             return ChainReport(count, len(last), problem)
         seen.add(_digest(line))
@@ -119,13 +136,16 @@ def verify_chain(lines: Iterable[bytes], heads: Iterable[ChainHead] = (), *, par
         if found[0] < head.seq:
             return ChainReport(count, len(last), f"writer {head.writer}: records {found[0] + 1}..{head.seq} are "
                                                  f"missing after line {found[2]} (the file was cut short)")
-        if found[0] == head.seq and found[1] != head.hash:
-            return ChainReport(count, len(last), f"line {found[2]}: writer {head.writer}'s last record was changed")
+        digest, number = marked[(head.writer, head.seq)]
+        if digest != head.hash:
+            which = "last record" if found[0] == head.seq else f"record {head.seq} (where its head ends)"
+            return ChainReport(count, len(last), f"line {number}: writer {head.writer}'s {which} was changed")
     return ChainReport(count, len(last), None)
 
 
 def _check(
-    number: int, line: bytes, seen: set[str], last: dict[str, tuple[int, str, int]], partial: bool
+    number: int, line: bytes, seen: set[str], last: dict[str, tuple[int, str, int]],
+    marked: dict[tuple[str, int], tuple[str, int]], partial: bool,
 ) -> str | None:
     try:
         record = orjson.loads(line)
@@ -148,4 +168,6 @@ def _check(
     elif prev != before[1]:
         return f"line {before[2]}: changed (line {number}, the next record of writer {writer}, does not follow it)"
     last[writer] = (seq, _digest(line), number)
+    if (writer, seq) in marked:
+        marked[(writer, seq)] = (last[writer][1], number)
     return None

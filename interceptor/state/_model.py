@@ -166,9 +166,9 @@ class StateStore(Protocol):
 
     async def decide_approval(
         self, approval_id: str, status: str, *, by: str, at: int, note: str | None
-    ) -> Approval | None:
-        """Move a pending, unexpired approval to ``status`` (approved or denied) and answer it as stored
-        now; an approval in any other state is answered unchanged. None when unknown."""
+    ) -> tuple[Approval, bool] | None:
+        """Move a pending, unexpired approval to ``status`` (approved or denied); answer it as stored now
+        and whether this call moved it (False: it was not pending, or has expired). None when unknown."""
 
     async def use_approval(self, sid: str, tool: str, args_sha256: str, now: int) -> Approval | None:
         """Mark the approved, unexpired approval of exactly this call ``used`` and answer it; None when

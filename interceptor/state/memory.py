@@ -163,13 +163,15 @@ class MemoryStateStore:
 
     async def decide_approval(
         self, approval_id: str, status: str, *, by: str, at: int, note: str | None
-    ) -> Approval | None:
+    ) -> tuple[Approval, bool] | None:
         approval = self._approval(approval_id)
-        if approval is None or approval.state(at) != "pending":
-            return approval
+        if approval is None:
+            return None
+        if approval.state(at) != "pending":
+            return approval, False
         decided = replace(approval, status=status, decided_by=by, decided_at=at, note=note)
         self._approvals[approval_id] = decided
-        return decided
+        return decided, True
 
     async def use_approval(self, sid: str, tool: str, args_sha256: str, now: int) -> Approval | None:
         for approval in list(self._approvals.values()):

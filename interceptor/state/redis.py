@@ -293,13 +293,14 @@ class RedisStateStore:
 
     async def decide_approval(
         self, approval_id: str, status: str, *, by: str, at: int, note: str | None
-    ) -> Approval | None:
+    ) -> tuple[Approval, bool] | None:
         approval = await self.get_approval(approval_id)
         if approval is None:
             return None
         keys = [self._approval_key(approval_id), self._grant_key(approval.sid, approval.tool, approval.args_sha256)]
-        await self._run(self._decide, keys, [status, by, at, note or ""])
-        return await self.get_approval(approval_id)
+        outcome = int(await self._run(self._decide, keys, [status, by, at, note or ""]))
+        now = await self.get_approval(approval_id)
+        return None if now is None or outcome == -1 else (now, outcome == 1)
 
     async def use_approval(self, sid: str, tool: str, args_sha256: str, now: int) -> Approval | None:
         grant = self._grant_key(sid, tool, args_sha256)

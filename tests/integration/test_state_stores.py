@@ -133,9 +133,12 @@ async def test_an_approval_is_decided_once_and_used_once_for_exactly_its_call(st
     now = int(time.time())
     assert await store.use_approval("s1", "send_email", "hash", now) is None  # pending: not usable
     decided = await store.decide_approval("a1", "approved", by="alice", at=now, note="ok")
-    assert decided is not None and (decided.status, decided.decided_by, decided.note) == ("approved", "alice", "ok")
+    assert decided is not None and decided[1] is True
+    assert (decided[0].status, decided[0].decided_by, decided[0].note) == ("approved", "alice", "ok")
     again = await store.decide_approval("a1", "denied", by="bob", at=now, note=None)
-    assert again is not None and (again.status, again.decided_by) == ("approved", "alice")  # unchanged
+    assert again is not None and (again[0].status, again[0].decided_by, again[1]) == ("approved", "alice", False)
+    same = await store.decide_approval("a1", "approved", by="alice", at=now, note="ok")
+    assert same is not None and same[1] is False  # the same decision again, the same second: not decided now
     assert await store.use_approval("s1", "send_email", "other-hash", now) is None  # other arguments
     assert await store.use_approval("s1", "delete_file", "hash", now) is None  # other tool
     assert await store.use_approval("s2", "send_email", "hash", now) is None  # other session
@@ -155,7 +158,8 @@ async def test_a_denied_or_expired_approval_cannot_be_used(store: StateStore) ->
     assert await store.use_approval("s1", "send_email", "h1", now) is None
     late = now + 5
     expired = await store.decide_approval("a2", "approved", by="alice", at=late, note=None)
-    assert expired is not None and expired.state(late) == "expired" and expired.decided_by is None
+    assert expired is not None and expired[1] is False
+    assert expired[0].state(late) == "expired" and expired[0].decided_by is None
     assert await store.use_approval("s1", "send_email", "h2", late) is None
 
 
