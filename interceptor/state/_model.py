@@ -105,7 +105,8 @@ class BreakGlass:
 
 @dataclass(frozen=True, slots=True)
 class ApprovalBounds:
-    """How many approvals a session and a project may hold at once (counted over ``window`` seconds)."""
+    """How many pending approvals a session and a project may hold at once; ``window``: how long the
+    project's list of approvals (of any state) is kept for ``list_approvals``."""
 
     per_session: int
     per_project: int

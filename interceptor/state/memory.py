@@ -138,11 +138,12 @@ class MemoryStateStore:
         entry = self._live(approval.sid)
         if entry is None or entry.session.ended:
             return "no_session"
-        since = approval.created_at - bounds.window
-        recent = [a for a in self._approvals.values() if a.project == approval.project and a.created_at > since]
-        if sum(a.sid == approval.sid for a in recent) >= bounds.per_session:
+        now = approval.created_at
+        pending = [a for a in self._approvals.values()
+                   if a.project == approval.project and a.state(now) == "pending" and self._live(a.sid) is not None]
+        if sum(a.sid == approval.sid for a in pending) >= bounds.per_session:
             return "session_full"
-        if len(recent) >= bounds.per_project:
+        if len(pending) >= bounds.per_project:
             return "project_full"
         self._approvals[approval.approval_id] = approval
         return "held"

@@ -167,8 +167,8 @@ class RedisStateStore:
 
     async def end_session(self, sid: str) -> bool:
         try:
-            keys = [self._session_key(sid), self._session_approvals_key(sid)]
-            return bool(await self._end(keys=keys, args=[self._approval_key("")]))
+            keys = [self._session_key(sid), self._session_approvals_key(sid), self._pending_key("session", sid)]
+            return bool(await self._end(keys=keys, args=[self._approval_key(""), self._pending_key("project", "")]))
         except (RedisError, OSError) as exc:
             raise StateStoreError("the session store is unreachable") from exc
 
@@ -180,6 +180,10 @@ class RedisStateStore:
 
     def _project_approvals_key(self, project: str) -> str:
         return f"{self._prefix}approvals:project:{project}"
+
+    def _pending_key(self, scope: str, name: str) -> str:
+        """The pending approvals of a session or a project (zset by expiry): what the bounds count."""
+        return f"{self._prefix}approvals:pending:{scope}:{name}"
 
     def _project_sessions_key(self, project: str) -> str:
         return f"{self._prefix}sessions:project:{project}"
@@ -266,10 +270,11 @@ class RedisStateStore:
         if loaded is None:
             return "no_session"
         keys = [self._session_key(approval.sid), self._approval_key(approval.approval_id),
-                self._session_approvals_key(approval.sid), self._project_approvals_key(approval.project)]
+                self._session_approvals_key(approval.sid), self._project_approvals_key(approval.project),
+                self._pending_key("session", approval.sid), self._pending_key("project", approval.project)]
         pairs = [item for pair in fields.items() for item in pair]
         argv = [approval.approval_id, approval.created_at, bounds.window, bounds.per_session, bounds.per_project,
-                loaded[0].expires_at, *pairs]
+                loaded[0].expires_at, approval.expires_at, *pairs]
         answer = await self._run(self._hold, keys, argv)
         return answer.decode() if isinstance(answer, bytes) else str(answer)
 
@@ -297,7 +302,8 @@ class RedisStateStore:
         approval = await self.get_approval(approval_id)
         if approval is None:
             return None
-        keys = [self._approval_key(approval_id), self._grant_key(approval.sid, approval.tool, approval.args_sha256)]
+        keys = [self._approval_key(approval_id), self._grant_key(approval.sid, approval.tool, approval.args_sha256),
+                self._pending_key("session", approval.sid), self._pending_key("project", approval.project)]
         outcome = int(await self._run(self._decide, keys, [status, by, at, note or ""]))
         now = await self.get_approval(approval_id)
         return None if now is None or outcome == -1 else (now, outcome == 1)

@@ -127,6 +127,22 @@ async def test_approvals_are_bounded_per_session_and_per_project(store: StateSto
     assert more == ["held", "held", "project_full"]
 
 
+async def test_only_pending_approvals_count_against_the_bounds(store: StateStore) -> None:
+    await store.create_session(record())
+    now = int(time.time())
+    for index in range(3):
+        assert await store.hold_approval(held(f"a{index}"), BOUNDS) == "held"
+    await store.decide_approval("a0", "denied", by="alice", at=now, note=None)
+    assert await store.hold_approval(held("a3"), BOUNDS) == "held"  # a decided one frees its place
+    await store.hold_approval(held("x", ttl=-1), BOUNDS)  # refused: the session holds 3 pending again
+    await store.create_session(record("s2"))
+    await store.hold_approval(held("e0", "s2", ttl=1), BOUNDS)  # the project's 5th, expiring at once
+    await asyncio.sleep(1.1)
+    assert await store.hold_approval(held("b0", "s2"), BOUNDS) == "held"  # an expired one frees its place
+    await store.end_session("s1")  # ending a session frees the project's places its approvals held
+    assert [await store.hold_approval(held(f"c{i}", "s2"), BOUNDS) for i in range(2)] == ["held", "held"]
+
+
 async def test_an_approval_is_decided_once_and_used_once_for_exactly_its_call(store: StateStore) -> None:
     await store.create_session(record())
     await store.hold_approval(held(), BOUNDS)

@@ -218,9 +218,6 @@ async def test_approving_twice_is_a_conflict_and_announced_once(harness: Harness
     assert len(audit_events(harness, "approval.approved")) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="the approval bounds count every approval made in the session's life "
-                                       "(used, denied, expired), not the pending ones: hold.lua and "
-                                       "MemoryStateStore.hold_approval must count only pending, unexpired ones")
 async def test_decided_approvals_do_not_count_against_the_pending_bound(harness: Harness) -> None:
     sid = await harness.start(KEY)
     for n in range(3):  # the bound is 2 pending per session (fixture); each is denied before the next is held
