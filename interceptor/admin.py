@@ -160,7 +160,7 @@ async def _revoke(runtime: Runtime, sessions: list[Session], by: str) -> dict[st
     revoked, confirmed = [], []
     for session in sessions:
         try:
-            confirmed_here = await runtime.sessions.end(session.sid, session.project)
+            confirmed_here = await runtime.sessions.end(session.sid, session.project, agent=None)
         except SessionNotFound:  # ended meanwhile: already revoked
             continue
         revoked.append(session.sid)
