@@ -57,6 +57,9 @@ begin
     if not found then
         raise exception 'no project named %', p_project using errcode = 'P0002';
     end if;
+    if kept ? lower(p_key_sha256) then  -- the trigger sees other rows; this, the project's own agent keys
+        raise exception 'that key is in use' using errcode = '23505';
+    end if;
     if p_replace then
         kept := coalesce((select jsonb_object_agg(k, v) from jsonb_each_text(kept) as e(k, v) where v <> p_agent),
                          '{}'::jsonb);
