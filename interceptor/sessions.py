@@ -180,7 +180,7 @@ class Sessions:
             session, facts = await self.resolve(sid, project, agent=agent)
             return session, facts, True
         session, facts = cached
-        if not _reaches(session, project, agent):
+        if session.project != project or (agent is not None and session.agent != agent):  # _reaches, inlined: hot
             raise SessionNotFound()
         return session, facts, False
 

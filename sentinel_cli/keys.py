@@ -224,9 +224,10 @@ async def _list_async(args: argparse.Namespace) -> int:
 
     store = open_backend(settings_from_env(config_path=args.config))
     try:
-        if not await _need_project(store, args.project, "keys list"):
+        project = await _get_project_or_none(store, args.project)
+        if project is None:
+            await _need_project(store, args.project, "keys list")  # says so, with the store's projects
             return 1
-        project = await store.get_project(args.project)
     finally:
         await store.close()
     rows = [(project.api_key_sha256, "project key: any agent, every session of the project")] if project.api_key_sha256 else []
