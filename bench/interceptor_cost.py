@@ -31,10 +31,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from interceptor.approvals import ApprovalBounds, Approvals  # noqa: E402
 from interceptor.audit import AuditLog  # noqa: E402
 from interceptor.calls import CallEnforcer  # noqa: E402
 from interceptor.config import KeyHolder, Project  # noqa: E402
 from interceptor.forwarding import ToolServerClient  # noqa: E402
+from interceptor.limits import RateLimiter  # noqa: E402
 from interceptor.projects import ProjectDirectory  # noqa: E402
 from interceptor.sessions import SessionIdentity, Sessions  # noqa: E402
 from interceptor.signing import KeySealer, SessionKeyRing  # noqa: E402
@@ -89,7 +91,8 @@ async def own_cost(store: StateStore, calls: int, audit_path: Path) -> list[floa
         ttl_seconds=3600, call_ttl_seconds=30,
     )
     directory = ProjectDirectory(StaticConfigStore([project]))
-    enforcer = CallEnforcer(sessions, directory, upstream, audit)
+    approvals = Approvals(store, sealer, audit, ApprovalBounds(10, 100, window=3600))
+    enforcer = CallEnforcer(sessions, directory, upstream, audit, approvals, RateLimiter(store))
     arguments_json = orjson.dumps(ARGUMENTS)
     caller = KeyHolder(project, None, project.api_key_sha256)
     samples: list[float] = []
