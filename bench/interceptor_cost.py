@@ -35,7 +35,7 @@ from interceptor.approvals import Approvals  # noqa: E402
 from interceptor.audit import AuditLog  # noqa: E402
 from interceptor.breakglass import BreakGlassDesk  # noqa: E402
 from interceptor.calls import CallEnforcer  # noqa: E402
-from interceptor.config import Project  # noqa: E402
+from interceptor.config import KeyHolder, Project  # noqa: E402
 from interceptor.events import Events  # noqa: E402
 from interceptor.forwarding import ToolServerClient  # noqa: E402
 from interceptor.limits import RateLimiter  # noqa: E402
@@ -98,13 +98,14 @@ async def own_cost(store: StateStore, calls: int, audit_path: Path) -> list[floa
     enforcer = CallEnforcer(sessions, directory, upstream, audit, approvals, RateLimiter(store),
                             BreakGlassDesk(store, events))
     arguments_json = orjson.dumps(ARGUMENTS)
+    caller = KeyHolder(project, None, project.api_key_sha256)
     samples: list[float] = []
     sid = (await sessions.start("bench")).sid
     for index in range(calls + 200):
         if index % 25 == 0:  # a fresh session now and then: history stays typical, not at its bound
             sid = (await sessions.start("bench")).sid
         began = time.perf_counter()
-        await enforcer.call(project, sid, "send_email", ARGUMENTS, arguments_json, began)
+        await enforcer.call(caller, sid, "send_email", ARGUMENTS, arguments_json, began)
         elapsed = time.perf_counter() - began
         if index >= 200:  # warm-up excluded
             samples.append(elapsed * 1e6)

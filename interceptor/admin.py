@@ -133,7 +133,7 @@ async def open_breakglass(request: Request) -> Response:
     sid = body.get("session_id")
     if not isinstance(sid, str) or not sid:
         raise BadRequest("'session_id' names the session to open it for", code="invalid_body")
-    session, _ = await runtime.sessions.resolve(sid, project.name)
+    session, _ = await runtime.sessions.resolve(sid, project.name, agent=None)  # an admin: any of its sessions
     grant = await runtime.breakglass.open(runtime.directory.policy_for(project), session, by=by,
                                           reason_code=body.get("reason_code"), justification=body.get("justification"),
                                           minutes=body.get("minutes"))
@@ -208,7 +208,7 @@ async def _revoke(runtime: Runtime, sessions: list[Session], by: str) -> dict[st
     revoked, confirmed = [], []
     for session in sessions:
         try:
-            confirmed_here = await runtime.sessions.end(session.sid, session.project)
+            confirmed_here = await runtime.sessions.end(session.sid, session.project, agent=None)
         except SessionNotFound:  # ended meanwhile: already revoked
             continue
         revoked.append(session.sid)

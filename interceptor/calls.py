@@ -33,7 +33,7 @@ import orjson
 from interceptor.approvals import Approvals
 from interceptor.audit import AuditLog, AuditRecord
 from interceptor.breakglass import BreakGlassDesk
-from interceptor.config import Project
+from interceptor.config import KeyHolder
 from interceptor.errors import (
     BadRequest,
     InterceptorError,
@@ -126,14 +126,15 @@ class CallEnforcer:
         self._worker = worker if worker is not None else PolicyWorker()
 
     async def call(
-        self, project: Project, sid: str, tool: str, arguments: dict[str, Any], arguments_json: bytes, started: float
+        self, caller: KeyHolder, sid: str, tool: str, arguments: dict[str, Any], arguments_json: bytes, started: float
     ) -> CallOutcome:
         """Decide, commit, sign, forward and observe one call; InterceptorError for every refusal."""
         if not self._audit.accepting:  # its record could not be kept: nothing is decided unrecorded
             raise ServiceUnavailable("the audit trail cannot be written now", code="audit_unavailable")
+        project = caller.project
         large = len(arguments_json) > OFFLOAD_BYTES
         digest = await self._worker.run(functools.partial(_digest, arguments)) if large else _digest(arguments)
-        session, facts, fresh = await self._sessions.lookup(sid, project.name)
+        session, facts, fresh = await self._sessions.lookup(sid, project.name, agent=caller.agent)
         policy = self._directory.policy_for(project)
         pin = self._directory.pins(project).get(tool)  # a pinned tool's token always carries its pin
         call = ToolCall(tool=tool, arguments=arguments, project=project.name, agent=session.agent)

@@ -5,6 +5,7 @@
     ├── BadRequest               400    malformed body, arguments not an object, invalid_tool_name
     ├── Unauthorized             401    missing or wrong X-Sentinel-Key
     ├── PolicyDenied             403    the policy said no (carries rule and reason)
+    ├── AgentNotAllowed          403    an agent-bound key starting a session as another agent
     ├── SessionNotFound          404    unknown, expired, ended, or another project's
     ├── NotFound                 404    no such route
     ├── ToolDefinitionChanged    409    the tool's live definition is not its pin: an operator must approve it
@@ -27,6 +28,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "AgentNotAllowed",
     "BadRequest",
     "BodyTooLarge",
     "InterceptorError",
@@ -84,6 +86,19 @@ class PolicyDenied(InterceptorError):
         super().__init__(reason, rule=rule, reason=reason)
         self.rule = rule
         self.reason = reason
+
+
+class AgentNotAllowed(InterceptorError):
+    status = 403
+    default_code = "agent_not_allowed"
+
+    def __init__(self, bound: str) -> None:
+        # Names only the agent of the key presented: what its holder may already learn from a session it starts.
+        super().__init__(
+            f"this API key is bound to the agent {bound!r}: it starts sessions only as that agent "
+            "(declare that agent or none, or use a key issued for the other agent)",
+            retryable=False,
+        )
 
 
 class SessionNotFound(InterceptorError):

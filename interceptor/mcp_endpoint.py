@@ -57,9 +57,9 @@ from mcp.shared.inbound import (
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 
 import sentinel_http
-from interceptor.config import Project
+from interceptor.config import KeyHolder, Project
 from interceptor.errors import BodyTooLarge, InterceptorError, PolicyDenied, SessionNotFound, ToolServerError
-from interceptor.projects import agent_tools
+from interceptor.projects import agent_tools, session_agent
 from interceptor.routes import agent_name, govern_call, read_limited, refuse_duplicate_keys
 from interceptor.runtime import Runtime
 from sentinel_http import Receive, Scope, Send
@@ -117,11 +117,15 @@ def _of(exc: InterceptorError) -> McpRefusal:
 @dataclass(frozen=True, slots=True)
 class _Request:
     runtime: Runtime
-    project: Project
+    caller: KeyHolder  # the key's project, and the agent it is bound to
     headers: dict[str, str]
     params: dict[str, Any]
     version: str
     started: float
+
+    @property
+    def project(self) -> Project:
+        return self.caller.project
 
     @property
     def modern(self) -> bool:
@@ -140,12 +144,12 @@ async def serve_mcp(runtime: Runtime, scope: Scope, receive: Receive, send: Send
         _check_origin(runtime, headers)
         method = scope["method"]
         if method == "POST":
-            project, message = await _read_message(runtime, headers, receive)
+            caller, message = await _read_message(runtime, headers, receive)
             if "id" not in message:
                 await _send(send, 202, b"", ())  # a notification: accepted, nothing to answer
                 return
             message_id = message["id"]
-            result, extra = await _dispatch(runtime, project, headers, message, started)
+            result, extra = await _dispatch(runtime, caller, headers, message, started)
             try:
                 payload = orjson.dumps({"jsonrpc": "2.0", "id": message_id, "result": result})
             except orjson.JSONEncodeError:  # a result nested past what the encoder writes (it ran: say so)
@@ -204,8 +208,8 @@ def _api_key(headers: dict[str, str]) -> str | None:
     return bearer
 
 
-async def _read_message(runtime: Runtime, headers: dict[str, str], receive: Receive) -> tuple[Project, dict[str, Any]]:
-    """The caller's project and its one JSON-RPC message, checked down to its envelope."""
+async def _read_message(runtime: Runtime, headers: dict[str, str], receive: Receive) -> tuple[KeyHolder, dict[str, Any]]:
+    """The caller's key holder and its one JSON-RPC message, checked down to its envelope."""
     limit = runtime.settings.max_body_bytes
     declared = headers.get("content-length")
     try:
@@ -214,7 +218,7 @@ async def _read_message(runtime: Runtime, headers: dict[str, str], receive: Rece
         raise BodyTooLarge(f"the message is larger than {limit} bytes") from None
     except sentinel_http.BadContentLength:
         raise _invalid("the Content-Length header is not a number", "invalid_body") from None
-    project = await runtime.directory.authenticate(_api_key(headers))
+    caller = await runtime.directory.authenticate(_api_key(headers))
     raw = await read_limited(receive, declared, limit)
     try:
         message = orjson.loads(raw)
@@ -230,7 +234,7 @@ async def _read_message(runtime: Runtime, headers: dict[str, str], receive: Rece
     except InterceptorError as exc:
         raise _invalid(exc.message, exc.code) from None
     _check_envelope(message)
-    return project, message
+    return caller, message
 
 
 def _check_envelope(message: dict[str, Any]) -> None:
@@ -277,9 +281,9 @@ def _version(message: dict[str, Any], headers: dict[str, str]) -> str:
 
 
 async def _dispatch(
-    runtime: Runtime, project: Project, headers: dict[str, str], message: dict[str, Any], started: float
+    runtime: Runtime, caller: KeyHolder, headers: dict[str, str], message: dict[str, Any], started: float
 ) -> _Answer:
-    request = _Request(runtime, project, headers, message.get("params") or {}, _version(message, headers), started)
+    request = _Request(runtime, caller, headers, message.get("params") or {}, _version(message, headers), started)
     handler = _HANDLERS.get(message["method"])
     if handler is None or (message["method"] == "ping" and request.modern):  # ping is gone in 2026-07-28
         raise McpRefusal(mcp_types.METHOD_NOT_FOUND, "method not found: this server offers tools only",
@@ -322,9 +326,9 @@ async def _initialize(request: _Request) -> _Answer:
     runtime, project = request.runtime, request.project
     named = request.headers.get(SESSION_HEADER)
     if named is not None:
-        session, _ = await runtime.sessions.resolve(_well_formed(named), project.name)
+        session, _ = await runtime.sessions.resolve(_well_formed(named), project.name, agent=request.caller.agent)
     else:
-        agent = agent_name(request.headers.get(AGENT_HEADER))
+        agent = session_agent(request.caller, agent_name(request.headers.get(AGENT_HEADER)))
         policy = runtime.directory.policy_for(project)  # a broken policy refuses sessions, not just calls
         await runtime.limiter.admit(policy, project, agent)
         session = await runtime.sessions.start(project.name, agent)
@@ -343,7 +347,7 @@ async def _discover(request: _Request) -> _Answer:
 
 async def _list_tools(request: _Request) -> _Answer:
     runtime, project = request.runtime, request.project
-    session, _ = await runtime.sessions.resolve(_session_id(request), project.name)
+    session, _ = await runtime.sessions.resolve(_session_id(request), project.name, agent=request.caller.agent)
     policy = runtime.directory.policy_for(project)
     tools = []
     for tool in agent_tools(project, await runtime.definitions.withheld(project)):
@@ -360,7 +364,7 @@ async def _call_tool(request: _Request) -> _Answer:
     params = request.params
     try:
         arguments = params.get("arguments")  # left out or null: none; anything else must be an object
-        outcome = await govern_call(request.runtime, request.project, _session_id(request), params.get("name"),
+        outcome = await govern_call(request.runtime, request.caller, _session_id(request), params.get("name"),
                                     {} if arguments is None else arguments, request.started)
     except PolicyDenied as denied:
         decision = {"effect": "deny", "rule": denied.rule, "reason": denied.reason}
@@ -399,15 +403,15 @@ _HANDLERS: dict[str, Callable[[_Request], Awaitable[_Answer]]] = {
 
 async def _end(runtime: Runtime, headers: dict[str, str]) -> None:
     """``DELETE /mcp``: the MCP session ends, and with it the Sentinel session it opened."""
-    project = await runtime.directory.authenticate(_api_key(headers))
+    caller = await runtime.directory.authenticate(_api_key(headers))
     mcp_session = headers.get(_MCP_SESSION)
     if mcp_session is None:
         raise _invalid("DELETE ends an MCP session: it needs the Mcp-Session-Id header", "not_initialized")
     sid = _well_formed(mcp_session)
     if headers.get(SESSION_HEADER) == sid:
-        await runtime.sessions.resolve(sid, project.name)  # the application's session: it ends it, not the client
+        await runtime.sessions.resolve(sid, caller.project.name, agent=caller.agent)  # the application's: it ends it
         return
-    await runtime.sessions.end(sid, project.name)
+    await runtime.sessions.end(sid, caller.project.name, agent=caller.agent)
 
 
 def _mcp_tool(name: str, description: Any, input_schema: Any) -> dict[str, Any] | None:

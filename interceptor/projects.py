@@ -1,9 +1,13 @@
 """Who is calling, and under which compiled policy.
 
-Turns an ``X-Sentinel-Key`` into a project through the config store, and keeps
-each project's policy compiled once per (project, policy version). It must
-never keep or log the key itself, and must answer a wrong key and an unknown
-project in the same way (same error, same work done).
+Turns an ``X-Sentinel-Key`` into its holder through the config store: the
+project, and the agent the key is bound to (None for the project key); keeps
+each project's policy compiled once per (project, policy version). An
+agent-bound key starts sessions only as its agent (``session_agent``) and
+reaches only that agent's sessions (``Sessions`` takes the holder's agent).
+
+It must never keep or log the key itself, and must answer a wrong key and an
+unknown project in the same way (same error, same work done).
 """
 
 from __future__ import annotations
@@ -15,12 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from interceptor.config import ConfigStore, ConfigStoreError, Project
-from interceptor.errors import NotFound, ServiceUnavailable, Unauthorized
+from interceptor.config import ConfigStore, ConfigStoreError, KeyHolder, Project
+from interceptor.errors import AgentNotAllowed, NotFound, ServiceUnavailable, Unauthorized
 from sentinel_http import LogThrottle
 from sentinel_policy import CompiledPolicy, PolicyError, compile_policy
 
-__all__ = ["ProjectDirectory", "agent_tools", "key_hash", "pins_of"]
+__all__ = ["ProjectDirectory", "agent_tools", "key_hash", "pins_of", "session_agent"]
 
 _log = logging.getLogger("sentinel.interceptor")
 
@@ -44,20 +48,21 @@ class ProjectDirectory:
         self._pins: dict[str, tuple[Sequence[Mapping[str, Any]], Mapping[str, str]]] = {}
         self._throttle = LogThrottle()
 
-    async def authenticate(self, api_key: str | None) -> Project:
+    async def authenticate(self, api_key: str | None) -> KeyHolder:
+        """The key's holder: its project, and the agent it is bound to (None: the project key); else 401."""
         # A missing key is looked up as the hash of "" so that it costs what a wrong key costs.
         wanted = key_hash(api_key or "")
         try:
-            project = await self._store.find_by_key_hash(wanted)
+            holder = await self._store.find_key(wanted)
         except ConfigStoreError as exc:
             # Every request fails the same way until it is fixed: the operator hears of it once a minute.
             if self._throttle.allow("config"):
                 _log.error("requests are refused (503): the config store cannot be read: %s: %s", exc.code, exc.message)
             raise ServiceUnavailable("the project configuration cannot be read", code="config_unavailable") from exc
         # The store compares in constant time; this second check guards a store that does not.
-        if project is None or not api_key or not hmac.compare_digest(project.api_key_sha256.lower(), wanted):
+        if holder is None or not api_key or not hmac.compare_digest(holder.key_sha256, wanted):
             raise Unauthorized()
-        return project
+        return holder
 
     async def project(self, name: str) -> Project:
         """A project by name (for the admin API, which holds no project key)."""
@@ -99,6 +104,16 @@ class ProjectDirectory:
         pins = pins_of(project.tools)
         self._pins[project.name] = (project.tools, pins)
         return pins
+
+
+def session_agent(holder: KeyHolder, declared: str | None) -> str | None:
+    """The agent a session this key starts runs as: the key's agent if it is bound to one (declared
+    or not), else what the application declared; a bound key declaring another agent is 403."""
+    if holder.agent is None:
+        return declared
+    if declared is not None and declared != holder.agent:
+        raise AgentNotAllowed(holder.agent)
+    return holder.agent
 
 
 def pins_of(tools: Sequence[Mapping[str, Any]]) -> dict[str, str]:

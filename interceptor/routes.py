@@ -47,7 +47,7 @@ from starlette.routing import Route
 
 import sentinel_http
 from interceptor.calls import CallOutcome
-from interceptor.config import Project
+from interceptor.config import KeyHolder
 from interceptor.errors import (
     BadRequest,
     BodyTooLarge,
@@ -56,7 +56,7 @@ from interceptor.errors import (
     ToolServerError,
 )
 from interceptor.forwarding import forwarded_size
-from interceptor.projects import agent_tools
+from interceptor.projects import agent_tools, session_agent
 from interceptor.runtime import Runtime
 from sentinel_contract import (
     READINESS_PATH,
@@ -186,9 +186,10 @@ async def readyz(request: Request) -> Response:
 @router.post(SESSION_START_PATH)
 async def start_session(request: Request) -> Response:
     runtime = _runtime(request)
-    project = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))
+    caller = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))
+    project = caller.project
     body = await _read_object(request, runtime.settings.max_body_bytes, required=False, fields=_START_FIELDS)
-    agent = agent_name(body.get("agent"))
+    agent = session_agent(caller, agent_name(body.get("agent")))  # an agent-bound key: its agent, or 403
     policy = runtime.directory.policy_for(project)  # a broken policy refuses sessions, not just calls
     await runtime.limiter.admit(policy, project, agent)
     session = await runtime.sessions.start(project.name, agent)
@@ -217,8 +218,9 @@ def agent_name(value: Any) -> str | None:
 @router.get(SESSION_TOOLS_PATH)
 async def list_tools(sid: str, request: Request) -> Response:
     runtime = _runtime(request)
-    project = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))
-    await runtime.sessions.resolve(sid, project.name)
+    caller = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))
+    project = caller.project
+    await runtime.sessions.resolve(sid, project.name, agent=caller.agent)
     return _json({"tools": agent_tools(project, await runtime.definitions.withheld(project))})
 
 
@@ -232,9 +234,9 @@ async def answer_call(
         sentinel_http.check_declared(declared, limit)  # refused before the key is even looked up
     except (sentinel_http.BodyTooLarge, sentinel_http.BadContentLength) as exc:
         raise _zone_error(exc) from None
-    project = await runtime.directory.authenticate(api_key)
+    caller = await runtime.directory.authenticate(api_key)
     body = _parse_object(await read_limited(receive, declared, limit), required=True, fields=_CALL_FIELDS)
-    outcome = await govern_call(runtime, project, sid, body.get("tool"), body.get("arguments", {}), started)
+    outcome = await govern_call(runtime, caller, sid, body.get("tool"), body.get("arguments", {}), started)
     try:
         return outcome.status, orjson.dumps(outcome.body)
     except orjson.JSONEncodeError:  # a result nested past what the encoder writes (it ran; say so plainly)
@@ -245,7 +247,7 @@ async def answer_call(
 
 
 async def govern_call(
-    runtime: Runtime, project: Project, sid: str, tool: Any, arguments: Any, started: float
+    runtime: Runtime, caller: KeyHolder, sid: str, tool: Any, arguments: Any, started: float
 ) -> CallOutcome:
     """One call of either front door (this API or ``/mcp``), bounded, then decided and run by the enforcer."""
     if not isinstance(tool, str) or not tool:
@@ -269,7 +271,7 @@ async def govern_call(
         raise BodyTooLarge(
             f"the call would be larger than {limit} bytes as forwarded to the tool server", code="arguments_too_large"
         )
-    return await runtime.enforcer.call(project, sid, tool, arguments, arguments_json, started)
+    return await runtime.enforcer.call(caller, sid, tool, arguments, arguments_json, started)
 
 
 async def serve_call(runtime: Runtime, sid: str, scope: Scope, receive: Receive, send: Send) -> None:
@@ -308,8 +310,8 @@ call_route = Route(SESSION_CALL_PATH, call_tool, methods=["POST"])
 async def approval_status(sid: str, approval_id: str, request: Request) -> Response:
     """Where a held call stands, for the agent that made it (the SDK waits on this)."""
     runtime = _runtime(request)
-    project = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))
-    await runtime.sessions.resolve(sid, project.name)
+    caller = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))
+    await runtime.sessions.resolve(sid, caller.project.name, agent=caller.agent)
     approval = await runtime.approvals.get(approval_id)
     if approval.sid != sid:
         raise NotFound("no such approval (unknown, or its session ended)", code="approval_not_found")
@@ -321,8 +323,8 @@ async def approval_status(sid: str, approval_id: str, request: Request) -> Respo
 @router.post(SESSION_END_PATH)
 async def end_session(sid: str, request: Request) -> Response:
     runtime = _runtime(request)
-    project = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))
-    revoked = await runtime.sessions.end(sid, project.name)
+    caller = await runtime.directory.authenticate(request.headers.get("x-sentinel-key"))
+    revoked = await runtime.sessions.end(sid, caller.project.name, agent=caller.agent)
     return _json({"session_id": sid, "status": "ended", "revoked": revoked})
 
 

@@ -4,7 +4,9 @@ cached copy, its keys, and every commit of its facts.
     start -> lookup (cache first) | resolve (store) -> decide_and_commit -> commit -> end
 
 A session belongs to exactly one project; looking it up for another project
-answers as if it did not exist. ``lookup`` may answer from the per-replica
+answers as if it did not exist. So does looking it up for an agent-bound key
+(``agent``) when the session runs as another agent: such a key reaches only its
+agent's sessions, and learns nothing of the others. ``lookup`` may answer from the per-replica
 cache (for a call, whose commit re-checks the store); ``resolve`` always asks
 the store.
 
@@ -149,20 +151,25 @@ class Sessions:
         self.cache.put(session, SessionFacts())
         return session
 
-    async def resolve(self, sid: str, project: str) -> tuple[Session, SessionFacts]:
-        """The session and its facts as the store has them now."""
+    async def resolve(self, sid: str, project: str, *, agent: str | None) -> tuple[Session, SessionFacts]:
+        """The session and its facts as the store has them now.
+
+        ``agent``: the agent the caller's key is bound to (None: the project key, any of its sessions).
+        """
         loaded = await self._state.load(sid)
         if loaded is None:
             self.cache.forget(sid)
             raise SessionNotFound()
         session, facts = loaded
-        if session.project != project or session.ended or session.expires_at <= time.time():
+        if not _reaches(session, project, agent):
+            raise SessionNotFound()  # another's session: kept in the cache, answered as an unknown one
+        if session.ended or session.expires_at <= time.time():
             self.cache.forget(sid)
             raise SessionNotFound()
         self.cache.put(session, facts)
         return session, facts
 
-    async def lookup(self, sid: str, project: str) -> tuple[Session, SessionFacts, bool]:
+    async def lookup(self, sid: str, project: str, *, agent: str | None) -> tuple[Session, SessionFacts, bool]:
         """Like ``resolve``, from the cache when it can; the flag is True when loaded from the store.
 
         Cached facts may be stale and the session may have ended on another
@@ -170,10 +177,10 @@ class Sessions:
         """
         cached = self.cache.get(sid)
         if cached is None:
-            session, facts = await self.resolve(sid, project)
+            session, facts = await self.resolve(sid, project, agent=agent)
             return session, facts, True
         session, facts = cached
-        if session.project != project:
+        if session.project != project or (agent is not None and session.agent != agent):  # _reaches, inlined: hot
             raise SessionNotFound()
         return session, facts, False
 
@@ -261,9 +268,9 @@ class Sessions:
             facts = loaded[1]
         await self._commit(session, facts, True, lambda _: (None, delta))
 
-    async def end(self, sid: str, project: str) -> bool:
+    async def end(self, sid: str, project: str, *, agent: str | None) -> bool:
         """End the session; True when the tool server confirmed the revocation."""
-        await self.resolve(sid, project)
+        await self.resolve(sid, project, agent=agent)
         self.cache.forget(sid)
         if not await self._state.end_session(sid):
             raise SessionNotFound()
@@ -313,7 +320,7 @@ class Sessions:
                     return result
                 # Computed on cached facts: nothing is refused on those alone
                 # (and a session ended elsewhere answers 404, not 403).
-                facts, fresh = (await self.resolve(sid, session.project))[1], True
+                facts, fresh = (await self.resolve(sid, session.project, agent=None))[1], True
                 continue
             committing = self._state.begin_commit(sid, facts.version, apply_delta(facts, delta))
             if while_in_flight is not None:
@@ -335,6 +342,11 @@ class Sessions:
             self.cache.update_facts(sid, facts)
             await _backoff(attempt)
         raise ServiceUnavailable("too many concurrent calls in this session; retry", code="contention")
+
+
+def _reaches(session: Session, project: str, agent: str | None) -> bool:
+    """Whether a caller of ``project`` (its key bound to ``agent``, or to none) may use this session."""
+    return session.project == project and (agent is None or session.agent == agent)
 
 
 class _SessionLocks:

@@ -15,8 +15,8 @@ slow or unreachable. It must never be used as a real tool server.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
-import hmac
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping, Sequence
 from contextlib import asynccontextmanager
@@ -27,7 +27,8 @@ import httpx
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from interceptor.config import ConfigStore, Project
+from interceptor.config import ConfigStore, ConfigStoreError, KeyHolder, Project
+from interceptor.config._records import KeyIndex
 from interceptor.state import StateStore
 from sentinel_contract import (
     READINESS_PATH,
@@ -52,12 +53,11 @@ class StaticConfigStore:
     def __init__(self, projects: Sequence[Project]) -> None:
         self.projects = list(projects)
 
+    async def find_key(self, api_key_sha256: str) -> KeyHolder | None:
+        return KeyIndex(self.projects).find(api_key_sha256)  # every key compared: no early exit
+
     async def find_by_key_hash(self, api_key_sha256: str) -> Project | None:
-        found = None
-        for project in self.projects:  # no early exit: the time does not depend on the match
-            if hmac.compare_digest(project.api_key_sha256.encode(), api_key_sha256.encode()):
-                found = project
-        return found
+        return KeyIndex(self.projects).project_of(api_key_sha256)
 
     async def get_project(self, name: str) -> Project | None:
         return next((p for p in self.projects if p.name == name), None)
@@ -72,6 +72,25 @@ class StaticConfigStore:
 
     async def set_api_key(self, name: str, api_key_sha256: str, *, expected_sha256: str | None = None) -> None:
         raise NotImplementedError
+
+    async def add_agent_key(self, name: str, agent: str, api_key_sha256: str, *, replace: bool = False) -> None:
+        index = next((i for i, p in enumerate(self.projects) if p.name == name), None)
+        if index is None:
+            raise ConfigStoreError("project_not_found", f"no project named {name!r}")
+        if KeyIndex(self.projects).find(api_key_sha256) is not None:
+            raise ConfigStoreError("project_exists", "that key is in use; nothing was written")
+        project = self.projects[index]
+        kept = {h: a for h, a in project.agent_keys.items() if not (replace and a == agent)}
+        self.projects[index] = dataclasses.replace(project, agent_keys={**kept, api_key_sha256.lower(): agent})
+
+    async def revoke_agent_keys(self, name: str, agent: str) -> int:
+        index = next((i for i, p in enumerate(self.projects) if p.name == name), None)
+        if index is None:
+            raise ConfigStoreError("project_not_found", f"no project named {name!r}")
+        project = self.projects[index]
+        kept = {h: a for h, a in project.agent_keys.items() if a != agent}
+        self.projects[index] = dataclasses.replace(project, agent_keys=kept)
+        return len(project.agent_keys) - len(kept)
 
     async def push_tools(self, name: str, tools: Sequence[Mapping[str, Any]]) -> None:
         raise NotImplementedError

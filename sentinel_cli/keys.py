@@ -3,6 +3,13 @@
     sentinel keys identity                      a new Ed25519 identity seed and its public half
     sentinel keys create --project NAME [--config FILE] [--rotate]
                                                 a new API key, printed once; only its SHA-256 is stored
+    sentinel keys create --project NAME --agent AGENT [--config FILE] [--rotate]
+                                                a new key bound to one agent of an existing project
+                                                (with --rotate it replaces that agent's keys)
+    sentinel keys list --project NAME [--config FILE]
+                                                the project's keys: a fingerprint each, and its agent
+    sentinel keys revoke --project NAME --agent AGENT [--config FILE]
+                                                every key bound to that agent stops working
     sentinel keys admin --name NAME             a new admin key (approvers), printed once, and the
                                                 SENTINEL_ADMIN_KEYS entry (name and SHA-256) that admits it
 
@@ -10,7 +17,9 @@ The store is chosen as the interceptor chooses it, from the same settings
 (``ConfigStoreSettings``: SENTINEL_DATABASE_URL, else SUPABASE_PROJECT_URL +
 SUPABASE_SERVICE_ROLE_KEY, else SENTINEL_CONFIG or the file `sentinel init`
 writes); ``--config FILE`` overrides all of them. ``--rotate`` names a project
-that must exist: a mistyped name is an error, not a second project.
+that must exist: a mistyped name is an error, not a second project; so does
+``--agent`` (an agent-bound key never creates a project). ``list`` shows the
+first 8 hex digits of each key's SHA-256, never a whole hash.
 
 It must never store or log an API key in clear, and prints each secret once,
 alone on stdout, so it can be captured (``KEY=$(sentinel keys create ...)``).
@@ -53,10 +62,26 @@ def register(subparsers: Any) -> None:
     create.add_argument("--project", required=True, help="project name")
     create.add_argument("--config", metavar="FILE", help="YAML config file (overrides SENTINEL_CONFIG and the databases)")
     create.add_argument(
+        "--agent", metavar="AGENT",
+        help="bind the key to this agent: its sessions run only as AGENT (the project must exist)"
+    )
+    create.add_argument(
         "--rotate", action="store_true",
-        help="replace the key of an existing project (its old key stops working); an unknown project is an error"
+        help="replace the key of an existing project (its old key stops working), or with --agent that agent's keys; "
+             "an unknown project is an error"
     )
     create.set_defaults(handler=_create)
+
+    listing = commands.add_parser("list", help="show a project's keys: a fingerprint each, and the agent it is bound to")
+    listing.add_argument("--project", required=True, help="project name")
+    listing.add_argument("--config", metavar="FILE", help="YAML config file (overrides SENTINEL_CONFIG and the databases)")
+    listing.set_defaults(handler=_list)
+
+    revoke = commands.add_parser("revoke", help="revoke every key bound to one agent of a project")
+    revoke.add_argument("--project", required=True, help="project name")
+    revoke.add_argument("--agent", required=True, metavar="AGENT", help="the agent whose keys stop working")
+    revoke.add_argument("--config", metavar="FILE", help="YAML config file (overrides SENTINEL_CONFIG and the databases)")
+    revoke.set_defaults(handler=_revoke)
 
     admin = commands.add_parser(
         "admin", help="print a new admin key (approvers) and the SENTINEL_ADMIN_KEYS entry that admits it"
@@ -114,6 +139,8 @@ async def _create_async(args: argparse.Namespace) -> int:
     from interceptor.config._records import check_name
 
     check_name(args.project)  # refused before a key is printed
+    if args.agent is not None:
+        return await _create_agent_key(args)
     settings = settings_from_env(config_path=args.config)  # once, at the command's start
     store = open_backend(settings)
     try:
@@ -158,6 +185,102 @@ async def _create_async(args: argparse.Namespace) -> int:
         await store.close()
     print(f"# {note}; {store!r} holds only the key's SHA-256. This key is shown once.", file=sys.stderr)
     return 0
+
+
+async def _create_agent_key(args: argparse.Namespace) -> int:
+    from interceptor.config import api_key_sha256, open_backend, settings_from_env
+    from interceptor.config._records import check_agent_name
+
+    check_agent_name(args.agent, "--agent")  # refused before a key is printed
+    store = open_backend(settings_from_env(config_path=args.config))
+    try:
+        if not await _need_project(store, args.project, "keys create"):
+            return 1
+        key = new_api_key()
+        if not show_once(key):
+            print("sentinel keys create: could not write the key to stdout; nothing was changed", file=sys.stderr)
+            return 1
+        await store.add_agent_key(args.project, args.agent, api_key_sha256(key), replace=args.rotate)
+    finally:
+        await store.close()
+    what = "replaced the keys" if args.rotate else "added a key"
+    print(f"# {what} of agent {args.agent!r} in project {args.project!r}: its sessions run only as {args.agent!r}; "
+          f"{store!r} holds only the key's SHA-256. This key is shown once.", file=sys.stderr)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from interceptor.config import ConfigStoreError
+
+    try:
+        return asyncio.run(_list_async(args))
+    except ConfigStoreError as exc:
+        print(f"sentinel keys list: {exc.message} ({exc.code})", file=sys.stderr)
+        return 1
+
+
+async def _list_async(args: argparse.Namespace) -> int:
+    from interceptor.config import open_backend, settings_from_env
+
+    store = open_backend(settings_from_env(config_path=args.config))
+    try:
+        project = await _get_project_or_none(store, args.project)
+        if project is None:
+            await _need_project(store, args.project, "keys list")  # says so, with the store's projects
+            return 1
+    finally:
+        await store.close()
+    rows = [(project.api_key_sha256, "project key: any agent, every session of the project")] if project.api_key_sha256 else []
+    rows += sorted(((h, f"agent {a}") for h, a in project.agent_keys.items()), key=lambda row: (row[1], row[0]))
+    for key_hash, holder in rows:
+        print(f"{key_hash[:8]}  {holder}")
+    if not rows:
+        print(f"# project {args.project!r} has no keys", file=sys.stderr)
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from interceptor.config import ConfigStoreError
+
+    try:
+        return asyncio.run(_revoke_async(args))
+    except ConfigStoreError as exc:
+        print(f"sentinel keys revoke: {exc.message} ({exc.code})", file=sys.stderr)
+        return 1
+
+
+async def _revoke_async(args: argparse.Namespace) -> int:
+    from interceptor.config import open_backend, settings_from_env
+    from interceptor.config._records import check_agent_name
+
+    check_agent_name(args.agent, "--agent")
+    store = open_backend(settings_from_env(config_path=args.config))
+    try:
+        if not await _need_project(store, args.project, "keys revoke"):
+            return 1
+        removed = await store.revoke_agent_keys(args.project, args.agent)
+    finally:
+        await store.close()
+    if not removed:
+        print(f"sentinel keys revoke: project {args.project!r} has no key bound to agent {args.agent!r}; "
+              "nothing was changed (`sentinel keys list` shows its keys)", file=sys.stderr)
+        return 1
+    print(f"# revoked {removed} key(s) of agent {args.agent!r} in project {args.project!r}; a running interceptor "
+          "refuses them once its config cache refreshes (every request presents its key). The agent's open sessions "
+          f"end at their expiry; `sentinel sessions revoke --project {args.project} --agent {args.agent}` ends them now.",
+          file=sys.stderr)
+    return 0
+
+
+async def _need_project(store: Any, name: str, command: str) -> bool:
+    """Whether the project exists; if not, say so on stderr with the store's projects (a typo creates nothing)."""
+    if await _get_project_or_none(store, name) is not None:
+        return True
+    known = sorted(p.name for p in await _list_projects_or_none(store))
+    listing = f"known projects: {', '.join(known)}" if known else "the store has no projects yet"
+    print(f"sentinel {command}: no project named {name!r} in {store!r} ({listing}); nothing was changed",
+          file=sys.stderr)
+    return False
 
 
 def show_once(key: str) -> bool:

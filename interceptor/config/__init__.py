@@ -1,4 +1,4 @@
-"""Config stores: where projects (API key hash, tools, policies) live.
+"""Config stores: where projects (API key hashes, tools, policies) live.
 
 One interface, three backends: a YAML file (the default), PostgreSQL, and
 Supabase. The interceptor reads through a cache with a short TTL; when a store
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from interceptor.config._cache import CachedConfigStore
-from interceptor.config._model import ConfigStore, ConfigStoreError, PolicyVersion, Project
+from interceptor.config._model import ConfigStore, ConfigStoreError, KeyHolder, PolicyVersion, Project
 from interceptor.config._open import (
     STORES,
     ConfigSettings,
@@ -41,6 +41,7 @@ __all__ = [
     "ConfigStore",
     "ConfigStoreError",
     "ConfigStoreSettings",
+    "KeyHolder",
     "PolicyVersion",
     "PostgresConfigStore",
     "Project",

@@ -2,7 +2,7 @@
 
 All projects are held in memory as one snapshot, refreshed at most once per
 ``ttl_seconds`` by a single in-flight read (no thundering herd). Lookups by
-key hash, name and listing are answered from the snapshot, so neither a busy
+key hash (any key: project or agent-bound), name and listing are answered from the snapshot, so neither a busy
 agent nor a flood of wrong keys reaches the backend; an unknown key is an
 answer (``None``), not a failure. When a refresh fails the last good snapshot
 serves until ``stale_seconds`` after the last successful read; past that every
@@ -21,7 +21,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from interceptor.config._model import ConfigStore, ConfigStoreError, PolicyVersion, Project
+from interceptor.config._model import ConfigStore, ConfigStoreError, KeyHolder, PolicyVersion, Project
 from interceptor.config._records import KeyIndex
 
 
@@ -147,8 +147,11 @@ class CachedConfigStore:
 
     # -- reads (from the snapshot) ---------------------------------------------------------
 
-    async def find_by_key_hash(self, api_key_sha256: str) -> Project | None:
+    async def find_key(self, api_key_sha256: str) -> KeyHolder | None:
         return (await self._current()).keys.find(api_key_sha256)
+
+    async def find_by_key_hash(self, api_key_sha256: str) -> Project | None:
+        return (await self._current()).keys.project_of(api_key_sha256)
 
     async def get_project(self, name: str) -> Project | None:
         return (await self._current()).by_name.get(name)
@@ -173,6 +176,18 @@ class CachedConfigStore:
                 await self.store.set_api_key(name, api_key_sha256)
             else:
                 await self.store.set_api_key(name, api_key_sha256, expected_sha256=expected_sha256)
+        finally:
+            self.invalidate()
+
+    async def add_agent_key(self, name: str, agent: str, api_key_sha256: str, *, replace: bool = False) -> None:
+        try:
+            await self.store.add_agent_key(name, agent, api_key_sha256, replace=replace)
+        finally:
+            self.invalidate()
+
+    async def revoke_agent_keys(self, name: str, agent: str) -> int:
+        try:
+            return await self.store.revoke_agent_keys(name, agent)
         finally:
             self.invalidate()
 

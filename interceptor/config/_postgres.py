@@ -19,14 +19,16 @@ from typing import TYPE_CHECKING, Any
 import asyncpg  # type: ignore[import-untyped]
 import orjson
 
-from interceptor.config._model import ConfigStoreError, PolicyVersion, Project
+from interceptor.config._model import ConfigStoreError, KeyHolder, PolicyVersion, Project
 from interceptor.config._records import (
+    check_agent_name,
     check_json,
     check_key_hash,
     check_name,
     check_policies,
     check_tools,
     find_by_key_hash,
+    find_key,
     project_from_row,
     version_from_row,
 )
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from interceptor.settings import ConfigStoreSettings
 
 _MIGRATION_LOCK = 7_346_551_001  # pg_advisory_xact_lock key: "Sentinel config migrations"
-_PROJECT_COLUMNS = "name, api_key_sha256, tools, policies, policy_version"
+_PROJECT_COLUMNS = "name, api_key_sha256, tools, policies, policy_version, agent_keys"
 
 _UNAVAILABLE = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
 
@@ -162,6 +164,9 @@ class PostgresConfigStore:
         # which hashes exist (an index lookup would); the cache makes this rare.
         return find_by_key_hash(await self.list_projects(), api_key_sha256)
 
+    async def find_key(self, api_key_sha256: str) -> KeyHolder | None:
+        return find_key(await self.list_projects(), api_key_sha256)
+
     async def get_project(self, name: str) -> Project | None:
         row = await self._run("fetchrow", f"select {_PROJECT_COLUMNS} from projects where name = $1", name)
         return None if row is None else project_from_row(dict(row), f"projects[{name}]")
@@ -206,6 +211,15 @@ class PostgresConfigStore:
         if found is None:
             await self._need(name)
             raise ConfigStoreError("conflict", f"the key of project {name!r} changed since it was read; nothing was written")
+
+    async def add_agent_key(self, name: str, agent: str, api_key_sha256: str, *, replace: bool = False) -> None:
+        check_agent_name(agent)
+        key_hash = check_key_hash(api_key_sha256)
+        await self._run("fetchval", "select sentinel_add_agent_key($1, $2, $3, $4)", name, key_hash, agent, replace,
+                        taken="that key is in use; nothing was written")
+
+    async def revoke_agent_keys(self, name: str, agent: str) -> int:
+        return int(await self._run("fetchval", "select sentinel_revoke_agent_keys($1, $2)", name, agent))
 
     async def push_tools(self, name: str, tools: Sequence[Mapping[str, Any]]) -> None:
         clean = list(check_tools(tools))

@@ -1,5 +1,5 @@
 """Checks and conversions every backend shares: key hashes, names, rows -> Project,
-and the constant-time lookup of a project by key hash.
+and the constant-time lookup of a key's holder (project and bound agent) by key hash.
 
 It must never compare key hashes with ``==`` or stop a scan at the first match:
 the time a lookup takes must not depend on which hash prefixes exist.
@@ -14,12 +14,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from interceptor.config._model import ConfigStoreError, PolicyVersion, Project
+from interceptor.config._model import ConfigStoreError, KeyHolder, PolicyVersion, Project
 from sentinel_contract import is_sha256_digest
 from sentinel_policy import json_value_problems
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+# The agent names a session may declare (interceptor.routes.agent_name takes the same; a test keeps them equal).
+AGENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,127}")
 
 
 def api_key_sha256(api_key: str) -> str:
@@ -40,6 +42,29 @@ def check_name(value: object) -> str:
             "invalid_argument", "project name: 1-128 characters of letters, digits, '_', '.', '-', starting with a letter or digit"
         )
     return value
+
+
+def check_agent_name(value: object, where: str = "agent") -> str:
+    if not isinstance(value, str) or not AGENT_NAME.fullmatch(value):
+        raise ConfigStoreError(
+            "invalid_argument", f"{where}: an agent name is 1-128 letters, digits and . _ : @ + / - (not first)"
+        )
+    return value
+
+
+def check_agent_keys(value: object, where: str = "agent_keys") -> dict[str, str]:
+    """key SHA-256 (hex, lower-cased) -> agent name; a hash given twice (in any case) is refused."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigStoreError("invalid_argument", f"{where}: must be a mapping of key SHA-256 to agent name")
+    keys: dict[str, str] = {}
+    for index, (raw_hash, agent) in enumerate(value.items()):
+        key_hash = check_key_hash(raw_hash, f"{where}[{index}]")
+        if key_hash in keys:
+            raise ConfigStoreError("invalid_argument", f"{where}[{index}]: the same key hash appears twice")
+        keys[key_hash] = check_agent_name(agent, f"{where}[{index}]")
+    return keys
 
 
 def check_tools(value: object, where: str = "tools") -> tuple[dict[str, Any], ...]:
@@ -91,12 +116,16 @@ def project_from_row(row: Mapping[str, Any], where: str) -> Project:
         version = row.get("policy_version") or 0
         if not isinstance(version, int) or isinstance(version, bool) or version < 0:
             raise ConfigStoreError("invalid_argument", f"{where}.policy_version: must be a whole number >= 0")
+        agent_keys = check_agent_keys(row.get("agent_keys"), f"{where}.agent_keys")
+        if key_hash and key_hash in agent_keys:
+            raise ConfigStoreError("invalid_argument", f"{where}.agent_keys: the project key is also an agent's key")
         return Project(
             name=name,
             api_key_sha256=key_hash,
             tools=check_tools(row.get("tools"), f"{where}.tools"),
             policies=check_policies(row.get("policies"), f"{where}.policies"),
             policy_version=version,
+            agent_keys=agent_keys,
         )
     except ConfigStoreError as exc:
         raise ConfigStoreError("config_invalid", exc.message) from None
@@ -136,29 +165,51 @@ def now_utc() -> datetime:
 
 
 class KeyIndex:
-    """Every project's key hash as raw bytes, ready to scan in constant time.
+    """Every key hash of every project (project keys and agent-bound keys) as raw bytes,
+    ready to scan in constant time.
 
     Build it once per snapshot; ``find`` compares the wanted hash with every
     entry whatever matches (no early exit, no dict lookup), so its work does
-    not depend on which hashes exist. Cost grows with the number of projects
-    (about 70 ns each on this machine kind).
+    not depend on which hashes exist. Cost grows with the number of keys, about
+    70 ns each on this machine kind (docs/config-stores.md has the figures).
+    A hash held twice (two projects, or a project key that is also an agent's:
+    only a store that skipped its checks can hold that) opens nothing: who it
+    belongs to is not known.
     """
 
     __slots__ = ("_entries",)
 
     def __init__(self, projects: Iterable[Project]) -> None:
-        self._entries = tuple(
-            (bytes.fromhex(p.api_key_sha256) if p.api_key_sha256 else _NO_MATCH, p) for p in projects
-        )
+        entries: list[tuple[bytes, KeyHolder | None]] = []
+        seen: dict[bytes, int] = {}  # built once per snapshot: not on the lookup path
+        for project in projects:
+            held = [(project.api_key_sha256, None), *project.agent_keys.items()]
+            for key_hash, agent in held:
+                if not key_hash:
+                    entries.append((_NO_MATCH, None))  # a keyless project still costs one comparison
+                    continue
+                stored = bytes.fromhex(key_hash)
+                if stored in seen:
+                    entries[seen[stored]] = (_NO_MATCH, None)
+                    entries.append((_NO_MATCH, None))
+                    continue
+                seen[stored] = len(entries)
+                entries.append((stored, KeyHolder(project, agent, key_hash.lower())))
+        self._entries = tuple(entries)
 
-    def find(self, api_key_sha256: str) -> Project | None:
+    def find(self, api_key_sha256: str) -> KeyHolder | None:
         wanted = _digest_or_impossible(api_key_sha256)
-        found: Project | None = None
+        found: KeyHolder | None = None
         compare = hmac.compare_digest
-        for stored, project in self._entries:
+        for stored, holder in self._entries:
             if compare(stored, wanted):
-                found = project
+                found = holder
         return found
+
+    def project_of(self, api_key_sha256: str) -> Project | None:
+        """The project whose project key has this hash; an agent-bound key finds nothing."""
+        holder = self.find(api_key_sha256)
+        return holder.project if holder is not None and holder.agent is None else None
 
 
 # 33 bytes: never equal to a 32-byte digest, so a keyless project or a
@@ -176,6 +227,11 @@ def _digest_or_impossible(value: str) -> bytes:
     return _IMPOSSIBLE
 
 
-def find_by_key_hash(projects: Iterable[Project], api_key_sha256: str) -> Project | None:
-    """The project holding this key hash, scanning every project whatever matches."""
+def find_key(projects: Iterable[Project], api_key_sha256: str) -> KeyHolder | None:
+    """Who holds this key hash, scanning every key of every project whatever matches."""
     return KeyIndex(projects).find(api_key_sha256)
+
+
+def find_by_key_hash(projects: Iterable[Project], api_key_sha256: str) -> Project | None:
+    """The project whose project key has this hash, scanning every key whatever matches."""
+    return KeyIndex(projects).project_of(api_key_sha256)

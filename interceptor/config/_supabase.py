@@ -19,14 +19,16 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from postgrest.exceptions import APIError
 
-from interceptor.config._model import ConfigStoreError, PolicyVersion, Project
+from interceptor.config._model import ConfigStoreError, KeyHolder, PolicyVersion, Project
 from interceptor.config._records import (
+    check_agent_name,
     check_json,
     check_key_hash,
     check_name,
     check_policies,
     check_tools,
     find_by_key_hash,
+    find_key,
     now_utc,
     project_from_row,
     version_from_row,
@@ -35,7 +37,7 @@ from interceptor.config._records import (
 if TYPE_CHECKING:
     from interceptor.settings import ConfigStoreSettings
 
-_PROJECT_COLUMNS = "name,api_key_sha256,tools,policies,policy_version"
+_PROJECT_COLUMNS = "name,api_key_sha256,tools,policies,policy_version,agent_keys"
 _VERSION_COLUMNS = "version,policies,author,note,created_at"
 
 
@@ -128,6 +130,9 @@ class SupabaseConfigStore:
         # As in the PostgreSQL store: compare against every project, never filter by the hash.
         return find_by_key_hash(await self.list_projects(), api_key_sha256)
 
+    async def find_key(self, api_key_sha256: str) -> KeyHolder | None:
+        return find_key(await self.list_projects(), api_key_sha256)
+
     async def get_project(self, name: str) -> Project | None:
         rows = _rows(await self._execute(lambda c: c.table("projects").select(_PROJECT_COLUMNS).eq("name", name)))
         return project_from_row(rows[0], f"projects[{name}]") if rows else None
@@ -163,6 +168,24 @@ class SupabaseConfigStore:
         if not _rows(await self._execute(build)):
             await self._need(name)
             raise ConfigStoreError("conflict", f"the key of project {name!r} changed since it was read; nothing was written")
+
+    async def add_agent_key(self, name: str, agent: str, api_key_sha256: str, *, replace: bool = False) -> None:
+        check_agent_name(agent)
+        params = {"p_project": name, "p_key_sha256": check_key_hash(api_key_sha256), "p_agent": agent,
+                  "p_replace": replace}
+        try:
+            await self._execute(lambda c: c.rpc("sentinel_add_agent_key", params))
+        except ConfigStoreError as exc:
+            if exc.code == "project_exists":
+                raise ConfigStoreError("project_exists", "that key is in use; nothing was written") from None
+            raise
+
+    async def revoke_agent_keys(self, name: str, agent: str) -> int:
+        params = {"p_project": name, "p_agent": agent}
+        removed = await self._execute(lambda c: c.rpc("sentinel_revoke_agent_keys", params))
+        if not isinstance(removed, int):
+            raise ConfigStoreError("config_invalid", "sentinel_revoke_agent_keys did not return a number")
+        return removed
 
     async def push_tools(self, name: str, tools: Sequence[Mapping[str, Any]]) -> None:
         clean = list(check_tools(tools))

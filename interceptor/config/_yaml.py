@@ -1,8 +1,8 @@
 """The YAML file config store: the default, so one machine runs with nothing else.
 
 The file's shape is a fixed contract (docs/architecture.md, "Config store shape"): ``projects:`` entries with
-name, api_key_sha256, tools and policies; this store adds ``policy_version``
-and ``policy_history`` beside them. Reads re-parse the file only when its
+name, api_key_sha256, tools and policies, and ``agent_keys`` (key hash -> agent) when a project has
+agent-bound keys; this store adds ``policy_version`` and ``policy_history`` beside them. Reads re-parse the file only when its
 mtime, size or inode change. Writes rewrite it atomically (temp file +
 os.replace) under a lock, keeping comments and order where ruamel.yaml is
 installed.
@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from interceptor.config._model import ConfigStoreError, PolicyVersion, Project
+from interceptor.config._model import ConfigStoreError, KeyHolder, PolicyVersion, Project
 from interceptor.config._records import (
     KeyIndex,
+    check_agent_name,
     check_json,
     check_key_hash,
     check_name,
@@ -71,6 +72,9 @@ def _parse(text: str, path: Path) -> _Parsed:
         if project.api_key_sha256 and project.api_key_sha256 in key_hashes:
             raise ConfigStoreError("config_invalid", f"{where}.api_key_sha256: another project has the same key")
         key_hashes.add(project.api_key_sha256)
+        if not key_hashes.isdisjoint(project.agent_keys):
+            raise ConfigStoreError("config_invalid", f"{where}.agent_keys: a key hash another project also holds")
+        key_hashes.update(project.agent_keys)
         raw_history = entry.get("policy_history") or []
         if not isinstance(raw_history, list):
             raise ConfigStoreError("config_invalid", f"{where}.policy_history: must be a list")
@@ -131,8 +135,11 @@ class YamlConfigStore:
             raise ConfigStoreError("config_unavailable", f"{self.path}: {exc.strerror}") from None
         return _parse(text, self.path)
 
-    async def find_by_key_hash(self, api_key_sha256: str) -> Project | None:
+    async def find_key(self, api_key_sha256: str) -> KeyHolder | None:
         return (await self._read()).keys.find(api_key_sha256)
+
+    async def find_by_key_hash(self, api_key_sha256: str) -> Project | None:
+        return (await self._read()).keys.project_of(api_key_sha256)
 
     async def get_project(self, name: str) -> Project | None:
         return (await self._read()).by_name.get(name)
@@ -173,6 +180,42 @@ class YamlConfigStore:
             _set(entry, "api_key_sha256", key_hash)
 
         await self._write(change)
+
+    async def add_agent_key(self, name: str, agent: str, api_key_sha256: str, *, replace: bool = False) -> None:
+        check_agent_name(agent)
+        key_hash = check_key_hash(api_key_sha256)
+
+        def change(doc: dict[str, Any]) -> None:
+            entry = _need(doc, name)
+            if key_hash in _held_hashes(doc):
+                raise ConfigStoreError("project_exists", "that key is in use; nothing was written")
+            keys = entry.get("agent_keys")
+            if keys is None:
+                keys = entry["agent_keys"] = {}
+            if replace:
+                for old in [h for h, a in keys.items() if a == agent]:
+                    del keys[old]
+            keys[key_hash] = agent
+
+        def expect(before: _Parsed, after: _Parsed) -> None:
+            _reads_back(after.by_name[name].agent_keys.get(key_hash), agent, "agent")
+
+        await self._write(change, expect=expect)
+
+    async def revoke_agent_keys(self, name: str, agent: str) -> int:
+        removed: list[str] = []
+
+        def change(doc: dict[str, Any]) -> None:
+            entry = _need(doc, name)
+            keys = entry.get("agent_keys") or {}
+            removed.extend(h for h, a in keys.items() if a == agent)
+            for old in removed:
+                del keys[old]
+            if "agent_keys" in entry and not keys:
+                del entry["agent_keys"]
+
+        await self._write(change)
+        return len(removed)
 
     async def push_tools(self, name: str, tools: Sequence[Mapping[str, Any]]) -> None:
         clean = [dict(t) for t in check_tools(tools)]
@@ -264,6 +307,18 @@ def _need(doc: Mapping[str, Any], name: str) -> Any:
     if entry is None:
         raise ConfigStoreError("project_not_found", f"no project named {name!r}")
     return entry
+
+
+def _held_hashes(doc: Mapping[str, Any]) -> set[str]:
+    """Every key hash the file holds, project keys and agent keys, lower-cased."""
+    held: set[str] = set()
+    for entry in doc.get("projects") or []:
+        if isinstance(entry, Mapping):
+            held.add(str(entry.get("api_key_sha256") or "").lower())
+            keys = entry.get("agent_keys")
+            if isinstance(keys, Mapping):
+                held.update(str(h).lower() for h in keys)
+    return held
 
 
 def _set(entry: Any, key: str, value: Any) -> None:

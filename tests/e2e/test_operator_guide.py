@@ -37,3 +37,8 @@ def test_operator_guide_commands_work(tmp_path):
     assert [p["name"] for p in projects] == ["demo", "acme"]
     assert len(projects[0]["tools"]) == 8
     assert (tmp_path / "my-sentinel.yaml").is_file() and not (tmp_path / "xdg").exists()
+    # agent-bound keys: the rotated triage key is acme's only agent key; the release bot's was revoked
+    import hashlib
+
+    triage = (tmp_path / "triage.key").read_text().strip()
+    assert projects[1]["agent_keys"] == {hashlib.sha256(triage.encode()).hexdigest(): "triage-bot"}

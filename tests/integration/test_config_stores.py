@@ -363,6 +363,69 @@ async def test_the_cache_in_front_of_each_backend_serves_reads_and_sees_its_writ
     assert (await cached.get_project("acme")).policies == POLICY_2
 
 
+# -- agent-bound keys (every backend) ------------------------------------------------------
+
+
+async def test_an_agent_key_finds_its_holder_and_the_agent_but_is_no_project_key(store: Any) -> None:
+    await store.add_agent_key("acme", "triage", api_key_sha256("sk-triage-1"))
+    await store.add_agent_key("acme", "triage", api_key_sha256("sk-triage-2").upper())
+    await store.add_agent_key("acme", "deploy-bot", api_key_sha256("sk-deploy"))
+    acme = await store.get_project("acme")
+    assert acme.agent_keys == {api_key_sha256("sk-triage-1"): "triage", api_key_sha256("sk-triage-2"): "triage",
+                               api_key_sha256("sk-deploy"): "deploy-bot"}
+    assert (await store.list_projects())[0] == acme
+    holder = await store.find_key(api_key_sha256("sk-triage-2"))
+    assert (holder.project, holder.agent, holder.key_sha256) == (acme, "triage", api_key_sha256("sk-triage-2"))
+    assert (await store.find_key(api_key_sha256("sk-acme"))).agent is None
+    assert await store.find_by_key_hash(api_key_sha256("sk-deploy")) is None  # never the project key
+    assert await store.find_key(api_key_sha256("sk-wrong")) is None
+    assert api_key_sha256("sk-deploy") not in repr(holder) + repr(acme)
+
+
+async def test_a_key_hash_is_one_key_of_one_project_in_one_role(store: Any) -> None:
+    await store.create_project("beta", api_key_sha256("sk-beta"))
+    await store.add_agent_key("beta", "triage", api_key_sha256("sk-beta-triage"))
+    for project, key in [("acme", "sk-acme"), ("acme", "sk-beta"), ("acme", "sk-beta-triage"), ("beta", "sk-beta-triage")]:
+        with pytest.raises(ConfigStoreError) as caught:
+            await store.add_agent_key(project, "other", api_key_sha256(key))
+        assert caught.value.code == "project_exists" and api_key_sha256(key) not in caught.value.message
+    assert (await store.get_project("acme")).agent_keys == {}
+    assert (await store.get_project("beta")).agent_keys == {api_key_sha256("sk-beta-triage"): "triage"}
+
+
+async def test_agent_keys_are_replaced_and_revoked_per_agent(store: Any) -> None:
+    for n in (1, 2):
+        await store.add_agent_key("acme", "triage", api_key_sha256(f"sk-triage-{n}"))
+    await store.add_agent_key("acme", "deploy-bot", api_key_sha256("sk-deploy"))
+    await store.add_agent_key("acme", "triage", api_key_sha256("sk-triage-3"), replace=True)
+    assert (await store.get_project("acme")).agent_keys == {api_key_sha256("sk-deploy"): "deploy-bot",
+                                                            api_key_sha256("sk-triage-3"): "triage"}
+    assert await store.revoke_agent_keys("acme", "triage") == 1
+    assert await store.revoke_agent_keys("acme", "triage") == 0
+    assert await store.find_key(api_key_sha256("sk-triage-3")) is None
+    assert (await store.find_key(api_key_sha256("sk-deploy"))).agent == "deploy-bot"
+    for call in (store.add_agent_key("nobody", "a", api_key_sha256("x")), store.revoke_agent_keys("nobody", "a")):
+        with pytest.raises(ConfigStoreError) as caught:
+            await call
+        assert caught.value.code == "project_not_found"
+    for agent, key_hash in [("bad agent!", api_key_sha256("y")), ("", api_key_sha256("y")), ("ok", "sk-not-a-hash")]:
+        with pytest.raises(ConfigStoreError) as caught:
+            await store.add_agent_key("acme", agent, key_hash)
+        assert caught.value.code == "invalid_argument"
+    assert (await store.get_project("acme")).agent_keys == {api_key_sha256("sk-deploy"): "deploy-bot"}
+
+
+async def test_the_cache_sees_agent_keys_added_and_revoked_through_it(store: Any) -> None:
+    from interceptor.config import CachedConfigStore
+
+    cached = CachedConfigStore(store, ttl_seconds=60, stale_seconds=300)
+    assert await cached.find_key(api_key_sha256("sk-triage")) is None
+    await cached.add_agent_key("acme", "triage", api_key_sha256("sk-triage"))
+    assert (await cached.find_key(api_key_sha256("sk-triage"))).agent == "triage"
+    await cached.revoke_agent_keys("acme", "triage")
+    assert await cached.find_key(api_key_sha256("sk-triage")) is None
+
+
 # -- YAML: two writers on one file ---------------------------------------------------------
 
 
@@ -405,6 +468,32 @@ async def test_postgres_upgrades_a_table_of_the_original_layout(pg_pool: asyncpg
     assert legacy is not None and legacy.name == "legacy"
     assert list(legacy.tools) == TOOLS and legacy.policies == POLICY_2 and legacy.policy_version == 0
     assert await store.push_policy("legacy", POLICY_1, "alice") == 1
+    await store.close()
+
+
+async def test_postgres_refuses_a_hand_written_key_that_another_role_holds(pg_pool: asyncpg.Pool, pg_schema: str) -> None:
+    store = PostgresConfigStore(POSTGRES_DSN, schema=pg_schema)
+    await store.create_project("acme", api_key_sha256("sk-acme"))
+    await store.create_project("beta", api_key_sha256("sk-beta"))
+    await store.add_agent_key("beta", "triage", api_key_sha256("sk-triage"))
+    writes = [
+        ("update projects set agent_keys = jsonb_build_object($1::text, 'x') where name = 'acme'", "sk-beta"),
+        ("update projects set agent_keys = jsonb_build_object($1::text, 'x') where name = 'acme'", "sk-triage"),
+        ("update projects set agent_keys = jsonb_build_object($1::text, 'x') where name = 'acme'", "sk-acme"),
+        ("update projects set api_key_sha256 = $1 where name = 'acme'", "sk-triage"),
+        ("insert into projects (name, api_key_sha256) values ('gamma', $1)", "sk-triage"),
+    ]
+    async with pg_pool.acquire() as conn:
+        for sql, key in writes:
+            with pytest.raises(asyncpg.UniqueViolationError):
+                await conn.execute(sql, api_key_sha256(key))
+    with pytest.raises(ConfigStoreError) as caught:
+        await store.set_api_key("acme", api_key_sha256("sk-triage"))
+    assert caught.value.code == "project_exists"
+    assert [(p.name, p.api_key_sha256, dict(p.agent_keys)) for p in await store.list_projects()] == [
+        ("acme", api_key_sha256("sk-acme"), {}),
+        ("beta", api_key_sha256("sk-beta"), {api_key_sha256("sk-triage"): "triage"}),
+    ]
     await store.close()
 
 
@@ -457,11 +546,17 @@ async def test_supabase_wire_requests(data_api: DataApiOverPostgres) -> None:
     await supabase.find_by_key_hash(api_key_sha256("sk-acme"))
     await supabase.push_policy("acme", POLICY_1, "alice")
     await supabase.get_project("acme")
+    await supabase.add_agent_key("acme", "triage", api_key_sha256("sk-triage"), replace=True)
+    await supabase.revoke_agent_keys("acme", "triage")
+    columns = "name%2Capi_key_sha256%2Ctools%2Cpolicies%2Cpolicy_version%2Cagent_keys"
     assert data_api.requests == [
         ("POST", "/rest/v1/projects", {"name": "acme", "api_key_sha256": api_key_sha256("sk-acme"), "tools": [], "policies": {}}),
-        ("GET", "/rest/v1/projects?select=name%2Capi_key_sha256%2Ctools%2Cpolicies%2Cpolicy_version&name=not.is.null&order=name.asc", None),
+        ("GET", f"/rest/v1/projects?select={columns}&name=not.is.null&order=name.asc", None),
         ("POST", "/rest/v1/rpc/sentinel_push_policy", {"p_project": "acme", "p_policies": POLICY_1, "p_author": "alice", "p_note": ""}),
-        ("GET", "/rest/v1/projects?select=name%2Capi_key_sha256%2Ctools%2Cpolicies%2Cpolicy_version&name=eq.acme", None),
+        ("GET", f"/rest/v1/projects?select={columns}&name=eq.acme", None),
+        ("POST", "/rest/v1/rpc/sentinel_add_agent_key",
+         {"p_project": "acme", "p_key_sha256": api_key_sha256("sk-triage"), "p_agent": "triage", "p_replace": True}),
+        ("POST", "/rest/v1/rpc/sentinel_revoke_agent_keys", {"p_project": "acme", "p_agent": "triage"}),
     ]
     await supabase.close()
 
@@ -476,7 +571,9 @@ async def test_supabase_unreachable_is_config_unavailable(data_api: DataApiOverP
     await supabase.close()
 
 
-def test_supabase_migration_holds_the_postgres_migration_verbatim() -> None:
-    postgres = (ROOT / "interceptor" / "config" / "migrations" / "0001_projects.sql").read_text()
-    supabase = "".join(p.read_text() for p in sorted((ROOT / "supabase" / "migrations").glob("*.sql")))
-    assert postgres in supabase
+def test_supabase_migrations_hold_the_postgres_migrations_verbatim_in_order() -> None:
+    postgres = sorted((ROOT / "interceptor" / "config" / "migrations").glob("*.sql"))
+    supabase = sorted((ROOT / "supabase" / "migrations").glob("*.sql"))
+    assert len(postgres) == len(supabase)
+    for ours, theirs in zip(postgres, supabase, strict=True):
+        assert ours.read_text() in theirs.read_text(), (ours.name, theirs.name)

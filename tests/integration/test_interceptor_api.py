@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
-from interceptor.config import ConfigStoreError, Project
+from interceptor.config import ConfigStoreError, KeyHolder, Project
 from interceptor.state import StateStore
 from interceptor.state.memory import MemoryStateStore
 from interceptor.state.redis import RedisStateStore
@@ -377,7 +377,7 @@ async def test_slow_tool_server_is_504_within_the_bounded_timeout(state_store: S
 
 async def test_config_store_down_is_503(state_store: StateStore, tmp_path: Path) -> None:
     class DownStore(StaticConfigStore):
-        async def find_by_key_hash(self, api_key_sha256: str) -> Project | None:
+        async def find_key(self, api_key_sha256: str) -> KeyHolder | None:
             raise ConfigStoreError("unreachable", "connection refused")
 
     async with running_interceptor(DownStore([]), state_store=state_store, audit_log=tmp_path / "a.jsonl") as harness:

@@ -55,3 +55,26 @@ def test_rotating_the_key_of_a_project_that_does_not_exist_is_an_error_in_postgr
             await store.close()
 
     assert asyncio.run(names()) == ["acme"]  # no second project was created
+
+
+def test_agent_keys_are_added_listed_and_revoked_in_postgres(
+    pg_schema: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SENTINEL_DATABASE_URL", POSTGRES_DSN)
+    monkeypatch.setenv("SENTINEL_DATABASE_SCHEMA", pg_schema)
+    assert main(["keys", "create", "--project", "acme"]) == 0
+    assert main(["keys", "create", "--project", "acme", "--agent", "triage"]) == 0
+    key = capsys.readouterr().out.splitlines()[-1]
+    assert main(["keys", "list", "--project", "acme"]) == 0
+    assert f"{api_key_sha256(key)[:8]}  agent triage" in capsys.readouterr().out
+
+    async def holder_of(k: str) -> object:
+        store = PostgresConfigStore(POSTGRES_DSN, schema=pg_schema)
+        try:
+            return await store.find_key(api_key_sha256(k))
+        finally:
+            await store.close()
+
+    assert asyncio.run(holder_of(key)).agent == "triage"  # type: ignore[attr-defined]
+    assert main(["keys", "revoke", "--project", "acme", "--agent", "triage"]) == 0
+    assert asyncio.run(holder_of(key)) is None

@@ -77,7 +77,7 @@ async def test_a_revoked_session_fails_its_next_call_and_its_presigned_token_fai
     sid = await stack.start()
     assert (await stack.call(sid)).status_code == 200
     runtime = stack.app.state.runtime
-    session, _ = await runtime.sessions.resolve(sid, "demo")
+    session, _ = await runtime.sessions.resolve(sid, "demo", agent=None)
     arguments = {"timezone": "UTC"}
     signed = runtime.sessions.sign_call(session, ToolCall("get_current_time", arguments, "demo", None),
                                         args_sha256(arguments), None)  # signed before the revocation

@@ -14,7 +14,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from interceptor.config import Project
+from interceptor.config import KeyHolder, Project
 from interceptor.state.redis import RedisStateStore
 from interceptor.testing import Harness, StaticConfigStore, StubToolServer, api_key_hash, running_interceptor
 from tests.conftest import REDIS_URL
@@ -26,9 +26,9 @@ class CountingStore(StaticConfigStore):
         super().__init__(projects)
         self.lookups = 0
 
-    async def find_by_key_hash(self, api_key_sha256: str) -> Project | None:
+    async def find_key(self, api_key_sha256: str) -> KeyHolder | None:
         self.lookups += 1
-        return await super().find_by_key_hash(api_key_sha256)
+        return await super().find_key(api_key_sha256)
 
 
 class TokenRecordingServer(StubToolServer):

@@ -194,7 +194,8 @@ async def test_policy_is_compiled_once_per_version() -> None:
 async def test_authenticate_maps_keys_to_projects() -> None:
     project = Project("p", api_key_hash("k"), [], POLICY, 1)
     directory = ProjectDirectory(StaticConfigStore([project]))
-    assert (await directory.authenticate("k")).name == "p"
+    holder = await directory.authenticate("k")
+    assert holder.project.name == "p" and holder.agent is None
     for bad in (None, "", "K", project.api_key_sha256):
         with pytest.raises(Unauthorized):
             await directory.authenticate(bad)
