@@ -180,7 +180,7 @@ class CallEnforcer:
             raise
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every call, and a frozen __init__ costs twice as much
 class _CallAudit:
     """Writes the call's one audit line (the argument hash, never the arguments)."""
 

@@ -32,7 +32,6 @@ not forward, as long as the tool server's own limit is at least its own.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -111,21 +110,14 @@ def _parse_object(raw: bytes, *, required: bool, fields: frozenset[str]) -> dict
     if unknown:
         raise BadRequest(f"unknown field {_quoted(unknown[0])}; this request takes {', '.join(sorted(fields))}",
                          code="unknown_field")
-    # orjson keeps the last of two equal keys; the standard parser's hook sees every pair.
+    # orjson keeps the last of two equal keys; repeated_key finds every one, at any depth.
     try:
-        json.loads(raw, object_pairs_hook=_refuse_duplicate_keys)
+        repeated = sentinel_http.repeated_key(raw, body)
     except RecursionError:
         raise BadRequest("'arguments' is nested too deeply", code="invalid_arguments") from None
+    if repeated is not None:
+        raise BadRequest(f"the key {_quoted(repeated)} is given twice", code="duplicate_key")
     return body
-
-
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: set[str] = set()
-    for key, _ in pairs:
-        if key in seen:
-            raise BadRequest(f"the key {_quoted(key)} is given twice", code="duplicate_key")
-        seen.add(key)
-    return dict(pairs)
 
 
 def _quoted(name: str) -> str:
