@@ -25,6 +25,7 @@ __all__ = ["repeated_key"]
 
 # Deeper values go to the standard parser, which is what says how deep it can read.
 _MAX_COUNTED_DEPTH = 64
+_CONTAINERS = (dict, list)
 
 
 class _Repeated(Exception):
@@ -78,7 +79,7 @@ def _entries(value: Any, depth: int) -> int:
     else:
         return 0
     for child in children:
-        if isinstance(child, dict | list):
+        if isinstance(child, _CONTAINERS):
             if not depth:
                 raise _TooDeep
             count += _entries(child, depth - 1)
