@@ -245,5 +245,5 @@ async def _body(request: Request, fields: frozenset[str]) -> dict[str, Any]:
         raise BadRequest("the body is not valid JSON", code="invalid_json") from None
     if not isinstance(body, dict) or set(body) - fields:
         raise BadRequest(f"the body takes only {', '.join(sorted(fields))}", code="unknown_field")
-    refuse_duplicate_keys(raw)
+    refuse_duplicate_keys(raw, body)
     return body

@@ -53,7 +53,6 @@ from sentinel_policy import (
     Effect,
     RuleEvalError,
     SessionFacts,
-    StateDelta,
     ToolCall,
     evaluate,
     observe,
@@ -207,11 +206,12 @@ class CallEnforcer:
         clean: output that cannot be checked, or whose taint cannot be stored, is
         withheld. The tool has run by then, so neither failure is retryable.
         """
-        work: Callable[[], StateDelta] = functools.partial(
-            observe, policy, call, lambda: _output_text(result)  # the text is built only if the policy reads it
-        )
+        text = functools.partial(_output_text, result)  # built only if the policy reads it
         try:
-            delta = await self._worker.run(work) if large else work()
+            if large:
+                delta = await self._worker.run(functools.partial(observe, policy, call, text))
+            else:
+                delta = observe(policy, call, text)
         except RuleEvalError as exc:  # nested past what can be checked: not checked, so not shown
             raise ToolServerError(
                 "the tool's result cannot be checked", code="tool_result_unreadable", retryable=False
@@ -225,7 +225,7 @@ class CallEnforcer:
             raise
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every call, and a frozen __init__ costs twice as much
 class _CallAudit:
     """Writes the call's one audit line (the argument hash, never the arguments)."""
 

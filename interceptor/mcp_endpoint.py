@@ -230,7 +230,7 @@ async def _read_message(runtime: Runtime, headers: dict[str, str], receive: Rece
     if not isinstance(message, dict):
         raise _invalid("the body must be one JSON-RPC message (an object)", "invalid_body")
     try:
-        refuse_duplicate_keys(raw)
+        refuse_duplicate_keys(raw, message)
     except InterceptorError as exc:
         raise _invalid(exc.message, exc.code) from None
     _check_envelope(message)

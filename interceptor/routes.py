@@ -32,7 +32,6 @@ not forward, as long as the tool server's own limit is at least its own.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -125,26 +124,20 @@ def _parse_object(raw: bytes, *, required: bool, fields: frozenset[str]) -> dict
     if unknown:
         raise BadRequest(f"unknown field {quoted(unknown[0])}; this request takes {', '.join(sorted(fields))}",
                          code="unknown_field")
-    refuse_duplicate_keys(raw)
+    refuse_duplicate_keys(raw, body)
     return body
 
 
-def refuse_duplicate_keys(raw: bytes) -> None:
-    """400 ``duplicate_key`` for a JSON text (already parsed once) that gives a key twice at any depth."""
-    # orjson keeps the last of two equal keys; the standard parser's hook sees every pair.
+def refuse_duplicate_keys(raw: bytes, parsed: Any) -> None:
+    """400 ``duplicate_key`` for a JSON text (``parsed`` is what orjson read of it) that gives a key twice
+    at any depth."""
+    # orjson keeps the last of two equal keys; repeated_key finds every one, at any depth.
     try:
-        json.loads(raw, object_pairs_hook=_refuse_duplicate_keys)
+        repeated = sentinel_http.repeated_key(raw, parsed)
     except RecursionError:
         raise BadRequest("'arguments' is nested too deeply", code="invalid_arguments") from None
-
-
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: set[str] = set()
-    for key, _ in pairs:
-        if key in seen:
-            raise BadRequest(f"the key {quoted(key)} is given twice", code="duplicate_key")
-        seen.add(key)
-    return dict(pairs)
+    if repeated is not None:
+        raise BadRequest(f"the key {quoted(repeated)} is given twice", code="duplicate_key")
 
 
 def quoted(name: str) -> str:

@@ -37,11 +37,13 @@ def clip(value: str | None, limit: int = MAX_AUDIT_FIELD) -> str | None:
 
 def audit_line(record: Mapping[str, Any]) -> bytes:
     """One JSON Lines record: JSON with every line separator escaped, and one newline."""
-    line = orjson.dumps(record)
+    line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+    if line.isascii():  # nearly every record: the separators are not ASCII
+        return line
     for raw, escaped in _SEPARATORS:
         if raw in line:
             line = line.replace(raw, escaped)
-    return line + b"\n"
+    return line
 
 
 def audit_timestamp(seconds: float) -> str:

@@ -31,6 +31,7 @@ from sentinel_http._client import (
     MalformedResponse,
     ResponseTooLarge,
 )
+from sentinel_http._json import repeated_key
 from sentinel_http._readiness import Check, LogThrottle, NotReady, Readiness, ReadinessReport
 from sentinel_http._server import CoalescingTransport, ServerLimits, serve_app
 
@@ -61,6 +62,7 @@ __all__ = [
     "check_declared",
     "first_headers",
     "read_body",
+    "repeated_key",
     "send_json",
     "serve_app",
 ]

@@ -96,9 +96,16 @@ def _protocol_class(limits: ServerLimits | None = None) -> type[asyncio.Protocol
     bounds = limits or ServerLimits()
 
     class GuardedProtocol(HttpToolsProtocol):
-        """uvicorn's httptools protocol, one send per response, with a request deadline and a connection cap."""
+        """uvicorn's httptools protocol, one send per response, with a request deadline and a connection cap.
 
-        sentinel_deadline: asyncio.TimerHandle | None = None
+        The deadline is a time, not a timer per request: arming and disarming it for every
+        request on a kept-alive connection only sets it, and one timer per connection wakes
+        at the earliest deadline that may still be pending, closes the connection if that
+        request has not arrived, or sleeps on to the deadline of the request under way.
+        """
+
+        sentinel_deadline: float | None = None  # loop time by which the request under way must have arrived
+        sentinel_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
@@ -109,6 +116,9 @@ def _protocol_class(limits: ServerLimits | None = None) -> type[asyncio.Protocol
 
         def connection_lost(self, exc: Exception | None) -> None:
             self.disarm_deadline()
+            if self.sentinel_timer is not None:
+                self.sentinel_timer.cancel()
+                self.sentinel_timer = None
             super().connection_lost(exc)
 
         def on_message_begin(self) -> None:
@@ -126,15 +136,21 @@ def _protocol_class(limits: ServerLimits | None = None) -> type[asyncio.Protocol
             super().on_response_complete()
 
         def arm_deadline(self) -> None:
-            self.disarm_deadline()
-            self.sentinel_deadline = self.loop.call_later(bounds.read_timeout, self.read_timed_out)
+            self.sentinel_deadline = deadline = self.loop.time() + bounds.read_timeout
+            if self.sentinel_timer is None:
+                self.sentinel_timer = self.loop.call_at(deadline, self.read_timed_out)
 
         def disarm_deadline(self) -> None:
-            if self.sentinel_deadline is not None:
-                self.sentinel_deadline.cancel()
-                self.sentinel_deadline = None
+            self.sentinel_deadline = None  # a timer that wakes finds nothing due
 
         def read_timed_out(self) -> None:
+            self.sentinel_timer = None
+            deadline = self.sentinel_deadline
+            if deadline is None:
+                return  # no request under way: the next one arms a timer again
+            if self.loop.time() < deadline:  # a later request's deadline: wake again then
+                self.sentinel_timer = self.loop.call_at(deadline, self.read_timed_out)
+                return
             self.sentinel_deadline = None
             if not self.transport.is_closing():
                 self.transport.close()  # a handler waiting for the body sees http.disconnect

@@ -153,6 +153,18 @@ def test_a_kept_alive_connection_cannot_drip_its_next_request(server: int) -> No
         assert closed_by_server(sock, within=READ_TIMEOUT + 1)
 
 
+def test_a_later_request_on_a_kept_alive_connection_is_timed_from_its_own_first_byte(server: int) -> None:
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(READ_TIMEOUT * 0.6)
+        sock.sendall(b"GET / HTTP/1.1\r\n")  # its deadline is 0.6 + 1.0, past the connection's first one
+        time.sleep(READ_TIMEOUT * 0.6)
+        sock.sendall(b"Host: x\r\n\r\n")
+        sock.settimeout(2)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+
+
 # -- the real services, their limits set from the environment ------------------------------
 
 
