@@ -138,7 +138,8 @@ class CallEnforcer:
         pin = self._directory.pins(project).get(tool)  # a pinned tool's token always carries its pin
         call = ToolCall(tool=tool, arguments=arguments, project=project.name, agent=session.agent)
         audit = _CallAudit(self._audit, session, tool, digest, started)
-        await self._limiter.admit(policy, project, session.agent, sid=sid, tool=tool)
+        if policy.limits:  # no counters, no await: a policy without limits costs nothing here
+            await self._limiter.admit(policy, project, session.agent, sid=sid, tool=tool)
 
         decision, signed = await self._sessions.decide_and_commit(
             session,
