@@ -15,9 +15,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
-from sentinel_contract import AuditChain, ChainHead, audit_timestamp, clip
+from sentinel_contract import MAX_AUDIT_FIELD, AuditChain, ChainHead, audit_timestamp, clip
 
 __all__ = ["AuditLog", "AuditRecord"]
 
@@ -41,21 +41,20 @@ class AuditRecord:
     def as_dict(self, ts: str) -> dict[str, object]:
         # Tool names, reasons (which may quote a value) and agent names come from callers:
         # clipped, and written as exactly one line whatever characters they hold (audit_line).
-        return (
-            {
-                "ts": ts,
-                "project": self.project,
-                "sid": clip(self.sid),
-                "tool": clip(self.tool),
-                "args_sha256": self.args_sha256,
-                "decision": self.decision,
-                "rule": clip(self.rule),
-                "reason": clip(self.reason, 1024),
-                "jti": self.jti,
-                "latency_ms": round(self.latency_ms, 3),
-                "agent": clip(self.agent),
-            }
-        )
+        # Clipped only when longer than the limit: nearly every field is far shorter, and this runs per call.
+        return {
+            "ts": ts,
+            "project": self.project,
+            "sid": self.sid if len(self.sid) <= MAX_AUDIT_FIELD else clip(self.sid),
+            "tool": self.tool if len(self.tool) <= MAX_AUDIT_FIELD else clip(self.tool),
+            "args_sha256": self.args_sha256,
+            "decision": self.decision,
+            "rule": self.rule if len(self.rule) <= MAX_AUDIT_FIELD else clip(self.rule),
+            "reason": self.reason if len(self.reason) <= 1024 else clip(self.reason, 1024),
+            "jti": self.jti,
+            "latency_ms": round(self.latency_ms, 3),
+            "agent": clip(self.agent),
+        }
 
 
 class AuditLog:
@@ -106,7 +105,7 @@ class AuditLog:
             self._file.close()
             self._file = None
 
-    def write_event(self, event: str, fields: Mapping[str, object]) -> None:
+    def write_event(self, event: str, fields: Mapping[str, Any]) -> None:
         """A record of something other than a decision (an approval's state change), in the same file."""
         line = self._chain.line({"ts": audit_timestamp(time.time()), "event": event, **fields})
         self._append(line)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,10 +64,12 @@ class AuditChain:
         self._seq = 0
         self._prev = _last_line_hash(path)
 
-    def line(self, record: Mapping[str, Any]) -> bytes:
-        """``record`` as its audit line, linked to this writer's previous one."""
-        line = audit_line({**record, "writer": self.writer, "seq": self._seq, "prev": self._prev})
-        self._prev = _digest(line)
+    def line(self, record: dict[str, Any]) -> bytes:
+        """``record`` as its audit line, linked to this writer's previous one (its chain fields are set
+        in ``record`` itself: a record is built for one line, and copying it would cost every call)."""
+        record["writer"], record["seq"], record["prev"] = self.writer, self._seq, self._prev
+        line = audit_line(record)
+        self._prev = hashlib.sha256(line).hexdigest()
         self._seq += 1
         return line
 
