@@ -3,6 +3,7 @@ revoked session's next call fails within one call."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -57,6 +58,9 @@ def test_the_guides_commands_list_and_revoke(stack: tuple[Any, Path]) -> None:
     env = {"SENTINEL_URL": url, "SENTINEL_ADMIN_KEY": (root / "ops.key").read_text().strip(), "SESSION_ID": one}
     assert "revoked 1 session(s): " + one in shell(lines[0], root, **env).stdout
     assert call(url, one) == 404 and call(url, intern) == 200  # within one call
+    executions = [json.loads(line) for line in (running.var_dir / "mcp-audit.jsonl").read_text().splitlines()]
+    assert any(r["sid"] == one and r["method"] == "sessions/revoke" and r["event"] == "executed"
+               for r in executions)  # the tool server dropped the session's key: nothing signed for it runs
     assert "revoked 1 session(s): " + intern in shell(lines[1], root, **env).stdout
     assert call(url, intern) == 404 and call(url, other) == 200
     assert "revoked 1 session(s): " + other in shell(lines[2], root, **env).stdout
