@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import secrets
 import sys
+from collections.abc import Coroutine
 from typing import Any
 
 API_KEY_PREFIX = "sk-sentinel-"
@@ -124,14 +125,19 @@ def _identity(args: argparse.Namespace) -> int:
     return 0
 
 
-def _create(args: argparse.Namespace) -> int:
+def _on_store(verb: str, work: Coroutine[Any, Any, int]) -> int:
+    """Run one command against the config store; a store refusal is one line on stderr and exit status 1."""
     from interceptor.config import ConfigStoreError
 
     try:
-        return asyncio.run(_create_async(args))
+        return asyncio.run(work)
     except ConfigStoreError as exc:
-        print(f"sentinel keys create: {exc.message} ({exc.code})", file=sys.stderr)
+        print(f"sentinel keys {verb}: {exc.message} ({exc.code})", file=sys.stderr)
         return 1
+
+
+def _create(args: argparse.Namespace) -> int:
+    return _on_store("create", _create_async(args))
 
 
 async def _create_async(args: argparse.Namespace) -> int:
@@ -210,13 +216,7 @@ async def _create_agent_key(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from interceptor.config import ConfigStoreError
-
-    try:
-        return asyncio.run(_list_async(args))
-    except ConfigStoreError as exc:
-        print(f"sentinel keys list: {exc.message} ({exc.code})", file=sys.stderr)
-        return 1
+    return _on_store("list", _list_async(args))
 
 
 async def _list_async(args: argparse.Namespace) -> int:
@@ -240,13 +240,7 @@ async def _list_async(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    from interceptor.config import ConfigStoreError
-
-    try:
-        return asyncio.run(_revoke_async(args))
-    except ConfigStoreError as exc:
-        print(f"sentinel keys revoke: {exc.message} ({exc.code})", file=sys.stderr)
-        return 1
+    return _on_store("revoke", _revoke_async(args))
 
 
 async def _revoke_async(args: argparse.Namespace) -> int:
