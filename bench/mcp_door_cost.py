@@ -188,12 +188,14 @@ def steps(requests: dict[str, Request]) -> dict[str, float]:
 
     return {
         "api: first_headers (2 wanted)": _time(lambda: routes.sentinel_http.first_headers(api_scope, routes._CALL_HEADERS)),
-        "mcp: _headers (all, as a dict)": _time(lambda: mcp_endpoint._headers(modern_scope)),
+        "mcp: _headers (the ones it reads, as a dict)": _time(lambda: mcp_endpoint._headers(modern_scope)),
         "api: orjson.loads + duplicate-key check (body)": _time(
             lambda: routes._parse_object(api.body, required=True, fields=routes._CALL_FIELDS)),
         "mcp: orjson.loads (body)": _time(lambda: orjson.loads(modern.body)),
-        "mcp: duplicate-key check, stdlib json (2026 body)": _time(lambda: routes.refuse_duplicate_keys(modern.body)),
-        "mcp: duplicate-key check, stdlib json (2025 body)": _time(lambda: routes.refuse_duplicate_keys(legacy.body)),
+        "mcp: duplicate-key check (2026 body)": _time(
+            lambda: routes.refuse_duplicate_keys(modern.body, orjson.loads(modern.body))),
+        "mcp: duplicate-key check (2025 body)": _time(
+            lambda: routes.refuse_duplicate_keys(legacy.body, orjson.loads(legacy.body))),
         "mcp: _check_envelope": _time(lambda: mcp_endpoint._check_envelope(message)),
         "mcp: _version, 2026-07-28 (SDK classify_inbound_request)": _time(lambda: mcp_endpoint._version(message, headers)),
         "mcp: _version, 2025-11-25": _time(lambda: mcp_endpoint._version(legacy_message, legacy_headers)),
