@@ -17,39 +17,70 @@ every replica sees only its own, so the exact list is ``GET /admin/approvals``
 (docs/operator-guide.md, "Metrics").
 
 The call path only reads ``time.perf_counter`` and updates children looked up once: it must
-never await or build labels per call (``labels()`` costs more than the update itself).
+never await or build labels per call (``labels()`` costs more than the update itself). The
+stage histogram is ``sentinel_http.LatencyHistogram``, not prometheus-client's (a third of its cost).
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from collections.abc import Iterator
 
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
+
+from sentinel_http import LatencyHistogram
 from sentinel_policy import Decision
 
 __all__ = ["CONTENT_TYPE_LATEST", "MAX_RULES", "InterceptorMetrics"]
 
 MAX_RULES = 256
 MAX_RULE_CHARS = 64
-# From a fraction of a millisecond (a decision from the cache) to the forwarding timeout.
-BUCKETS = (0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _BREAKGLASS = "breakglass:"
+
+
+class _Count:
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+class _Decisions(Collector):
+    """``sentinel_decisions_total``: plain counts (no lock: only the event loop's thread decides)."""
+
+    def __init__(self) -> None:
+        self.by_label: dict[tuple[str, str], _Count] = {}
+
+    def count(self, effect: str, label: str) -> _Count:
+        found = self.by_label.get((effect, label))
+        if found is None:
+            found = self.by_label[(effect, label)] = _Count()
+        return found
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "sentinel_decisions", "Decisions answered, by effect and deciding rule", labels=["effect", "rule"]
+        )
+        for labels, count in self.by_label.items():
+            family.add_metric(list(labels), count.value)
+        yield family
 
 
 class InterceptorMetrics:
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry(auto_describe=True)
-        self._decisions = Counter(
-            "sentinel_decisions", "Decisions answered, by effect and deciding rule", ["effect", "rule"],
-            registry=registry,
+        self._decisions = _Decisions()
+        registry.register(self._decisions)
+        duration = LatencyHistogram(
+            "sentinel_call_duration_seconds", "Governed call latency by stage", label="stage",
+            values=("total", "decide", "forward"),
         )
-        duration = Histogram(
-            "sentinel_call_duration_seconds", "Governed call latency by stage", ["stage"],
-            registry=registry, buckets=BUCKETS,
-        )
-        self.total = duration.labels("total")
-        self.decide = duration.labels("decide")
-        self.forward = duration.labels("forward")
+        registry.register(duration)
+        self.total = duration.series("total")
+        self.decide = duration.series("decide")
+        self.forward = duration.series("forward")
         self.commit_conflicts = Counter(
             "sentinel_commit_conflicts", "Compare-and-set commits lost to a concurrent change", registry=registry
         )
@@ -61,7 +92,7 @@ class InterceptorMetrics:
             "approval": Counter("sentinel_approval_events", "Approval events", ["event"], registry=registry),
             "breakglass": Counter("sentinel_breakglass_events", "Break-glass events", ["event"], registry=registry),
         }
-        self._children: dict[tuple[str, str], Counter] = {}
+        self._children: dict[tuple[str, str], _Count] = {}
 
     def decided(self, decision: Decision) -> None:
         """Count one answered decision (the child for its labels is built once, then looked up)."""
@@ -69,14 +100,14 @@ class InterceptorMetrics:
         child = self._children.get(key)
         if child is None:
             child = self._child(*key)
-        child.inc()
+        child.value += 1
 
-    def _child(self, effect: str, rule: str) -> Counter:
+    def _child(self, effect: str, rule: str) -> _Count:
         if rule.startswith(_BREAKGLASS):  # one grant id per override: never cached, rare
-            return self._decisions.labels(effect, "breakglass")
+            return self._decisions.count(effect, "breakglass")
         if len(self._children) >= MAX_RULES:
-            return self._decisions.labels(effect, "other")
-        child = self._children[(effect, rule)] = self._decisions.labels(effect, rule[:MAX_RULE_CHARS])
+            return self._decisions.count(effect, "other")
+        child = self._children[(effect, rule)] = self._decisions.count(effect, rule[:MAX_RULE_CHARS])
         return child
 
     def event(self, subject: str, event: str) -> None:

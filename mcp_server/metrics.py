@@ -12,8 +12,10 @@ updates children looked up once; a reason outside ``VERIFICATION_REASONS`` count
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from sentinel_http import LatencyHistogram
 
 __all__ = ["CONTENT_TYPE_LATEST", "VERIFICATION_REASONS", "ToolServerMetrics"]
 
@@ -24,7 +26,6 @@ VERIFICATION_REASONS = frozenset({
     "bad_jti", "tool_mismatch", "args_mismatch", "unknown_session", "session_expired", "session_revoked",
     "replayed_jti", "store_unavailable", "tool_definition_changed",
 })
-BUCKETS = (0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class ToolServerMetrics:
@@ -38,10 +39,9 @@ class ToolServerMetrics:
             registry=registry,
         )
         self._failures = {reason: failures.labels(reason) for reason in (*VERIFICATION_REASONS, "other")}
-        self.duration = Histogram(
-            "sentinel_tool_duration_seconds", "POST /rpc latency, body read to answer", registry=registry,
-            buckets=BUCKETS,
-        )
+        duration = LatencyHistogram("sentinel_tool_duration_seconds", "POST /rpc latency, body read to answer")
+        registry.register(duration)
+        self.duration = duration.series()
 
     def verification_failed(self, reason: str) -> None:
         self._failures.get(reason, self._failures["other"]).inc()
