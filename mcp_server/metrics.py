@@ -38,7 +38,7 @@ class ToolServerMetrics:
             "sentinel_verification_failures", "Requests refused by the signed-call check, by reason", ["reason"],
             registry=registry,
         )
-        self._failures = {reason: failures.labels(reason) for reason in (*VERIFICATION_REASONS, "other")}
+        self._failures = {reason: failures.labels(reason) for reason in (*sorted(VERIFICATION_REASONS), "other")}
         duration = LatencyHistogram("sentinel_tool_duration_seconds", "POST /rpc latency, body read to answer")
         registry.register(duration)
         self.duration = duration.series()
