@@ -16,6 +16,8 @@
     POST /admin/breakglass/{id}/close          -> 200 {...}
     GET  /admin/audit/head                     -> 200 {"head": "WRITER:SEQ:HASH" or null}: where this
                                                    process's audit chain ends (`sentinel audit verify --head`)
+    GET  /metrics                              -> 200 Prometheus text (interceptor.metrics); an admin key
+                                                   too, since agents reach this port
 
 ``Authorization: Bearer <admin key>``; the keys are configured by hash with
 their holder's name (``SENTINEL_ADMIN_KEYS``), and the name is who decided in
@@ -35,15 +37,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from interceptor.errors import BadRequest, InterceptorError, NotFound, SessionNotFound
+from interceptor.metrics import CONTENT_TYPE_LATEST
 from interceptor.routes import read_limited, refuse_duplicate_keys
 from interceptor.runtime import Runtime
 from interceptor.state import Session
 from sentinel_policy import SessionFacts
 
-__all__ = ["ADMIN_PREFIX", "admin_router"]
+__all__ = ["ADMIN_PREFIX", "admin_router", "metrics_router"]
 
 ADMIN_PREFIX = "/admin"
 admin_router = APIRouter(prefix=ADMIN_PREFIX)
+metrics_router = APIRouter()
 _MAX_NOTE = 1024
 
 
@@ -74,6 +78,13 @@ def admin_name(runtime: Runtime, authorization: str | None) -> str:
     if found is None or scheme.lower() != "bearer" or not key.strip():
         raise AdminKeyRequired()
     return found
+
+
+@metrics_router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    runtime = _runtime(request)
+    admin_name(runtime, request.headers.get("authorization"))
+    return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 @admin_router.get("/approvals")

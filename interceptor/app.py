@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from interceptor.admin import admin_router
+from interceptor.admin import admin_router, metrics_router
 from interceptor.approvals import Approvals
 from interceptor.audit import AuditLog
 from interceptor.audit_sink import PostgresAuditSink
@@ -30,6 +30,7 @@ from interceptor.events import Events
 from interceptor.forwarding import ToolServerClient
 from interceptor.limits import RateLimiter
 from interceptor.mcp_endpoint import serve_mcp
+from interceptor.metrics import InterceptorMetrics
 from interceptor.projects import ProjectDirectory
 from interceptor.readiness import open_readiness
 from interceptor.routes import (
@@ -108,6 +109,7 @@ def create_app(
             audit.open()
             stack.callback(audit.close)
 
+            metrics = InterceptorMetrics()
             identity_key = load_signing_key(settings.identity_key.get_secret_value().strip())
             previous = [load_signing_key(seed).seed for seed in settings.previous_identity_seeds()]
             sealer = KeySealer(identity_key.seed, previous)
@@ -120,6 +122,7 @@ def create_app(
                 SessionKeyRing(sealer),
                 ttl_seconds=settings.session_ttl_seconds,
                 call_ttl_seconds=settings.call_ttl_seconds,
+                metrics=metrics,
             )
             directory = ProjectDirectory(config)
             worker = PolicyWorker()
@@ -131,17 +134,17 @@ def create_app(
                 stack.push_async_callback(webhook.close)
             bounds = ApprovalBounds(settings.max_pending_approvals_per_session,
                                     settings.max_pending_approvals_per_project, window=settings.session_ttl_seconds)
-            events = Events(audit, webhook)
+            events = Events(audit, webhook, metrics)
             approvals = Approvals(state, sealer, events, bounds)
             limiter = RateLimiter(state)
             breakglass = BreakGlassDesk(state, events)
-            enforcer = CallEnforcer(sessions, directory, upstream, audit, approvals, limiter, breakglass, worker)
+            enforcer = CallEnforcer(sessions, directory, upstream, audit, approvals, limiter, breakglass, worker, metrics)
             readiness = open_readiness(config, state, upstream, settings)
             stack.push_async_callback(readiness.close)
             definitions = LiveDefinitions(upstream, identity, directory, ttl_seconds=settings.definitions_ttl_seconds)
             stack.push_async_callback(definitions.close)
             app.state.runtime = Runtime(settings, state, directory, sessions, enforcer, audit, readiness, approvals,
-                                        definitions, limiter, breakglass, events)
+                                        definitions, limiter, breakglass, events, metrics)
             yield {}
 
     app = _InterceptorApp(
@@ -154,5 +157,6 @@ def create_app(
     app.router.routes.insert(0, call_route)  # first: the route nearly every request takes
     app.include_router(router)
     app.include_router(admin_router)
+    app.include_router(metrics_router)
     install_error_handlers(app)
     return app

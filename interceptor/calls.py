@@ -38,14 +38,16 @@ from interceptor.errors import (
     BadRequest,
     InterceptorError,
     PolicyDenied,
+    RateLimited,
     ServiceUnavailable,
     ToolServerError,
 )
 from interceptor.forwarding import ToolServerClient
 from interceptor.limits import RateLimiter
+from interceptor.metrics import InterceptorMetrics
 from interceptor.projects import ProjectDirectory
 from interceptor.sessions import Sessions
-from interceptor.state import Session
+from interceptor.state import Session, StateStoreError
 from sentinel_contract import ContractError, args_sha256, clip
 from sentinel_policy import (
     CompiledPolicy,
@@ -114,6 +116,7 @@ class CallEnforcer:
         limiter: RateLimiter,
         breakglass: BreakGlassDesk,
         worker: PolicyWorker | None = None,
+        metrics: InterceptorMetrics | None = None,
     ) -> None:
         self._breakglass = breakglass
         self._sessions = sessions
@@ -123,6 +126,7 @@ class CallEnforcer:
         self._upstream = upstream
         self._audit = audit
         self._worker = worker if worker is not None else PolicyWorker()
+        self._metrics = metrics if metrics is not None else InterceptorMetrics()
 
     async def call(
         self, caller: KeyHolder, sid: str, tool: str, arguments: dict[str, Any], arguments_json: bytes, started: float
@@ -130,73 +134,90 @@ class CallEnforcer:
         """Decide, commit, sign, forward and observe one call; InterceptorError for every refusal."""
         if not self._audit.accepting:  # its record could not be kept: nothing is decided unrecorded
             raise ServiceUnavailable("the audit trail cannot be written now", code="audit_unavailable")
-        project = caller.project
-        large = len(arguments_json) > OFFLOAD_BYTES
-        digest = await self._worker.run(functools.partial(_digest, arguments)) if large else _digest(arguments)
-        session, facts, fresh = await self._sessions.lookup(sid, project.name, agent=caller.agent)
-        policy = self._directory.policy_for(project)
-        pin = self._directory.pins(project).get(tool)  # a pinned tool's token always carries its pin
-        call = ToolCall(tool=tool, arguments=arguments, project=project.name, agent=session.agent)
-        audit = _CallAudit(self._audit, session, tool, digest, started)
-        if policy.limits:  # no counters, no await: a policy without limits costs nothing here
-            await self._limiter.admit(policy, project, session.agent, sid=sid, tool=tool)
-
-        decision, signed = await self._sessions.decide_and_commit(
-            session,
-            facts,
-            fresh,
-            decide=lambda facts: evaluate(policy, call, facts, datetime.now(UTC)),
-            sign=lambda: self._sessions.sign_call(session, call, digest, pin),
-            offload=self._worker.run if large else None,
-        )
-        if decision.effect is Effect.REQUIRE_APPROVAL and (granted := await self._approvals.use(session, tool, digest)):
-            # A person approved exactly this call: decided again on the facts as they are now, the hold it
-            # meets again becomes the allow it was approved as (with the state change an allow causes).
-            def decide_released(facts: SessionFacts) -> Decision:
-                again = evaluate(policy, call, facts, datetime.now(UTC))
-                if again.effect is Effect.REQUIRE_APPROVAL and again.rule == granted.rule:
-                    return release(policy, call, facts, again, granted.decided_by or "an approver")
-                return again
-
-            decision, signed = await self._sessions.decide_and_commit(
-                session, facts, fresh, decide=decide_released,
-                sign=lambda: self._sessions.sign_call(session, call, digest, pin),
-                offload=self._worker.run if large else None,
-            )
-        if decision.effect is not Effect.ALLOW and policy.breakglass is not None and tool in policy.tools \
-                and policy.breakglass.covers(tool) and (grant := await self._breakglass.active(session)):
-            # Break-glass is open for this session: what the policy refuses now runs, named in the audit trail.
-            def decide_let_through(facts: SessionFacts) -> Decision:
-                again = evaluate(policy, call, facts, datetime.now(UTC))
-                return again if again.allowed else override(policy, call, facts, again, grant.grant_id)
-
-            decision, signed = await self._sessions.decide_and_commit(
-                session, facts, fresh, decide=decide_let_through,
-                sign=lambda: self._sessions.sign_call(session, call, digest, pin),
-                offload=self._worker.run if large else None,
-            )
-        reason = clip(decision.reason, MAX_REASON_CHARS) or ""
-        rule = clip(decision.rule, MAX_REASON_CHARS) or ""
-        if decision.effect is Effect.DENY:
-            audit(decision, None, 403)
-            raise PolicyDenied(reason, rule=rule)
-        if decision.effect is Effect.REQUIRE_APPROVAL:
-            approval = await self._approvals.hold(session, call, arguments_json, digest, decision, policy)
-            audit(decision, None, 202)
-            body = {"approval_id": approval.approval_id, "status": "pending", "rule": rule, "reason": reason,
-                    "expires_at": approval.expires_at}
-            return CallOutcome(202, body)
-        if signed is None:  # an allow always carries its token; never forward unsigned
-            raise InterceptorError("internal error")
-        jti = signed.claims.jti
+        metrics = self._metrics
         try:
-            result, size = await self._upstream.forward_call(signed.token, jti, tool, arguments_json)
-            await self._observe(session, policy, call, result, large=size > OFFLOAD_BYTES)
-        except InterceptorError as exc:
-            audit(decision, jti, exc.status)
+            project = caller.project
+            large = len(arguments_json) > OFFLOAD_BYTES
+            digest = await self._worker.run(functools.partial(_digest, arguments)) if large else _digest(arguments)
+            session, facts, fresh = await self._sessions.lookup(sid, project.name, agent=caller.agent)
+            policy = self._directory.policy_for(project)
+            pin = self._directory.pins(project).get(tool)  # a pinned tool's token always carries its pin
+            call = ToolCall(tool=tool, arguments=arguments, project=project.name, agent=session.agent)
+            audit = _CallAudit(self._audit, session, tool, digest, started)
+            if policy.limits:  # no counters, no await: a policy without limits costs nothing here
+                await self._limiter.admit(policy, project, session.agent, sid=sid, tool=tool)
+
+            deciding = time.perf_counter()
+            decision, signed = await self._sessions.decide_and_commit(
+                session,
+                facts,
+                fresh,
+                decide=lambda facts: evaluate(policy, call, facts, datetime.now(UTC)),
+                sign=lambda: self._sessions.sign_call(session, call, digest, pin),
+                offload=self._worker.run if large else None,
+            )
+            if decision.effect is Effect.REQUIRE_APPROVAL and (granted := await self._approvals.use(session, tool, digest)):
+                # A person approved exactly this call: decided again on the facts as they are now, the hold it
+                # meets again becomes the allow it was approved as (with the state change an allow causes).
+                def decide_released(facts: SessionFacts) -> Decision:
+                    again = evaluate(policy, call, facts, datetime.now(UTC))
+                    if again.effect is Effect.REQUIRE_APPROVAL and again.rule == granted.rule:
+                        return release(policy, call, facts, again, granted.decided_by or "an approver")
+                    return again
+
+                decision, signed = await self._sessions.decide_and_commit(
+                    session, facts, fresh, decide=decide_released,
+                    sign=lambda: self._sessions.sign_call(session, call, digest, pin),
+                    offload=self._worker.run if large else None,
+                )
+            if decision.effect is not Effect.ALLOW and policy.breakglass is not None and tool in policy.tools \
+                    and policy.breakglass.covers(tool) and (grant := await self._breakglass.active(session)):
+                # Break-glass is open for this session: what the policy refuses now runs, named in the audit trail.
+                def decide_let_through(facts: SessionFacts) -> Decision:
+                    again = evaluate(policy, call, facts, datetime.now(UTC))
+                    return again if again.allowed else override(policy, call, facts, again, grant.grant_id)
+
+                decision, signed = await self._sessions.decide_and_commit(
+                    session, facts, fresh, decide=decide_let_through,
+                    sign=lambda: self._sessions.sign_call(session, call, digest, pin),
+                    offload=self._worker.run if large else None,
+                )
+            forwarding = time.perf_counter()
+            metrics.decide.observe(forwarding - deciding)
+            metrics.decided(decision)
+            reason = clip(decision.reason, MAX_REASON_CHARS) or ""
+            rule = clip(decision.rule, MAX_REASON_CHARS) or ""
+            if decision.effect is Effect.DENY:
+                audit(decision, None, 403)
+                metrics.total.observe(time.perf_counter() - started)
+                raise PolicyDenied(reason, rule=rule)
+            if decision.effect is Effect.REQUIRE_APPROVAL:
+                approval = await self._approvals.hold(session, call, arguments_json, digest, decision, policy)
+                audit(decision, None, 202)
+                metrics.total.observe(time.perf_counter() - started)
+                body = {"approval_id": approval.approval_id, "status": "pending", "rule": rule, "reason": reason,
+                        "expires_at": approval.expires_at}
+                return CallOutcome(202, body)
+            if signed is None:  # an allow always carries its token; never forward unsigned
+                raise InterceptorError("internal error")
+            jti = signed.claims.jti
+            try:
+                result, size = await self._upstream.forward_call(signed.token, jti, tool, arguments_json)
+                await self._observe(session, policy, call, result, large=size > OFFLOAD_BYTES)
+            except InterceptorError as exc:
+                audit(decision, jti, exc.status)
+                raise
+            audit(decision, jti, 200)
+            ended = time.perf_counter()
+            metrics.forward.observe(ended - forwarding)
+            metrics.total.observe(ended - started)
+            return CallOutcome(200, {"result": result, "decision": {"rule": rule, "reason": reason}, "jti": jti})
+        except StateStoreError:
+            metrics.state_errors.inc()
             raise
-        audit(decision, jti, 200)
-        return CallOutcome(200, {"result": result, "decision": {"rule": rule, "reason": reason}, "jti": jti})
+        except RateLimited:
+            metrics.rate_limited.inc()
+            raise
 
     async def _observe(
         self, session: Session, policy: CompiledPolicy, call: ToolCall, result: dict[str, Any], *, large: bool

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from interceptor.audit import AuditLog
+from interceptor.metrics import InterceptorMetrics
 from interceptor.webhooks import Webhook
 
 __all__ = ["Events"]
@@ -21,9 +22,12 @@ __all__ = ["Events"]
 class Events:
     audit: AuditLog
     webhook: Webhook | None = None
+    metrics: InterceptorMetrics | None = None
 
     def emit(self, event: str, subject: str, fields: Mapping[str, object]) -> None:
         """Record ``event`` about ``subject`` (``approval``, ``breakglass``, ``session``) and announce it."""
         self.audit.write_event(event, fields)
+        if self.metrics is not None:
+            self.metrics.event(subject, event)
         if self.webhook is not None:
             self.webhook.send({"event": event, "at": int(time.time()), subject: dict(fields)})

@@ -14,6 +14,7 @@ from interceptor.calls import CallEnforcer
 from interceptor.definitions import LiveDefinitions
 from interceptor.events import Events
 from interceptor.limits import RateLimiter
+from interceptor.metrics import InterceptorMetrics
 from interceptor.projects import ProjectDirectory
 from interceptor.sessions import Sessions
 from interceptor.settings import InterceptorSettings
@@ -39,3 +40,4 @@ class Runtime:
     limiter: RateLimiter  # the policy's rate limits and quotas
     breakglass: BreakGlassDesk
     events: Events  # what people did: the audit trail and the webhook
+    metrics: InterceptorMetrics  # GET /metrics (admin key)

@@ -44,6 +44,7 @@ from typing import NamedTuple, TypeVar
 
 from interceptor.errors import InterceptorError, ServiceUnavailable, SessionNotFound
 from interceptor.forwarding import ToolServerClient
+from interceptor.metrics import InterceptorMetrics
 from interceptor.signing import KeySealer, SessionKeyRing
 from interceptor.state import Session, SessionCache, StateStore
 from sentinel_contract import (
@@ -104,6 +105,7 @@ class Sessions:
         ttl_seconds: int,
         call_ttl_seconds: int,
         cache: SessionCache | None = None,
+        metrics: InterceptorMetrics | None = None,
     ) -> None:
         self._identity = identity
         self._state = state
@@ -114,6 +116,7 @@ class Sessions:
         self._call_ttl = call_ttl_seconds
         self.cache = cache if cache is not None else SessionCache()
         self._serial = _SessionLocks()
+        self._conflicts = (metrics if metrics is not None else InterceptorMetrics()).commit_conflicts
 
     async def start(self, project: str, agent: str | None = None) -> Session:
         pair = generate_keypair()
@@ -338,6 +341,7 @@ class Sessions:
             if outcome.facts is None:
                 self.cache.forget(sid)
                 raise SessionNotFound()
+            self._conflicts.inc()
             facts, fresh = outcome.facts, True
             self.cache.update_facts(sid, facts)
             await _backoff(attempt)

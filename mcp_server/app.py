@@ -24,6 +24,7 @@ from mcp_server.audit import AuditLog
 from mcp_server.calls import serve_rpc
 from mcp_server.errors import ConfigError
 from mcp_server.guard import CallGuard
+from mcp_server.metrics import ToolServerMetrics
 from mcp_server.readiness import open_readiness
 from mcp_server.registry import ToolRegistry
 from mcp_server.routes import build_routes
@@ -85,6 +86,7 @@ def create_app(
             code="no_trusted_keys",
         )
     holder = RuntimeHolder()
+    metrics = ToolServerMetrics()  # the app's, across lifespans
     if tools is None:
         tools = RegistrySource(registry) if registry is not None else DemoSource(settings.mcp_data_dir)
     source = tools
@@ -127,6 +129,7 @@ def create_app(
                 max_session_seconds=settings.max_session_seconds,
                 readiness=open_readiness(store),
                 clock=clock,
+                metrics=metrics,
             )
             stack.push_async_callback(holder.runtime.readiness.close)
             try:

@@ -38,6 +38,7 @@ exception's text in an answer.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,7 +47,7 @@ import mcp_types
 import orjson
 
 import sentinel_http
-from mcp_server.errors import DefinitionChanged, McpError, ProtocolError
+from mcp_server.errors import AuthError, DefinitionChanged, McpError, ProtocolError, StoreError
 from mcp_server.registry import is_request_cancelled
 from mcp_server.runtime import Runtime
 from mcp_server.sources import ToolSource
@@ -89,6 +90,7 @@ async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes
 
 async def answer_rpc(runtime: Runtime, authorization: str | None, declared: str | None, receive: Receive) -> bytes:
     """The JSON-RPC answer to one ``POST /rpc``, serialised; ClientDisconnected if the client left mid-body."""
+    started = time.perf_counter()
     try:
         body = await read_body(receive, declared, runtime.max_body_bytes)
     except McpError as exc:
@@ -96,8 +98,11 @@ async def answer_rpc(runtime: Runtime, authorization: str | None, declared: str 
         # record to the interceptor's decision (unverified, and marked so).
         jti, sid, tool = _peek(authorization)
         runtime.audit.record("rejected", exc.code, method=None, tool=tool, jti=jti, sid=sid, verified=False)
+        runtime.metrics.rejected.inc()
         return orjson.dumps(error_response(None, exc))
-    return orjson.dumps(await handle(runtime, body, authorization))
+    answer = orjson.dumps(await handle(runtime, body, authorization))
+    runtime.metrics.duration.observe(time.perf_counter() - started)
+    return answer
 
 
 async def serve_rpc(runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> None:
@@ -140,6 +145,9 @@ async def handle(runtime: Runtime, body: bytes, authorization: str | None) -> di
     except McpError as exc:
         jti, sid, _ = (claims.jti, claims.sid, None) if claims else _peek(authorization)
         audit.record("rejected", exc.code, method=method, tool=tool, jti=jti, sid=sid, verified=claims is not None)
+        runtime.metrics.rejected.inc()
+        if isinstance(exc, AuthError | DefinitionChanged | StoreError):
+            runtime.metrics.verification_failed(exc.code)
         return error_response(request_id, exc)
     except BaseException as exc:
         # Anything but the cancellation of this request still gets its record and a
@@ -151,6 +159,7 @@ async def handle(runtime: Runtime, body: bytes, authorization: str | None) -> di
         audit.record(
             "rejected", "internal_error", method=method, tool=tool, jti=jti, sid=sid, verified=claims is not None
         )
+        runtime.metrics.rejected.inc()
         return error_response(request_id, McpError("internal error", code="internal_error"))
     reason = "ok" if guard is not None else "unverified"
     if isinstance(result, mcp_types.CallToolResult) and result.is_error:
@@ -160,6 +169,7 @@ async def handle(runtime: Runtime, body: bytes, authorization: str | None) -> di
         jti=claims.jti if claims else None, sid=claims.sid if claims else None,
         verified=claims is not None,
     )
+    runtime.metrics.executed.inc()
     payload = result.model_dump(by_alias=True, exclude_none=True, mode="json")
     return {"jsonrpc": "2.0", "id": request_id, "result": payload}
 

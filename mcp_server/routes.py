@@ -1,5 +1,6 @@
 """The HTTP edge besides the hot path: ``POST /sessions``, ``DELETE /sessions/{sid}``,
-``GET /healthz`` (liveness), ``GET /readyz`` (readiness), and the framework's ``POST /rpc`` route.
+``GET /healthz`` (liveness), ``GET /readyz`` (readiness), ``GET /metrics`` (Prometheus text, open: this
+server's network is internal; mcp_server.metrics), and the framework's ``POST /rpc`` route.
 
 Thin on purpose: read a capped body, verify the token, hand it to the trust
 store, map errors to a response once. ``POST /rpc`` is normally answered as raw
@@ -27,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 from mcp_server.audit import AuditLog
 from mcp_server.calls import answer_rpc, read_body
 from mcp_server.errors import AuthError, McpError, ProtocolError
+from mcp_server.metrics import CONTENT_TYPE_LATEST
 from mcp_server.readiness import SERVICE
 from mcp_server.runtime import Runtime, RuntimeHolder
 from sentinel_contract import (
@@ -106,8 +108,15 @@ def build_routes(holder: RuntimeHolder) -> list[BaseRoute]:
         body = report.body(service=SERVICE, max_body_bytes=rt.max_body_bytes)
         return _json(body, 200 if report.ready else 503)
 
+    async def metrics(request: Request) -> Response:
+        rt = holder.runtime
+        if rt is None:
+            return _json({"error": {"code": "starting", "message": "the server is not ready"}}, 503)
+        return Response(rt.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
     return [
         Route(RPC_PATH, rpc, methods=["POST"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route(REGISTRATION_PATH, register, methods=["POST"]),
         Route(REVOCATION_PATH, revoke, methods=["DELETE"]),
         Route("/healthz", healthz, methods=["GET"]),

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mcp_server.audit import AuditLog
 from mcp_server.guard import CallGuard
+from mcp_server.metrics import ToolServerMetrics
 from mcp_server.sources import ToolSource
 from mcp_server.trust import TrustStore
 from sentinel_http import Readiness
@@ -38,6 +39,7 @@ class Runtime:
     max_session_seconds: int
     readiness: Readiness
     clock: Callable[[], float] = time.time
+    metrics: ToolServerMetrics = field(default_factory=ToolServerMetrics)  # GET /metrics
 
 
 class RuntimeHolder:

@@ -31,11 +31,13 @@ from sentinel_http._client import (
     MalformedResponse,
     ResponseTooLarge,
 )
+from sentinel_http._histogram import LATENCY_BUCKETS, LatencyHistogram
 from sentinel_http._json import repeated_key
 from sentinel_http._readiness import Check, LogThrottle, NotReady, Readiness, ReadinessReport
 from sentinel_http._server import CoalescingTransport, ServerLimits, serve_app
 
 __all__ = [
+    "LATENCY_BUCKETS",
     "MAX_CONNECTIONS",
     "MAX_RESPONSE_BYTES",
     "ASGIRequestError",
@@ -49,6 +51,7 @@ __all__ = [
     "ExchangeTimeout",
     "HTTPClientError",
     "KeepAliveClient",
+    "LatencyHistogram",
     "LogThrottle",
     "MalformedResponse",
     "NotReady",
