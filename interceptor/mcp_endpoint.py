@@ -374,7 +374,7 @@ async def _call_tool(request: _Request) -> _Answer:
     if outcome.status == 202:
         approval = {"id": body["approval_id"], "status": "pending", "rule": body["rule"], "reason": body["reason"]}
         text = (f"Sentinel is holding this call for approval (approval id {body['approval_id']}, rule {body['rule']}):"
-                f" {body['reason']}. The tool has not run.")
+                f" {body['reason']}. The tool has not run; once a person approves it, make the same call again.")
         return _tool_error(request, text, {"sentinel/approval": approval}), ()
     result = dict(body["result"])
     meta = result.get(_META)
