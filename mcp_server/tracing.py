@@ -19,7 +19,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 
-from sentinel_http import extract_context, open_provider, traces_wanted
+from sentinel_http import extract_context, open_provider, traces_endpoint
 
 __all__ = ["ON", "SERVICE_NAME", "install", "recorded", "rpc_span", "start", "uninstall"]
 
@@ -34,9 +34,10 @@ def start(environ: Mapping[str, str] = os.environ, processor: SpanProcessor | No
 
     A provider installed already (by a test, :func:`install`) is kept and left to whoever installed it.
     """
-    if ON or (processor is None and not traces_wanted(environ)):
+    endpoint = traces_endpoint(environ)
+    if ON or (processor is None and endpoint is None):
         return _nothing
-    install(open_provider(SERVICE_NAME, processor))
+    install(open_provider(SERVICE_NAME, processor, endpoint))
     return uninstall
 
 

@@ -40,6 +40,7 @@ from sentinel_http._tracing import (
     extract_context,
     inject_context,
     open_provider,
+    traces_endpoint,
     traces_wanted,
 )
 
@@ -79,5 +80,6 @@ __all__ = [
     "repeated_key",
     "send_json",
     "serve_app",
+    "traces_endpoint",
     "traces_wanted",
 ]

@@ -20,25 +20,38 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 __all__ = ["TRACEPARENT", "TRACES_ENDPOINT_VARIABLES", "extract_context", "inject_context", "open_provider",
-           "traces_wanted"]
+           "traces_endpoint", "traces_wanted"]
 
 TRACES_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 TRACEPARENT = "traceparent"
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
+def traces_endpoint(environ: Mapping[str, str]) -> str | None:
+    """Where OTLP/HTTP traces go, or None (tracing off): the traces endpoint as it is, else the
+    general endpoint with ``/v1/traces``, as the OpenTelemetry exporter specification says."""
+    specific = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    if specific:
+        return specific
+    general = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    return general.rstrip("/") + "/v1/traces" if general else None
+
+
 def traces_wanted(environ: Mapping[str, str]) -> bool:
     """True when an OTLP endpoint for traces is configured (read once, at start-up)."""
-    return any(environ.get(name, "").strip() for name in TRACES_ENDPOINT_VARIABLES)
+    return traces_endpoint(environ) is not None
 
 
-def open_provider(service_name: str, processor: SpanProcessor | None = None) -> TracerProvider:
-    """A provider for one service; spans go to ``processor``, by default batched to the OTLP/HTTP exporter."""
+def open_provider(
+    service_name: str, processor: SpanProcessor | None = None, endpoint: str | None = None
+) -> TracerProvider:
+    """A provider for one service; spans go to ``processor``, by default batched to the OTLP/HTTP
+    exporter at ``endpoint`` (the exporter reads its other settings, headers, timeout, from the environment)."""
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
     if processor is None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        processor = BatchSpanProcessor(OTLPSpanExporter())
+        processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint))
     provider.add_span_processor(processor)
     return provider
 

@@ -4,8 +4,10 @@ spans kept by an in-memory exporter instead of the OTLP one."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +178,51 @@ async def test_with_tracing_off_no_span_is_entered(stack: Stack, monkeypatch: py
     assert (await stack.call(sid, "get_current_time", {"timezone": "UTC"})).status_code == 200
     assert (await stack.call(sid, "delete_file", {"path": "notes.txt"})).status_code == 403
     assert entered == []
+
+
+def test_with_an_otlp_endpoint_spans_are_posted_to_it_and_flushed_at_stop() -> None:
+    """The real exporter, to a stand-in collector: ``POST /v1/traces``, protobuf, the service named."""
+    received: list[tuple[str, str, bytes]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append((self.path, self.headers["content-type"], self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = HTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        stop = interceptor_tracing.start({"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_port}"})
+        trace = interceptor_tracing.CallTrace("send_email", "sid-1")
+        trace.stage("decide")
+        trace.end()
+        stop()  # the app's lifespan calls this at shutdown: the batch is sent before it returns
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [(path, kind) for path, kind, _ in received] == [("/v1/traces", "application/x-protobuf")]
+    assert b"sentinel-interceptor" in received[0][2] and b"tools/call send_email" in received[0][2]
+
+
+async def test_the_lifespans_turn_tracing_on_with_an_endpoint_and_off_at_shutdown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")  # nothing is sent: no call is made
+    identity = generate_keypair()
+    tool_server = create_tool_server(McpSettings(
+        interceptor_public_keys=identity.public_b64, mcp_audit_log=tmp_path / "mcp-audit.jsonl",
+        mcp_data_dir=tmp_path / "mcp-data",
+    ))
+    settings = load_settings(identity_key=b64url_encode(identity.seed), config_path=EXAMPLE,
+                             audit_log=tmp_path / "audit.jsonl")
+    app = create_app(settings, state_store=MemoryStateStore())
+    async with tool_server.router.lifespan_context(tool_server), app.router.lifespan_context(app):
+        assert tool_server_tracing.ON and interceptor_tracing.ON
+        assert interceptor_tracing._provider is not None
+        assert interceptor_tracing._provider.resource.attributes["service.name"] == "sentinel-interceptor"
+    assert not tool_server_tracing.ON and not interceptor_tracing.ON

@@ -8,7 +8,7 @@ import pytest
 
 from interceptor import tracing as interceptor_tracing
 from mcp_server import tracing as tool_server_tracing
-from sentinel_http import traces_wanted
+from sentinel_http import traces_endpoint, traces_wanted
 
 
 @pytest.mark.parametrize(("environ", "wanted"), [
@@ -20,6 +20,17 @@ from sentinel_http import traces_wanted
 ])
 def test_traces_are_wanted_only_with_an_otlp_endpoint(environ: dict[str, str], wanted: bool) -> None:
     assert traces_wanted(environ) is wanted
+
+
+@pytest.mark.parametrize(("environ", "endpoint"), [
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, "http://collector:4318/v1/traces"),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/"}, "http://collector:4318/v1/traces"),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://b/t"}, "http://b/t"),
+])
+def test_the_traces_endpoint_is_the_specific_one_else_the_general_one_with_v1_traces(
+    environ: dict[str, str], endpoint: str
+) -> None:
+    assert traces_endpoint(environ) == endpoint
 
 
 @pytest.mark.parametrize(("tracing", "service"), [
