@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/interceptor_cost.py            # about 15 s
     .venv/bin/python bench/interceptor_cost.py --e2e-seconds 0 --calls 5000
+    .venv/bin/python bench/interceptor_cost.py --e2e-seconds 0 --calls 5000 --traces
 
 Part 1, in-process: CallEnforcer.call (argument hash, session load, policy,
 compare-and-set commit, Ed25519 signing, audit record) with the tool server
@@ -9,6 +10,8 @@ stubbed out (answers at once, no HTTP); µs per call, median and p99, with the
 memory and the Redis store. Part 2, real processes: `sentinel serve mcp` and
 `sentinel serve interceptor` (uvicorn, one worker each), 32 calls in flight
 over 32 sessions for a few seconds; calls/s and latency, memory and Redis.
+With --traces, part 1 runs with tracing on: spans built and batched as for
+OTLP, the exporter dropping them (what an export costs is the collector's).
 The machine is shared and noisy: compare paired runs, not single figures.
 """
 
@@ -61,7 +64,7 @@ class InstantToolServer(ToolServerClient):
         return None
 
     async def forward_call(
-        self, token: str, request_id: str, tool: str, arguments_json: bytes
+        self, token: str, request_id: str, tool: str, arguments_json: bytes, trace_headers: dict[str, str] | None = None
     ) -> tuple[dict[str, Any], int]:
         return RESULT, 64
 
@@ -199,12 +202,27 @@ def end_to_end(redis: bool, seconds: float, in_flight: int) -> str:
     )
 
 
+def _trace_to_nowhere() -> None:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    from interceptor import tracing
+
+    class Dropped(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    tracing.start(processor=BatchSpanProcessor(Dropped()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=2000, help="calls per store for the own-cost part")
     parser.add_argument("--e2e-seconds", type=float, default=3.0, help="seconds per store for the end-to-end part (0: skip)")
     parser.add_argument("--in-flight", type=int, default=32)
+    parser.add_argument("--traces", action="store_true", help="part 1 with tracing on (spans batched, then dropped)")
     args = parser.parse_args()
+    if args.traces:
+        _trace_to_nowhere()
 
     print("interceptor's own cost per allowed call (hash + load + policy + CAS commit + sign + audit; no HTTP)")
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,7 +4,7 @@ client and the routes into one FastAPI app.
 Tool calls bypass FastAPI's request machinery (see ``_InterceptorApp``).
 The lifespan opens what was not injected (config store, state store, ONE pooled
 forwarding client: the keep-alive client of ``sentinel_http``, or the injected httpx
-client), the policy worker thread for large calls and the readiness report, and
+client), tracing when an OTLP endpoint is configured (``interceptor.tracing``), the policy worker thread for large calls and the readiness report, and
 closes only what it opened. Nothing here reads the environment
 except through InterceptorSettings, built once.
 """
@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from interceptor import tracing
 from interceptor.admin import admin_router, metrics_router
 from interceptor.approvals import Approvals
 from interceptor.audit import AuditLog
@@ -87,6 +88,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
+            stack.callback(tracing.start())  # on only with an OTLP endpoint; flushed and shut down last
             config = config_store
             if config is None:
                 # YAML, PostgreSQL or Supabase, behind the TTL cache with bounded stale serving.

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from interceptor import tracing
 from interceptor.approvals import Approvals
 from interceptor.audit import AuditLog, AuditRecord
 from interceptor.breakglass import BreakGlassDesk
@@ -132,10 +133,11 @@ class CallEnforcer:
         self, caller: KeyHolder, sid: str, tool: str, arguments: dict[str, Any], arguments_json: bytes, started: float
     ) -> CallOutcome:
         """Decide, commit, sign, forward and observe one call; InterceptorError for every refusal."""
-        if not self._audit.accepting:  # its record could not be kept: nothing is decided unrecorded
-            raise ServiceUnavailable("the audit trail cannot be written now", code="audit_unavailable")
         metrics = self._metrics
+        trace = tracing.CallTrace(tool, sid) if tracing.ON else None
         try:
+            if not self._audit.accepting:  # its record could not be kept: nothing is decided unrecorded
+                raise ServiceUnavailable("the audit trail cannot be written now", code="audit_unavailable")
             project = caller.project
             large = len(arguments_json) > OFFLOAD_BYTES
             digest = await self._worker.run(functools.partial(_digest, arguments)) if large else _digest(arguments)
@@ -148,6 +150,8 @@ class CallEnforcer:
                 await self._limiter.admit(policy, project, session.agent, sid=sid, tool=tool)
 
             deciding = time.perf_counter()
+            if trace is not None:
+                trace.stage("decide")
             decision, signed = await self._sessions.decide_and_commit(
                 session,
                 facts,
@@ -187,6 +191,8 @@ class CallEnforcer:
             metrics.decided(decision)
             reason = clip(decision.reason, MAX_REASON_CHARS) or ""
             rule = clip(decision.rule, MAX_REASON_CHARS) or ""
+            if trace is not None:
+                trace.decided(decision, rule)
             if decision.effect is Effect.DENY:
                 audit(decision, None, 403)
                 metrics.total.observe(time.perf_counter() - started)
@@ -202,7 +208,10 @@ class CallEnforcer:
                 raise InterceptorError("internal error")
             jti = signed.claims.jti
             try:
-                result, size = await self._upstream.forward_call(signed.token, jti, tool, arguments_json)
+                context = trace.forwarding(jti) if trace is not None else None
+                result, size = await self._upstream.forward_call(signed.token, jti, tool, arguments_json, context)
+                if trace is not None:
+                    trace.stage("observe")
                 await self._observe(session, policy, call, result, large=size > OFFLOAD_BYTES)
             except InterceptorError as exc:
                 audit(decision, jti, exc.status)
@@ -212,12 +221,17 @@ class CallEnforcer:
             metrics.forward.observe(ended - forwarding)
             metrics.total.observe(ended - started)
             return CallOutcome(200, {"result": result, "decision": {"rule": rule, "reason": reason}, "jti": jti})
-        except StateStoreError:
-            metrics.state_errors.inc()
+        except BaseException as exc:
+            if isinstance(exc, StateStoreError):
+                metrics.state_errors.inc()
+            elif isinstance(exc, RateLimited):
+                metrics.rate_limited.inc()
+            if trace is not None:
+                trace.failed(exc)
             raise
-        except RateLimited:
-            metrics.rate_limited.inc()
-            raise
+        finally:
+            if trace is not None:
+                trace.end()
 
     async def _observe(
         self, session: Session, policy: CompiledPolicy, call: ToolCall, result: dict[str, Any], *, large: bool

@@ -235,15 +235,19 @@ class ToolServerClient:
         return (await self.forward_call(token, request_id, tool, arguments_json))[0]
 
     async def forward_call(
-        self, token: str, request_id: str, tool: str, arguments_json: bytes
+        self, token: str, request_id: str, tool: str, arguments_json: bytes, trace_headers: dict[str, str] | None = None
     ) -> tuple[dict[str, Any], int]:
         """Forward one signed call; the tool server's CallToolResult, unchanged, and the size of its answer.
 
         ``arguments_json`` is spliced in as sent by the agent (after validation),
-        so the tool server hashes the very value the token was signed over.
+        so the tool server hashes the very value the token was signed over. ``trace_headers`` carry
+        the trace context (``traceparent``) when tracing is on.
         """
         body = _call_body(request_id, tool, arguments_json)
-        status, content = await self._send("POST", RPC_PATH, body, {"authorization": f"Bearer {token}"})
+        headers = {"authorization": f"Bearer {token}"}
+        if trace_headers:
+            headers.update(trace_headers)
+        status, content = await self._send("POST", RPC_PATH, body, headers)
         if status != 200:
             raise ToolServerError(f"the tool server answered HTTP {status}", code="tool_server_error", retryable=False)
         try:

@@ -1,6 +1,6 @@
 """``create_app(settings)``: the tool server as an ASGI app (FastAPI).
 
-The lifespan opens the tool source (``mcp_server.sources``: the demo tools seed
+The lifespan starts tracing when an OTLP endpoint is configured (``mcp_server.tracing``), opens the tool source (``mcp_server.sources``: the demo tools seed
 their data folder if it is missing, upstream MCP servers connect), the trust
 store (in-process, or Redis when ``redis_url`` is set) and the audit log; it
 closes what it opened. Tests may inject tools, a registry, a trust store or a clock.
@@ -20,8 +20,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from mcp_server import tracing
 from mcp_server.audit import AuditLog
-from mcp_server.calls import serve_rpc
+from mcp_server.calls import serve_rpc, serve_rpc_traced
 from mcp_server.errors import ConfigError
 from mcp_server.guard import CallGuard
 from mcp_server.metrics import ToolServerMetrics
@@ -60,7 +61,10 @@ class _ToolServerApp(FastAPI):
         ):
             runtime = self.holder.runtime
             if runtime is not None:
-                await serve_rpc(runtime, scope, receive, send)
+                if tracing.ON:
+                    await serve_rpc_traced(runtime, scope, receive, send)
+                else:
+                    await serve_rpc(runtime, scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
 
@@ -94,6 +98,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            stack.callback(tracing.start())  # on only with an OTLP endpoint; flushed and shut down last
             await source.open()  # upstreams connect and list their tools here; ConfigError if one cannot
             stack.push_async_callback(source.close)
             store = trust_store

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import IO, Literal
 
+from mcp_server import tracing
 from sentinel_contract import AuditChain, audit_timestamp, clip
 
 __all__ = ["AuditLog", "AuditRecord"]
@@ -69,6 +70,8 @@ class AuditLog:
             "verified": verified,
         }
         self.last = entry
+        if tracing.ON:
+            tracing.recorded(entry)
         if self._file is not None:
             with self._lock:  # one chain: records are linked in the order they are written
                 self._file.write(self._chain.line(entry))

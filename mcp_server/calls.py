@@ -45,19 +45,22 @@ from typing import Any
 import jwt
 import mcp_types
 import orjson
+from opentelemetry.trace import use_span
 
 import sentinel_http
+from mcp_server import tracing
 from mcp_server.errors import AuthError, DefinitionChanged, McpError, ProtocolError, StoreError
 from mcp_server.registry import is_request_cancelled
 from mcp_server.runtime import Runtime
 from mcp_server.sources import ToolSource
 from sentinel_contract import TOOL_NAME_RULE, is_tool_name
-from sentinel_http import Receive, Scope, Send
+from sentinel_http import TRACEPARENT, Receive, Scope, Send
 
-__all__ = ["answer_rpc", "error_response", "handle", "parse_request", "read_body", "serve_rpc"]
+__all__ = ["answer_rpc", "error_response", "handle", "parse_request", "read_body", "serve_rpc", "serve_rpc_traced"]
 
 _log = logging.getLogger("mcp_server.calls")
 _HEADERS = (b"authorization", b"content-length")
+_TRACEPARENT = (TRACEPARENT.encode(),)
 # The interceptor's ids are 22-character jtis; a longer one is not echoed back (every answer carries it).
 MAX_REQUEST_ID_CHARS = 128
 
@@ -119,6 +122,13 @@ async def serve_rpc(runtime: Runtime, scope: Scope, receive: Receive, send: Send
         _log.error("/rpc failed unexpectedly", exc_info=exc)
         payload = _INTERNAL_ERROR
     await sentinel_http.send_json(send, 200, payload)
+
+
+async def serve_rpc_traced(runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> None:
+    """:func:`serve_rpc` inside its span (tracing on), under the caller's ``traceparent`` if it sent one."""
+    (traceparent,) = sentinel_http.first_headers(scope, _TRACEPARENT)
+    with use_span(tracing.rpc_span(traceparent), end_on_exit=True):
+        await serve_rpc(runtime, scope, receive, send)
 
 
 async def handle(runtime: Runtime, body: bytes, authorization: str | None) -> dict[str, Any]:

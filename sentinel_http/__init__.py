@@ -35,11 +35,20 @@ from sentinel_http._histogram import LATENCY_BUCKETS, LatencyHistogram
 from sentinel_http._json import repeated_key
 from sentinel_http._readiness import Check, LogThrottle, NotReady, Readiness, ReadinessReport
 from sentinel_http._server import CoalescingTransport, ServerLimits, serve_app
+from sentinel_http._tracing import (
+    TRACEPARENT,
+    extract_context,
+    inject_context,
+    open_provider,
+    traces_endpoint,
+    traces_wanted,
+)
 
 __all__ = [
     "LATENCY_BUCKETS",
     "MAX_CONNECTIONS",
     "MAX_RESPONSE_BYTES",
+    "TRACEPARENT",
     "ASGIRequestError",
     "BadContentLength",
     "BodyTooLarge",
@@ -63,9 +72,14 @@ __all__ = [
     "Send",
     "ServerLimits",
     "check_declared",
+    "extract_context",
     "first_headers",
+    "inject_context",
+    "open_provider",
     "read_body",
     "repeated_key",
     "send_json",
     "serve_app",
+    "traces_endpoint",
+    "traces_wanted",
 ]
