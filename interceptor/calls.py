@@ -134,7 +134,7 @@ class CallEnforcer:
     ) -> CallOutcome:
         """Decide, commit, sign, forward and observe one call; InterceptorError for every refusal."""
         metrics = self._metrics
-        trace = tracing.CallTrace(tool, sid) if tracing.ON else None
+        trace = tracing.CallTrace(tool, sid) if tracing.SWITCH.on else None
         try:
             if not self._audit.accepting:  # its record could not be kept: nothing is decided unrecorded
                 raise ServiceUnavailable("the audit trail cannot be written now", code="audit_unavailable")

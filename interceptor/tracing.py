@@ -4,7 +4,7 @@ server in the forwarded request's ``traceparent`` header, so its span joins the 
 
 Off unless an OTLP endpoint is configured when the app starts (``sentinel_http.traces_wanted``);
 ``start`` is called by the app's lifespan and returns what shuts the exporter down. Off, the call
-path reads ``ON`` once and does nothing else: no span is entered, not even a no-op one.
+path reads ``SWITCH.on`` once and does nothing else: no span is entered, not even a no-op one.
 
 A span names the tool, the session, the decision (effect and rule) and the jti, as the audit
 trail does, following the OpenTelemetry MCP conventions where they have a name
@@ -14,62 +14,26 @@ arguments, the tool's output, a token or a key.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
-
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer, set_span_in_context
+from opentelemetry.trace import Span, SpanKind, StatusCode, set_span_in_context
 
 from interceptor.errors import InterceptorError
-from sentinel_http import inject_context, open_provider, traces_endpoint
+from sentinel_http import TraceSwitch, inject_context
 from sentinel_policy import Decision
 
-__all__ = ["ON", "SERVICE_NAME", "CallTrace", "install", "start", "uninstall"]
+__all__ = ["SERVICE_NAME", "SWITCH", "CallTrace", "install", "start", "uninstall"]
 
 SERVICE_NAME = "sentinel-interceptor"
-ON = False  # read once per call: the whole cost of tracing when it is off
-_tracer: Tracer | None = None
-_provider: TracerProvider | None = None
-
-
-def start(environ: Mapping[str, str] = os.environ, processor: SpanProcessor | None = None) -> Callable[[], None]:
-    """Turn tracing on if an OTLP endpoint is configured (or ``processor`` is given); the stop to call at shutdown.
-
-    A provider installed already (by a test, :func:`install`) is kept and left to whoever installed it.
-    """
-    endpoint = traces_endpoint(environ)
-    if ON or (processor is None and endpoint is None):
-        return _nothing
-    install(open_provider(SERVICE_NAME, processor, endpoint))
-    return uninstall
-
-
-def install(provider: TracerProvider) -> None:
-    """Trace every call from now on through ``provider`` (the app's lifespan, or a test's in-memory exporter)."""
-    global ON, _tracer, _provider
-    _provider, _tracer = provider, provider.get_tracer("sentinel.interceptor")
-    ON = True
-
-
-def uninstall() -> None:
-    """Stop tracing and flush what is pending to the exporter."""
-    global ON, _tracer, _provider
-    provider, ON, _tracer, _provider = _provider, False, None, None
-    if provider is not None:
-        provider.shutdown()
-
-
-def _nothing() -> None:
-    return None
+SWITCH = TraceSwitch(SERVICE_NAME, "sentinel.interceptor")  # SWITCH.on is read once per call: the cost when off
+start, install, uninstall = SWITCH.start, SWITCH.install, SWITCH.uninstall
 
 
 class CallTrace:
-    """The spans of one governed call; built only when ``ON``. One stage is open at a time."""
+    """The spans of one governed call; built only when ``SWITCH.on``. One stage is open at a time."""
 
     __slots__ = ("_context", "_span", "_stage", "_tracer")
 
     def __init__(self, tool: str, sid: str) -> None:
-        tracer = _tracer
+        tracer = SWITCH.tracer
         if tracer is None:
             raise RuntimeError("tracing is off")
         self._tracer = tracer

@@ -61,7 +61,7 @@ class _ToolServerApp(FastAPI):
         ):
             runtime = self.holder.runtime
             if runtime is not None:
-                if tracing.ON:
+                if tracing.SWITCH.on:
                     await serve_rpc_traced(runtime, scope, receive, send)
                 else:
                     await serve_rpc(runtime, scope, receive, send)

@@ -70,7 +70,7 @@ class AuditLog:
             "verified": verified,
         }
         self.last = entry
-        if tracing.ON:
+        if tracing.SWITCH.on:
             tracing.recorded(entry)
         if self._file is not None:
             with self._lock:  # one chain: records are linked in the order they are written

@@ -4,63 +4,31 @@ is one trace across both zones.
 
 Off unless an OTLP endpoint is configured when the app starts (``sentinel_http.traces_wanted``);
 ``start`` is called by the app's lifespan and returns what shuts the exporter down. Off, a request
-reads ``ON`` and does nothing else. The span is named after the request's audit record
+reads ``SWITCH.on`` and does nothing else. The span is named after the request's audit record
 (``tools/call {tool}``) and carries what that record names: method, tool, session, jti and
 outcome; it must never carry the arguments, the result or the token.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
+from opentelemetry.trace import Span, SpanKind, StatusCode
 
-from sentinel_http import extract_context, open_provider, traces_endpoint
+from sentinel_http import TraceSwitch, extract_context
 
-__all__ = ["ON", "SERVICE_NAME", "install", "recorded", "rpc_span", "start", "uninstall"]
+__all__ = ["SERVICE_NAME", "SWITCH", "install", "recorded", "rpc_span", "start", "uninstall"]
 
 SERVICE_NAME = "sentinel-tool-server"
-ON = False  # read once per request: the whole cost of tracing when it is off
-_tracer: Tracer | None = None
-_provider: TracerProvider | None = None
-
-
-def start(environ: Mapping[str, str] = os.environ, processor: SpanProcessor | None = None) -> Callable[[], None]:
-    """Turn tracing on if an OTLP endpoint is configured (or ``processor`` is given); the stop to call at shutdown.
-
-    A provider installed already (by a test, :func:`install`) is kept and left to whoever installed it.
-    """
-    endpoint = traces_endpoint(environ)
-    if ON or (processor is None and endpoint is None):
-        return _nothing
-    install(open_provider(SERVICE_NAME, processor, endpoint))
-    return uninstall
-
-
-def install(provider: TracerProvider) -> None:
-    global ON, _tracer, _provider
-    _provider, _tracer = provider, provider.get_tracer("sentinel.tool_server")
-    ON = True
-
-
-def uninstall() -> None:
-    global ON, _tracer, _provider
-    provider, ON, _tracer, _provider = _provider, False, None, None
-    if provider is not None:
-        provider.shutdown()
-
-
-def _nothing() -> None:
-    return None
+SWITCH = TraceSwitch(SERVICE_NAME, "sentinel.tool_server")  # SWITCH.on is read once per call: the cost when off
+start, install, uninstall = SWITCH.start, SWITCH.install, SWITCH.uninstall
 
 
 def rpc_span(traceparent: str | None) -> Span:
-    """The span of one ``POST /rpc``, under the caller's trace if it sent one; only when ``ON``."""
-    tracer = _tracer
+    """The span of one ``POST /rpc``, under the caller's trace if it sent one; only when ``SWITCH.on``."""
+    tracer = SWITCH.tracer
     if tracer is None:
         raise RuntimeError("tracing is off")
     return tracer.start_span("POST /rpc", context=extract_context(traceparent), kind=SpanKind.SERVER)

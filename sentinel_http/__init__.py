@@ -37,6 +37,7 @@ from sentinel_http._readiness import Check, LogThrottle, NotReady, Readiness, Re
 from sentinel_http._server import CoalescingTransport, ServerLimits, serve_app
 from sentinel_http._tracing import (
     TRACEPARENT,
+    TraceSwitch,
     extract_context,
     inject_context,
     open_provider,
@@ -71,6 +72,7 @@ __all__ = [
     "Scope",
     "Send",
     "ServerLimits",
+    "TraceSwitch",
     "check_declared",
     "extract_context",
     "first_headers",

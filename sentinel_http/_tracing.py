@@ -11,16 +11,26 @@ given into a span: what a span carries is each zone's choice (``interceptor.trac
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+import os
+from collections.abc import Callable, Mapping, MutableMapping
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-__all__ = ["TRACEPARENT", "TRACES_ENDPOINT_VARIABLES", "extract_context", "inject_context", "open_provider",
-           "traces_endpoint", "traces_wanted"]
+__all__ = [
+    "TRACEPARENT",
+    "TRACES_ENDPOINT_VARIABLES",
+    "TraceSwitch",
+    "extract_context",
+    "inject_context",
+    "open_provider",
+    "traces_endpoint",
+    "traces_wanted",
+]
 
 TRACES_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 TRACEPARENT = "traceparent"
@@ -66,3 +76,39 @@ def extract_context(traceparent: str | None) -> Context | None:
     if not traceparent:
         return None
     return _PROPAGATOR.extract({TRACEPARENT: traceparent})
+
+
+class TraceSwitch:
+    """One service's tracing: off (``on`` False, the whole cost a hot path pays) until ``start`` finds an
+    OTLP endpoint, or a test ``install``s a provider; then ``tracer`` makes its spans."""
+
+    def __init__(self, service: str, scope: str) -> None:
+        self.service, self.scope = service, scope
+        self.on = False
+        self.tracer: Tracer | None = None
+        self.provider: TracerProvider | None = None
+
+    def start(self, environ: Mapping[str, str] = os.environ, processor: SpanProcessor | None = None
+              ) -> Callable[[], None]:
+        """Turn tracing on if an OTLP endpoint is configured (or ``processor`` is given); the stop to call at
+        shutdown. A provider installed already (by a test) is kept and left to whoever installed it."""
+        endpoint = traces_endpoint(environ)
+        if self.on or (processor is None and endpoint is None):
+            return _nothing
+        self.install(open_provider(self.service, processor, endpoint))
+        return self.uninstall
+
+    def install(self, provider: TracerProvider) -> None:
+        """Trace from now on through ``provider`` (the app's lifespan, or a test's in-memory exporter)."""
+        self.provider, self.tracer = provider, provider.get_tracer(self.scope)
+        self.on = True
+
+    def uninstall(self) -> None:
+        """Stop tracing and flush what is pending to the exporter."""
+        provider, self.on, self.tracer, self.provider = self.provider, False, None, None
+        if provider is not None:
+            provider.shutdown()
+
+
+def _nothing() -> None:
+    return None

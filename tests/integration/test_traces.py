@@ -173,7 +173,7 @@ async def test_with_tracing_off_no_span_is_entered(stack: Stack, monkeypatch: py
     monkeypatch.setattr(interceptor_tracing, "CallTrace", record)
     monkeypatch.setattr(tool_server_tracing, "rpc_span", record)
     monkeypatch.setattr(tool_server_tracing, "recorded", record)
-    assert not interceptor_tracing.ON and not tool_server_tracing.ON
+    assert not interceptor_tracing.SWITCH.on and not tool_server_tracing.SWITCH.on
     sid = await stack.start()
     assert (await stack.call(sid, "get_current_time", {"timezone": "UTC"})).status_code == 200
     assert (await stack.call(sid, "delete_file", {"path": "notes.txt"})).status_code == 403
@@ -222,7 +222,7 @@ async def test_the_lifespans_turn_tracing_on_with_an_endpoint_and_off_at_shutdow
                              audit_log=tmp_path / "audit.jsonl")
     app = create_app(settings, state_store=MemoryStateStore())
     async with tool_server.router.lifespan_context(tool_server), app.router.lifespan_context(app):
-        assert tool_server_tracing.ON and interceptor_tracing.ON
-        assert interceptor_tracing._provider is not None
-        assert interceptor_tracing._provider.resource.attributes["service.name"] == "sentinel-interceptor"
-    assert not tool_server_tracing.ON and not interceptor_tracing.ON
+        assert tool_server_tracing.SWITCH.on and interceptor_tracing.SWITCH.on
+        assert interceptor_tracing.SWITCH.provider is not None
+        assert interceptor_tracing.SWITCH.provider.resource.attributes["service.name"] == "sentinel-interceptor"
+    assert not tool_server_tracing.SWITCH.on and not interceptor_tracing.SWITCH.on

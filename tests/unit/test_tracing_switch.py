@@ -40,11 +40,11 @@ def test_the_traces_endpoint_is_the_specific_one_else_the_general_one_with_v1_tr
 def test_start_turns_tracing_on_under_the_service_name_and_stop_turns_it_off(
     tracing: ModuleType, service: str
 ) -> None:
-    assert tracing.start({}) is not None and not tracing.ON
+    assert tracing.start({}) is not None and not tracing.SWITCH.on
     stop = tracing.start({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"})
     try:
-        assert tracing.ON
-        assert tracing._provider.resource.attributes["service.name"] == service
+        assert tracing.SWITCH.on
+        assert tracing.SWITCH.provider.resource.attributes["service.name"] == service
     finally:
         stop()
-    assert not tracing.ON and tracing._provider is None
+    assert not tracing.SWITCH.on and tracing.SWITCH.provider is None
