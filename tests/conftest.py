@@ -13,15 +13,18 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 REDIS_URL = os.environ.get("SENTINEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_DSN = os.environ.get("SENTINEL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # The AgentDojo trace set in the repository (see its README): <suite>.jsonl.gz, variants/, tools_*, labels_*, score.py.
 AGENTDOJO = Path(__file__).resolve().parents[1] / "benchmarks" / "agentdojo"
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "sentinel.yaml"
 
 
 def stack_environment(tmp_path: Path) -> dict[str, str]:
@@ -40,6 +43,37 @@ def stack_environment(tmp_path: Path) -> dict[str, str]:
         "SENTINEL_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
         "SENTINEL_CONFIG": str(Path(__file__).resolve().parents[1] / "examples" / "sentinel.yaml"),
     }
+
+
+@asynccontextmanager
+async def in_process_stack(
+    tmp_path: Path, *, state_store: Any = None, **settings: Any
+) -> AsyncIterator[tuple[Any, httpx.AsyncClient, httpx.AsyncClient]]:
+    """The real interceptor in front of the real tool server, both in-process over ASGI transports, on the
+    example config: (the interceptor's app, a client of it, its client of the tool server). ``settings``
+    are more of the interceptor's (``admin_keys=...``); ``state_store`` defaults to memory."""
+    from interceptor.app import create_app
+    from interceptor.settings import load_settings
+    from interceptor.state.memory import MemoryStateStore
+    from mcp_server.app import create_app as create_tool_server
+    from mcp_server.settings import McpSettings
+    from sentinel_contract import b64url_encode, generate_keypair
+
+    identity = generate_keypair()
+    tool_server = create_tool_server(McpSettings(
+        interceptor_public_keys=identity.public_b64, mcp_audit_log=tmp_path / "mcp-audit.jsonl",
+        mcp_data_dir=tmp_path / "mcp-data"))
+    built = load_settings(identity_key=b64url_encode(identity.seed), config_path=EXAMPLE_CONFIG,
+                          audit_log=tmp_path / "audit.jsonl", **settings)
+    async with tool_server.router.lifespan_context(tool_server):
+        upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=tool_server), base_url="http://tool-server")
+        app = create_app(built, state_store=state_store or MemoryStateStore(), http_client=upstream)
+        try:
+            async with app.router.lifespan_context(app):
+                async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i") as client:
+                    yield app, client, upstream
+        finally:
+            await upstream.aclose()
 
 
 def free_port() -> int:

@@ -14,14 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from interceptor.app import create_app
-from interceptor.settings import load_settings
 from interceptor.state.redis import RedisStateStore
-from mcp_server.app import create_app as create_tool_server
-from mcp_server.settings import McpSettings
-from sentinel_contract import args_sha256, b64url_encode, generate_keypair
+from sentinel_contract import args_sha256
 from sentinel_policy import ToolCall
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, in_process_stack
 
 DEMO_KEY = "sk-sentinel-demo"
 ADMIN = "adm-ops-0123456789"
@@ -53,22 +49,13 @@ class Stack:
 
 @pytest.fixture
 async def stack(redis_prefix: str, tmp_path: Path) -> AsyncIterator[Stack]:
-    identity = generate_keypair()
-    tool_server = create_tool_server(McpSettings(
-        interceptor_public_keys=identity.public_b64, mcp_audit_log=tmp_path / "mcp-audit.jsonl",
-        mcp_data_dir=tmp_path / "mcp-data"))
     state = RedisStateStore(REDIS_URL, prefix=redis_prefix)
-    settings = load_settings(identity_key=b64url_encode(identity.seed), config_path=EXAMPLE,
-                             audit_log=tmp_path / "audit.jsonl",
-                             admin_keys=f"ops:{hashlib.sha256(ADMIN.encode()).hexdigest()}")
-    async with tool_server.router.lifespan_context(tool_server):
-        upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=tool_server), base_url="http://tool-server")
-        app = create_app(settings, state_store=state, http_client=upstream)
-        async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i") as client:
-                yield Stack(app, client, upstream, tmp_path / "audit.jsonl")
-        await upstream.aclose()
-    await state.close()
+    admin = f"ops:{hashlib.sha256(ADMIN.encode()).hexdigest()}"
+    try:
+        async with in_process_stack(tmp_path, state_store=state, admin_keys=admin) as (app, client, upstream):
+            yield Stack(app, client, upstream, tmp_path / "audit.jsonl")
+    finally:
+        await state.close()
 
 
 async def test_a_revoked_session_fails_its_next_call_and_its_presigned_token_fails_at_the_tool_server(

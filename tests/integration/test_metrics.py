@@ -11,16 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from interceptor.app import create_app
-from interceptor.settings import load_settings
-from interceptor.state.memory import MemoryStateStore
-from mcp_server.app import create_app as create_tool_server
-from mcp_server.settings import McpSettings
-from sentinel_contract import b64url_encode, generate_keypair, sign_call
+from sentinel_contract import generate_keypair, sign_call
+from tests.conftest import in_process_stack
 
 DEMO_KEY = "sk-sentinel-demo"
 ADMIN_KEY = "adm-metrics-0123456789"
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sentinel.yaml"
 
 
 @dataclass
@@ -43,22 +38,9 @@ class Stack:
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    identity = generate_keypair()
-    tool_server = create_tool_server(McpSettings(
-        interceptor_public_keys=identity.public_b64, mcp_audit_log=tmp_path / "mcp-audit.jsonl",
-        mcp_data_dir=tmp_path / "mcp-data",
-    ))
-    settings = load_settings(
-        identity_key=b64url_encode(identity.seed), config_path=EXAMPLE, audit_log=tmp_path / "audit.jsonl",
-        admin_keys=f"ops:{hashlib.sha256(ADMIN_KEY.encode()).hexdigest()}",
-    )
-    async with tool_server.router.lifespan_context(tool_server):
-        upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=tool_server), base_url="http://t")
-        app = create_app(settings, state_store=MemoryStateStore(), http_client=upstream)
-        async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i") as client:
-                yield Stack(client, upstream)
-        await upstream.aclose()
+    admin = f"ops:{hashlib.sha256(ADMIN_KEY.encode()).hexdigest()}"
+    async with in_process_stack(tmp_path, admin_keys=admin) as (_, client, upstream):
+        yield Stack(client, upstream)
 
 
 def sample(text: str, name: str, **labels: str) -> float:

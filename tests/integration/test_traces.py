@@ -26,6 +26,7 @@ from mcp_server import tracing as tool_server_tracing
 from mcp_server.app import create_app as create_tool_server
 from mcp_server.settings import McpSettings
 from sentinel_contract import b64url_encode, generate_keypair
+from tests.conftest import in_process_stack
 
 DEMO_KEY = "sk-sentinel-demo"
 ADMIN_KEY = "adm-traces-0123456789"
@@ -64,22 +65,9 @@ def exporter() -> Iterator[InMemorySpanExporter]:
 async def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Stack]:
     for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
-    identity = generate_keypair()
-    tool_server = create_tool_server(McpSettings(
-        interceptor_public_keys=identity.public_b64, mcp_audit_log=tmp_path / "mcp-audit.jsonl",
-        mcp_data_dir=tmp_path / "mcp-data",
-    ))
-    settings = load_settings(
-        identity_key=b64url_encode(identity.seed), config_path=EXAMPLE, audit_log=tmp_path / "audit.jsonl",
-        admin_keys=f"ops:{hashlib.sha256(ADMIN_KEY.encode()).hexdigest()}",
-    )
-    async with tool_server.router.lifespan_context(tool_server):
-        upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=tool_server), base_url="http://t")
-        app = create_app(settings, state_store=MemoryStateStore(), http_client=upstream)
-        async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i") as client:
-                yield Stack(client)
-        await upstream.aclose()
+    admin = f"ops:{hashlib.sha256(ADMIN_KEY.encode()).hexdigest()}"
+    async with in_process_stack(tmp_path, admin_keys=admin) as (_, client, _upstream):
+        yield Stack(client)
 
 
 def _by_name(spans: tuple[ReadableSpan, ...], scope: str = "sentinel.interceptor") -> dict[str, ReadableSpan]:
