@@ -21,7 +21,6 @@ from tests.conftest import REDIS_URL, in_process_stack
 
 DEMO_KEY = "sk-sentinel-demo"
 ADMIN = "adm-ops-0123456789"
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sentinel.yaml"
 
 
 @dataclass
