@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,7 +47,7 @@ from interceptor.forwarding import ToolServerClient
 from interceptor.limits import RateLimiter
 from interceptor.metrics import InterceptorMetrics
 from interceptor.projects import ProjectDirectory
-from interceptor.sessions import Sessions
+from interceptor.sessions import Sessions, SignedCall
 from interceptor.state import Session, StateStoreError
 from sentinel_contract import ContractError, args_sha256, clip
 from sentinel_policy import (
@@ -152,40 +152,7 @@ class CallEnforcer:
             deciding = time.perf_counter()
             if trace is not None:
                 trace.stage("decide")
-            decision, signed = await self._sessions.decide_and_commit(
-                session,
-                facts,
-                fresh,
-                decide=lambda facts: evaluate(policy, call, facts, datetime.now(UTC)),
-                sign=lambda: self._sessions.sign_call(session, call, digest, pin),
-                offload=self._worker.run if large else None,
-            )
-            if decision.effect is Effect.REQUIRE_APPROVAL and (granted := await self._approvals.use(session, tool, digest)):
-                # A person approved exactly this call: decided again on the facts as they are now, the hold it
-                # meets again becomes the allow it was approved as (with the state change an allow causes).
-                def decide_released(facts: SessionFacts) -> Decision:
-                    again = evaluate(policy, call, facts, datetime.now(UTC))
-                    if again.effect is Effect.REQUIRE_APPROVAL and again.rule == granted.rule:
-                        return release(policy, call, facts, again, granted.decided_by or "an approver")
-                    return again
-
-                decision, signed = await self._sessions.decide_and_commit(
-                    session, facts, fresh, decide=decide_released,
-                    sign=lambda: self._sessions.sign_call(session, call, digest, pin),
-                    offload=self._worker.run if large else None,
-                )
-            if decision.effect is not Effect.ALLOW and policy.breakglass is not None and tool in policy.tools \
-                    and policy.breakglass.covers(tool) and (grant := await self._breakglass.active(session)):
-                # Break-glass is open for this session: what the policy refuses now runs, named in the audit trail.
-                def decide_let_through(facts: SessionFacts) -> Decision:
-                    again = evaluate(policy, call, facts, datetime.now(UTC))
-                    return again if again.allowed else override(policy, call, facts, again, grant.grant_id)
-
-                decision, signed = await self._sessions.decide_and_commit(
-                    session, facts, fresh, decide=decide_let_through,
-                    sign=lambda: self._sessions.sign_call(session, call, digest, pin),
-                    offload=self._worker.run if large else None,
-                )
+            decision, signed = await self._decide(session, facts, fresh, policy, call, digest, pin, large)
             forwarding = time.perf_counter()
             metrics.decide.observe(forwarding - deciding)
             metrics.decided(decision)
@@ -232,6 +199,44 @@ class CallEnforcer:
         finally:
             if trace is not None:
                 trace.end()
+
+    async def _decide(
+        self, session: Session, facts: SessionFacts, fresh: bool, policy: CompiledPolicy, call: ToolCall,
+        digest: str, pin: str | None, large: bool,
+    ) -> tuple[Decision, SignedCall | None]:
+        """The decision that holds, committed, and for an allow its token: the policy's, then a second chance
+        when it refuses: a person's approval of exactly this call, or break-glass open for this session.
+        Each second chance decides again on the facts as they are now, through the same commit."""
+
+        def decide_and_commit(decide: Callable[[SessionFacts], Decision]) -> Awaitable[tuple[Decision, SignedCall | None]]:
+            return self._sessions.decide_and_commit(
+                session, facts, fresh, decide=decide, sign=lambda: self._sessions.sign_call(session, call, digest, pin),
+                offload=self._worker.run if large else None,
+            )
+
+        def decide_now(facts: SessionFacts) -> Decision:
+            return evaluate(policy, call, facts, datetime.now(UTC))
+
+        decision, signed = await decide_and_commit(decide_now)
+        if decision.effect is Effect.REQUIRE_APPROVAL and (granted := await self._approvals.use(session, call.tool, digest)):
+            def decide_released(facts: SessionFacts) -> Decision:
+                # The hold it meets again becomes the allow it was approved as (with an allow's state change).
+                again = decide_now(facts)
+                if again.effect is Effect.REQUIRE_APPROVAL and again.rule == granted.rule:
+                    return release(policy, call, facts, again, granted.decided_by or "an approver")
+                return again
+
+            decision, signed = await decide_and_commit(decide_released)
+        rules = policy.breakglass
+        if decision.effect is not Effect.ALLOW and rules is not None and call.tool in policy.tools \
+                and rules.covers(call.tool) and (grant := await self._breakglass.active(session)):
+            def decide_let_through(facts: SessionFacts) -> Decision:
+                # What the policy refuses now runs, named in the audit trail (rule breakglass:<id>).
+                again = decide_now(facts)
+                return again if again.allowed else override(policy, call, facts, again, grant.grant_id)
+
+            decision, signed = await decide_and_commit(decide_let_through)
+        return decision, signed
 
     async def _observe(
         self, session: Session, policy: CompiledPolicy, call: ToolCall, result: dict[str, Any], *, large: bool
