@@ -128,22 +128,17 @@ class RedisStateStore:
             raw: dict[bytes, bytes] = await self._client.hgetall(self._session_key(sid))
         except (RedisError, OSError) as exc:
             raise StateStoreError("the session store is unreachable") from exc
-        if not raw or b"version" not in raw:
-            return None
+        return _session(sid, raw)
+
+    async def _records(self, keys: list[str]) -> list[dict[bytes, bytes]]:
+        """Several hashes in one round trip (a missing one is empty)."""
         try:
-            session = Session(
-                sid=sid,
-                project=raw[b"project"].decode(),
-                sealed_key=raw[b"sealed"],
-                public_key=raw[b"public_key"].decode(),
-                expires_at=int(raw[b"expires_at"]),
-                ended=raw.get(b"ended") == b"1",
-                agent=raw[b"agent"].decode() if b"agent" in raw else None,
-            )
-            facts = SessionFacts.from_json(raw.get(b"facts"), int(raw[b"version"]))
-        except (KeyError, ValueError) as exc:
-            raise StateStoreError("the session record is corrupt", code="state_corrupt") from exc
-        return session, facts
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hgetall(key)
+                return list(await pipe.execute())
+        except (RedisError, OSError) as exc:
+            raise StateStoreError("the session store is unreachable") from exc
 
     def begin_commit(self, sid: str, expected_version: int, new_facts: SessionFacts) -> Awaitable[Commit]:
         # On the wire when this returns (ScriptPipeline.start); parsed when awaited.
@@ -223,8 +218,8 @@ class RedisStateStore:
             ids: list[bytes] = await self._client.zrevrange(f"{self._prefix}breakglass-project:{project}", 0, limit - 1)
         except (RedisError, OSError) as exc:
             raise StateStoreError("the session store is unreachable") from exc
-        found = [await self.get_breakglass(grant_id.decode()) for grant_id in ids]
-        return [grant for grant in found if grant is not None]
+        records = await self._records([self._breakglass_key(grant_id.decode()) for grant_id in ids])
+        return [_breakglass(raw) for raw in records if raw]
 
     async def active_breakglass(self, sid: str, now: int) -> BreakGlass | None:
         try:
@@ -248,7 +243,8 @@ class RedisStateStore:
                 self._project_sessions_key(project), "+inf", int(time.time()), start=0, num=limit)
         except (RedisError, OSError) as exc:
             raise StateStoreError("the session store is unreachable") from exc
-        found = [await self.load(sid.decode()) for sid in sids]
+        records = await self._records([self._session_key(sid.decode()) for sid in sids])
+        found = [_session(sid.decode(), raw) for sid, raw in zip(sids, records, strict=True)]
         return [pair for pair in found if pair is not None and not pair[0].ended and pair[0].project == project]
 
     async def hold_approval(self, approval: Approval, bounds: ApprovalBounds) -> str:
@@ -266,15 +262,12 @@ class RedisStateStore:
             "status": approval.status,
             **({"agent": approval.agent} if approval.agent is not None else {}),
         }
-        loaded = await self.load(approval.sid)
-        if loaded is None:
-            return "no_session"
         keys = [self._session_key(approval.sid), self._approval_key(approval.approval_id),
                 self._session_approvals_key(approval.sid), self._project_approvals_key(approval.project),
                 self._pending_key("session", approval.sid), self._pending_key("project", approval.project)]
         pairs = [item for pair in fields.items() for item in pair]
         argv = [approval.approval_id, approval.created_at, bounds.window, bounds.per_session, bounds.per_project,
-                loaded[0].expires_at, approval.expires_at, *pairs]
+                approval.expires_at, *pairs]
         answer = await self._run(self._hold, keys, argv)
         return answer.decode() if isinstance(answer, bytes) else str(answer)
 
@@ -288,12 +281,9 @@ class RedisStateStore:
     async def list_approvals(self, project: str, *, limit: int) -> list[Approval]:
         try:
             ids: list[bytes] = await self._client.zrevrange(self._project_approvals_key(project), 0, limit - 1)
-            async with self._client.pipeline(transaction=False) as pipe:
-                for approval_id in ids:
-                    pipe.hgetall(self._approval_key(approval_id.decode()))
-                records: list[dict[bytes, bytes]] = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise StateStoreError("the session store is unreachable") from exc
+        records = await self._records([self._approval_key(approval_id.decode()) for approval_id in ids])
         return [_approval(raw) for raw in records if raw]  # gone with its session: left out
 
     async def decide_approval(
@@ -367,3 +357,23 @@ def _breakglass(raw: dict[bytes, bytes]) -> BreakGlass:
         )
     except (KeyError, ValueError) as exc:
         raise StateStoreError("a break-glass record is corrupt", code="state_corrupt") from exc
+
+
+def _session(sid: str, raw: dict[bytes, bytes]) -> tuple[Session, SessionFacts] | None:
+    """A session hash as the session and its facts; None when it is gone."""
+    if not raw or b"version" not in raw:
+        return None
+    try:
+        session = Session(
+            sid=sid,
+            project=raw[b"project"].decode(),
+            sealed_key=raw[b"sealed"],
+            public_key=raw[b"public_key"].decode(),
+            expires_at=int(raw[b"expires_at"]),
+            ended=raw.get(b"ended") == b"1",
+            agent=raw[b"agent"].decode() if b"agent" in raw else None,
+        )
+        facts = SessionFacts.from_json(raw.get(b"facts"), int(raw[b"version"]))
+    except (KeyError, ValueError) as exc:
+        raise StateStoreError("the session record is corrupt", code="state_corrupt") from exc
+    return session, facts
