@@ -350,3 +350,13 @@ async def test_a_held_call_says_so_with_its_approval_id_and_does_not_run(harness
     assert result["isError"] is True and approval["status"] == "pending" and approval["rule"] == "hold-notes"
     assert approval["id"] in result["content"][0]["text"] and "has not run" in result["content"][0]["text"]
     assert executed(harness) == []
+
+
+async def test_a_listed_origin_is_served_and_only_that_one(tmp_path: Path) -> None:
+    async with running_interceptor(StaticConfigStore(demo_projects()), audit_log=tmp_path / "audit.jsonl",
+                                   mcp_allowed_origins="https://app.example, https://ops.example") as listed:
+        for origin, status in (("https://app.example", 200), ("https://ops.example", 200),
+                               ("https://app.example.evil.io", 403), ("http://app.example", 403)):
+            response = await post(listed, request("server/discover"), headers={**routing("server/discover"),
+                                                                              "Origin": origin})
+            assert response.status_code == status, origin
